@@ -1,0 +1,108 @@
+//! The [`Connector`] trait: the seam between the core and one outside system.
+//!
+//! The core asks a connector four things — list everything (reconciliation), read some items
+//! (re-reads before and after a push), turn a webhook into events, push target numbers — and
+//! learns from [`Capabilities`] how to drive it safely. It is an open trait, used as
+//! `dyn Connector`, so integrators can add systems we don't ship.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::error::ConnectorError;
+use crate::event::StockEvent;
+use crate::ids::{ItemRef, LocationId, Sku};
+
+/// How a channel lets us change the number it shows, safest first (DESIGN.md rule 6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PushForm {
+    /// Set `to` only if the channel still shows `from` (Shopify `changeFromQuantity`).
+    CompareAndSet,
+    /// Move the number by a difference applied on the server (Square `ADJUSTMENT`).
+    Delta,
+    /// Overwrite the number; the engine must read, set (read value + change) and re-read.
+    BlindSet,
+}
+
+/// What the engine needs to know to drive a connector within its API's rules.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Capabilities {
+    /// The push forms the channel supports; the engine uses the safest.
+    pub push_forms: Vec<PushForm>,
+    /// The largest number of quantities one push call may carry.
+    pub max_batch: usize,
+    /// The sustained call rate the API allows, and its burst.
+    pub calls_per_second: f64,
+    pub burst: u32,
+    /// The webhook topics the connector needs subscribed.
+    pub webhook_topics: Vec<String>,
+}
+
+/// One item's number at one location, as the channel shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ItemLevel {
+    pub item: ItemRef,
+    /// The SKU the item maps to, where the channel exposes one.
+    pub sku: Option<Sku>,
+    pub location: LocationId,
+    pub available: i64,
+}
+
+/// One page of a full listing, with the cursor of the next page if there is one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListPage {
+    pub levels: Vec<ItemLevel>,
+    pub next: Option<String>,
+}
+
+/// A target number to make the channel show, with what we believe it shows now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PushRequest {
+    /// Derived from the outbox entry, so a retried push is applied once.
+    pub idempotency_key: String,
+    pub item: ItemRef,
+    pub location: LocationId,
+    /// The value read from the channel just before; the compare of a compare-and-set.
+    pub expected: i64,
+    pub target: i64,
+}
+
+/// What the channel said about one pushed quantity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PushOutcome {
+    /// The channel now shows the target.
+    Applied,
+    /// The channel no longer showed `expected`: re-read and apply the same difference again.
+    StaleCompare { actual: Option<i64> },
+    /// The channel refused this item; retrying will not help.
+    Rejected(String),
+}
+
+/// A connection to one outside system.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    /// How to drive this channel: push forms, batch size, rate limit, webhook topics.
+    fn capabilities(&self) -> Capabilities;
+
+    /// One page of every item and location the channel knows, for reconciliation.
+    async fn list(&self, cursor: Option<String>) -> Result<ListPage, ConnectorError>;
+
+    /// The current levels of `items`, for the re-reads around a push.
+    async fn read(&self, items: &[ItemRef]) -> Result<Vec<ItemLevel>, ConnectorError>;
+
+    /// Verifies a webhook's signature over its raw body and turns it into events.
+    /// A wrong signature or a malformed body is [`ConnectorError::BadInput`].
+    fn parse_webhook(
+        &self,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<Vec<StockEvent>, ConnectorError>;
+
+    /// Pushes one batch (at most `max_batch` requests); one outcome per request, in order.
+    async fn push(&self, batch: &[PushRequest]) -> Result<Vec<PushOutcome>, ConnectorError>;
+
+    /// How long to wait before polling again when the channel gives no hint.
+    fn poll_interval(&self) -> Duration {
+        Duration::from_secs(60)
+    }
+}

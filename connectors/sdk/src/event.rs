@@ -1,0 +1,101 @@
+//! Normalized stock events: what every connector turns its system's payloads into.
+//!
+//! The serde form of these types is also the wire format of the generic connector
+//! (`POST /v1/events`), so any system can feed omnistock without a connector of its own.
+//! Unknown fields are refused rather than ignored: a misspelled field must fail loudly, not
+//! silently drop a sale.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{EventId, LocationId, OrderId, Sku};
+use crate::time::Timestamp;
+
+/// One change reported by a channel, with the id that makes it idempotent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StockEvent {
+    /// Unique per channel: a second event with the same id is a duplicate and changes nothing.
+    pub id: EventId,
+    /// When the change happened in the channel's system (not when we received it).
+    pub occurred_at: Timestamp,
+    pub sku: Sku,
+    pub change: StockChange,
+}
+
+/// What happened. The channel that reported it comes from the authenticated request, never
+/// from the payload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum StockChange {
+    /// The channel counted `quantity` units at `location`. From the location's owner this is
+    /// the truth of its on-hand; from any other channel it is only what that channel shows.
+    LevelObserved { location: LocationId, quantity: i64 },
+    /// The owner's count at `location` moved by `by` (a sale at the till is `-1`).
+    Adjusted {
+        location: LocationId,
+        by: i64,
+        #[serde(default)]
+        reason: String,
+    },
+    /// An order line now holds `quantity` units at `location` until it ships or is cancelled.
+    /// Sent again with another quantity, the latest (by `occurred_at`) wins.
+    OrderLineOpened {
+        order: OrderId,
+        line: String,
+        location: LocationId,
+        quantity: u32,
+    },
+    /// The order line's units left the location; the reservation is released once the owner's
+    /// count has caught up.
+    OrderLineFulfilled { order: OrderId, line: String },
+    /// The order line will never ship; its reservation is released at once.
+    OrderLineCancelled { order: OrderId, line: String },
+}
+
+impl StockChange {
+    /// A short name for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::LevelObserved { .. } => "level_observed",
+            Self::Adjusted { .. } => "adjusted",
+            Self::OrderLineOpened { .. } => "order_line_opened",
+            Self::OrderLineFulfilled { .. } => "order_line_fulfilled",
+            Self::OrderLineCancelled { .. } => "order_line_cancelled",
+        }
+    }
+
+    /// The location the change is about, where the change names one.
+    pub fn location(&self) -> Option<&LocationId> {
+        match self {
+            Self::LevelObserved { location, .. }
+            | Self::Adjusted { location, .. }
+            | Self::OrderLineOpened { location, .. } => Some(location),
+            Self::OrderLineFulfilled { .. } | Self::OrderLineCancelled { .. } => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_form_round_trips() {
+        let json = r#"{"id":"e1","occurred_at":"2026-11-23T10:00:00Z","sku":"MUG",
+            "change":{"type":"adjusted","location":"store-1","by":-1,"reason":"till sale"}}"#;
+        let event: StockEvent = serde_json::from_str(json).expect("valid event");
+        assert_eq!(event.change.kind(), "adjusted");
+        let again: StockEvent =
+            serde_json::from_str(&serde_json::to_string(&event).expect("serializes"))
+                .expect("round trip");
+        assert_eq!(event, again);
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let json = r#"{"id":"e1","occurred_at":"2026-11-23T10:00:00Z","sku":"MUG",
+            "change":{"type":"adjusted","location":"store-1","by":-1,"qty":3}}"#;
+        let err = serde_json::from_str::<StockEvent>(json).expect_err("qty is unknown");
+        assert!(err.to_string().contains("qty"), "{err}");
+    }
+}

@@ -1,0 +1,29 @@
+//! omnistock: one stock truth across store POS systems, online shops and warehouses.
+//!
+//! Connectors normalize each channel's webhooks and polls into stock events; the core merges
+//! them into CRDT state kept in an embedded sled store; the sync engine pushes corrected
+//! availability back to every channel. `../shared/DESIGN.md` is the picture; this crate follows
+//! it in data-flow order.
+//!
+//! # Layout
+//! - [`config`]: the TOML configuration, validated with file/line/field errors, secrets resolved.
+//! - [`clock`]: the one place that reads the wall clock.
+//! - [`state`]: stock semantics — on-hand counters, reservations, ATP. Pure and property-tested.
+//! - [`allocation`]: what each channel should show. Pure.
+//! - [`store`]: the only module that speaks sled: ingest log, state, published values, outbox.
+//! - [`ingest`]: events in: verify → normalize → dedup → durable append (group commit) → merge.
+//! - [`api`]: the axum routers: generic events, read API, admin, health and metrics.
+//! - [`daemon`]: wiring, signals, systemd notify, timed drain.
+//! - [`client`]: the CLI's side of the HTTP API (`omnistock stock`, `omnistock adjust`).
+#![forbid(unsafe_code)]
+
+pub mod allocation;
+pub mod api;
+pub mod client;
+pub mod clock;
+pub mod config;
+pub mod daemon;
+pub mod ingest;
+pub mod state;
+pub mod store;
+pub mod telemetry;
