@@ -12,6 +12,7 @@
 //! - [`allocation`]: what each channel should show. Pure.
 //! - [`store`]: the only module that speaks sled: ingest log, state, published values, outbox.
 //! - [`ingest`]: events in: verify → normalize → dedup → durable append (group commit) → merge.
+//! - [`metrics`]: the Prometheus registry.
 //! - [`api`]: the axum routers: generic events, read API, admin, health and metrics.
 //! - [`daemon`]: wiring, signals, systemd notify, timed drain.
 //! - [`client`]: the CLI's side of the HTTP API (`omnistock stock`, `omnistock adjust`).
@@ -24,6 +25,7 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod ingest;
+pub mod metrics;
 pub mod state;
 pub mod store;
 pub mod telemetry;

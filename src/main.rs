@@ -1,1 +1,169 @@
-fn main() {}
+//! The `omnistock` command line: parses arguments and hands off.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use omnistock::client::{Client, render_stock};
+use omnistock::{config, daemon, telemetry};
+
+/// sysexits' EX_CONFIG: the configuration is wrong.
+const EX_CONFIG: u8 = 78;
+
+/// omnistock keeps one stock truth across store POS systems, online shops and warehouses:
+/// it merges every channel's sales and counts and pushes corrected availability back.
+#[derive(Parser)]
+#[command(name = "omnistock", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon: open the store, serve the HTTP API, sync the channels.
+    ///
+    /// Logs go to stderr. Under systemd it notifies readiness (Type=notify), pings the
+    /// watchdog, reloads the configuration on SIGHUP and drains on SIGTERM.
+    Run {
+        /// The configuration file (TOML); see config/omnistock.toml for a commented example.
+        #[arg(long, short, env = "OMNISTOCK_CONFIG", value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Validate a configuration file and print what it understood.
+    ///
+    /// Exits 0 when valid, 78 (EX_CONFIG) with every problem listed by file, line and field
+    /// otherwise. Secrets are resolved (so a missing variable is caught) but never printed.
+    CheckConfig {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Show a SKU's stock: on hand, reservations and availability per location, recent changes.
+    ///
+    /// Asks a running daemon over its HTTP API.
+    Stock {
+        sku: String,
+        #[command(flatten)]
+        daemon: DaemonArgs,
+        /// Print the API's JSON answer instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Adjust a SKU's on hand at a location by a signed amount, with a reason for the audit trail.
+    ///
+    /// Example: omnistock adjust MUG --location store-downtown --by -2 --reason "broken in transit"
+    Adjust {
+        sku: String,
+        /// The location whose on hand changes.
+        #[arg(long, value_name = "LOCATION")]
+        location: String,
+        /// How many units to add (negative to remove).
+        #[arg(long, allow_negative_numbers = true, value_name = "N")]
+        by: i64,
+        /// Why: kept with the change and shown in `omnistock stock`.
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        #[command(flatten)]
+        daemon: DaemonArgs,
+        /// The admin token (api.admin_token in the daemon's configuration).
+        #[arg(
+            long,
+            env = "OMNISTOCK_ADMIN_TOKEN",
+            hide_env_values = true,
+            value_name = "TOKEN"
+        )]
+        token: String,
+    },
+}
+
+#[derive(clap::Args)]
+struct DaemonArgs {
+    /// The daemon's API address.
+    #[arg(
+        long,
+        env = "OMNISTOCK_URL",
+        default_value = "http://127.0.0.1:8417",
+        value_name = "URL"
+    )]
+    url: String,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::CheckConfig { file } => match config::load(&file) {
+            Ok(config) => {
+                println!("{} is valid.\n\n{}", file.display(), config.describe());
+                ExitCode::SUCCESS
+            }
+            Err(errors) => config_failed(&errors),
+        },
+        Command::Run { config } => {
+            let config = match config::load(&config) {
+                Ok(config) => config,
+                Err(errors) => return config_failed(&errors),
+            };
+            telemetry::init(config.log_format);
+            with_runtime(daemon::run(config))
+        }
+        Command::Stock { sku, daemon, json } => with_runtime(async move {
+            let stock = Client::new(&daemon.url)?.stock(&sku).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&stock)?);
+            } else {
+                print!("{}", render_stock(&stock));
+            }
+            Ok(())
+        }),
+        Command::Adjust {
+            sku,
+            location,
+            by,
+            reason,
+            daemon,
+            token,
+        } => with_runtime(async move {
+            let answer = Client::new(&daemon.url)?
+                .adjust(&token, &sku, &location, by, &reason)
+                .await?;
+            let stock = &answer["stock"];
+            println!(
+                "{} {} at {location}: {} (id {}). On hand {}, reserved {}, available {}.",
+                sku,
+                answer["status"].as_str().unwrap_or("?"),
+                format_args!("{by:+}"),
+                answer["id"].as_str().unwrap_or("?"),
+                stock["on_hand"],
+                stock["reserved"],
+                stock["available"]
+            );
+            Ok(())
+        }),
+    }
+}
+
+fn config_failed(errors: &config::ConfigErrors) -> ExitCode {
+    eprintln!("omnistock: the configuration is not valid:\n{errors}");
+    ExitCode::from(EX_CONFIG)
+}
+
+fn with_runtime(work: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("omnistock: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(work) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("omnistock: {e:#}");
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

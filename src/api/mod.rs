@@ -1,1 +1,57 @@
-//! TODO
+//! The HTTP API (axum): generic events in, stock and availability out, admin, health, metrics.
+//!
+//! Every error has one JSON shape, `{"error": {"code", "message", "field"?}}`, so clients and
+//! operators parse one thing. Nothing that is refused (bad signature 401, malformed body 400,
+//! oversized body 413) touches state.
+
+mod admin;
+mod error;
+mod events;
+mod health;
+mod read;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tokio::sync::watch;
+
+pub use error::ApiError;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::ingest::Ingest;
+use crate::metrics::Metrics;
+
+/// What every handler may use.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: watch::Receiver<Arc<Config>>,
+    pub ingest: Ingest,
+    pub metrics: Arc<Metrics>,
+    pub clock: Arc<dyn Clock>,
+    /// False while starting and once draining; `/readyz` answers 503 then.
+    pub accepting: Arc<AtomicBool>,
+}
+
+impl AppState {
+    fn config(&self) -> Arc<Config> {
+        self.config.borrow().clone()
+    }
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/v1/events", post(events::post_events))
+        .route("/v1/adjustments", post(admin::post_adjustment))
+        .route("/v1/stock/{sku}", get(read::stock))
+        .route("/v1/availability/{sku}", get(read::availability))
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .with_state(state)
+}

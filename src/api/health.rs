@@ -1,0 +1,40 @@
+//! Liveness, readiness and metrics.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use serde_json::{Value, json};
+
+use super::{ApiError, AppState};
+
+/// Alive: the process answers HTTP.
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Ready: the store is open, the ingest writer answers, and we are not draining.
+pub async fn readyz(State(app): State<AppState>) -> Result<Json<Value>, ApiError> {
+    if !app.accepting.load(Ordering::SeqCst) {
+        return Err(ApiError::unavailable(
+            "not accepting events (starting or shutting down)",
+        ));
+    }
+    if !app.ingest.ping(Duration::from_secs(2)).await {
+        return Err(ApiError::unavailable(
+            "the ingest writer does not answer (store stalled?)",
+        ));
+    }
+    Ok(Json(json!({ "status": "ready" })))
+}
+
+/// Prometheus text exposition.
+pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        app.metrics.render(),
+    )
+}

@@ -1,0 +1,137 @@
+//! The read API: what a SKU's stock is, and what each channel should show.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use omnistock_sdk::{LocationId, Sku, Timestamp};
+use serde::Serialize;
+
+use super::{ApiError, AppState};
+use crate::allocation::{self, ChannelNumber};
+use crate::state::{Change, LocationStock, SkuState};
+
+#[derive(Serialize)]
+pub struct AvailabilityAnswer {
+    sku: Sku,
+    /// Sum of the ATP of every configured location.
+    total: i64,
+    channels: BTreeMap<String, ChannelNumber>,
+    last_change: Option<Timestamp>,
+}
+
+#[derive(Serialize)]
+pub struct LocationAnswer {
+    owner: Option<String>,
+    #[serde(flatten)]
+    stock: LocationStock,
+}
+
+#[derive(Serialize)]
+pub struct ReservationAnswer {
+    key: String,
+    location: Option<LocationId>,
+    quantity: Option<u32>,
+    state: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct StockAnswer {
+    sku: Sku,
+    locations: BTreeMap<LocationId, LocationAnswer>,
+    reservations: Vec<ReservationAnswer>,
+    /// The last events that changed this SKU, oldest first.
+    recent: Vec<Change>,
+    last_change: Option<Timestamp>,
+}
+
+fn parse_sku(text: &str) -> Result<Sku, ApiError> {
+    Sku::new(text)
+        .map_err(|e| ApiError::bad_request("malformed", Some("sku".into()), e.to_string()))
+}
+
+/// Runs `read` on the SKU's state; 404 for a SKU no event ever named.
+fn with_state<T>(
+    app: &AppState,
+    sku: &Sku,
+    read: impl FnOnce(&SkuState) -> T,
+) -> Result<T, ApiError> {
+    let states = app.ingest.view().read();
+    let state = states.get(sku).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown_sku",
+            format!("no stock is known for SKU \"{sku}\""),
+        )
+    })?;
+    Ok(read(state))
+}
+
+pub async fn availability(
+    State(app): State<AppState>,
+    Path(sku): Path<String>,
+) -> Result<Json<AvailabilityAnswer>, ApiError> {
+    let sku = parse_sku(&sku)?;
+    let config = app.config();
+    let (numbers, last_change) = with_state(&app, &sku, |state| {
+        (allocation::availability(state, &config), state.last_change)
+    })?;
+    Ok(Json(AvailabilityAnswer {
+        sku,
+        total: numbers.total,
+        channels: numbers
+            .channels
+            .into_iter()
+            .map(|(c, n)| (c.to_string(), n))
+            .collect(),
+        last_change,
+    }))
+}
+
+pub async fn stock(
+    State(app): State<AppState>,
+    Path(sku): Path<String>,
+) -> Result<Json<StockAnswer>, ApiError> {
+    let sku = parse_sku(&sku)?;
+    let config = app.config();
+    let answer = with_state(&app, &sku, |state| {
+        let numbers = allocation::availability(state, &config);
+        let mut locations: BTreeMap<LocationId, LocationAnswer> = numbers
+            .locations
+            .into_iter()
+            .map(|(id, stock)| {
+                let owner = config.locations.get(&id).map(|l| l.owner.to_string());
+                (id, LocationAnswer { owner, stock })
+            })
+            .collect();
+        // Locations no longer configured still show what the state holds for them.
+        for id in state.locations() {
+            locations
+                .entry(id.clone())
+                .or_insert_with(|| LocationAnswer {
+                    owner: None,
+                    stock: state.stock_at(&id, 0),
+                });
+        }
+        let reservations = state
+            .replica
+            .reservations
+            .iter()
+            .map(|(key, r)| ReservationAnswer {
+                key: key.to_string(),
+                location: r.details.as_ref().map(|d| d.location.clone()),
+                quantity: r.details.as_ref().map(|d| d.quantity),
+                state: r.lifecycle.name(),
+            })
+            .collect();
+        StockAnswer {
+            sku: sku.clone(),
+            locations,
+            reservations,
+            recent: state.history.iter().cloned().collect(),
+            last_change: state.last_change,
+        }
+    })?;
+    Ok(Json(answer))
+}

@@ -1,0 +1,141 @@
+//! Wiring: open the store, start the ingest writer, serve the API, handle signals, drain.
+//!
+//! Start: store opened and checked → new term → states loaded → writer started → socket bound
+//! → READY=1. SIGTERM/SIGINT: stop accepting, finish in-flight requests, let the writer drain
+//! its queue and sync, STOPPING=1, exit — within a deadline that names what overran.
+//! SIGHUP: reload (see `reload`).
+
+mod reload;
+mod systemd;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+
+use crate::api::{self, AppState};
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::ingest::{Ingest, IngestSetup};
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// How long a drain may take before the daemon gives up waiting and says what overran.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(20);
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let state_dir = config.state_dir.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&state_dir))
+        .await
+        .context("opening the store")??;
+    let store = Arc::new(store);
+    let term = store
+        .begin_term()
+        .context("starting a new term in the store")?;
+    let states = store.load_states().context("loading the stock state")?;
+    tracing::info!(state_dir = %config.state_dir.display(), term, skus = states.len(), "Store opened and checked.");
+
+    let metrics = Arc::new(Metrics::new());
+    let source = config.source.clone();
+    let listen = config.listen;
+    let (config_tx, config_rx) = watch::channel(Arc::new(config));
+    let (ingest, writer) = Ingest::start(IngestSetup {
+        store: store.clone(),
+        states,
+        term,
+        config: config_rx.clone(),
+        clock: clock.clone(),
+        metrics: metrics.clone(),
+    });
+
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let local = listener.local_addr().context("reading the bound address")?;
+    let accepting = Arc::new(AtomicBool::new(true));
+    let app = api::router(AppState {
+        config: config_rx,
+        ingest: ingest.clone(),
+        metrics: metrics.clone(),
+        clock,
+        accepting: accepting.clone(),
+    });
+    metrics.ready.set(1);
+    tracing::info!(addr = %local, "omnistock is listening on {local}");
+    systemd::ready("running");
+
+    let watchdog = tokio::spawn(systemd::watchdog(ingest.clone()));
+    drop(ingest);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let signals = tokio::spawn(handle_signals(source, config_tx, stop_tx));
+
+    let mut stopped = stop_rx.clone();
+    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    });
+    let mut server = tokio::spawn(async move { serve.await });
+    tokio::select! {
+        result = &mut server => {
+            result.context("the HTTP server task failed")?.context("serving HTTP")?;
+        }
+        _ = wait_for_stop(stop_rx) => {
+            accepting.store(false, Ordering::SeqCst);
+            metrics.ready.set(0);
+            systemd::stopping();
+            tracing::info!("Draining: finishing in-flight requests and flushing the store.");
+            match tokio::time::timeout(DRAIN_DEADLINE, server).await {
+                Ok(result) => result.context("the HTTP server task failed")?.context("serving HTTP")?,
+                Err(_) => tracing::error!("In-flight HTTP requests overran the drain deadline; closing them."),
+            }
+        }
+    }
+    watchdog.abort();
+    signals.abort();
+    // Every ingest handle is gone with the server: the writer drains its queue and stops.
+    if tokio::time::timeout(DRAIN_DEADLINE, writer).await.is_err() {
+        tracing::error!(
+            "The ingest writer overran the drain deadline; unacknowledged events are not lost, their senders retry."
+        );
+    }
+    store
+        .sync()
+        .await
+        .context("flushing the store at shutdown")?;
+    tracing::info!("Stopped.");
+    Ok(())
+}
+
+async fn wait_for_stop(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+/// SIGTERM and SIGINT stop the daemon; SIGHUP reloads the configuration.
+async fn handle_signals(
+    source: PathBuf,
+    config: watch::Sender<Arc<Config>>,
+    stop: watch::Sender<bool>,
+) {
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        tracing::error!("Could not install signal handlers; stop with SIGKILL only.");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => { tracing::info!("SIGTERM received."); break; }
+            _ = int.recv() => { tracing::info!("SIGINT received."); break; }
+            _ = hup.recv() => reload::reload(&source, &config),
+        }
+    }
+    let _ = stop.send(true);
+}

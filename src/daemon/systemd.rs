@@ -1,0 +1,52 @@
+//! Talking to systemd (`Type=notify`): READY, STATUS, RELOADING, STOPPING and the watchdog.
+//!
+//! Outside systemd (`$NOTIFY_SOCKET` unset) every call is a no-op.
+
+use std::time::Duration;
+
+use sd_notify::NotifyState;
+
+use crate::ingest::Ingest;
+
+fn notify(states: &[NotifyState<'_>]) {
+    if let Err(error) = sd_notify::notify(states) {
+        tracing::warn!(%error, "Could not notify systemd.");
+    }
+}
+
+pub fn ready(status: &str) {
+    notify(&[NotifyState::Ready, NotifyState::Status(status)]);
+}
+
+pub fn reloading() {
+    match NotifyState::monotonic_usec_now() {
+        Ok(now) => notify(&[NotifyState::Reloading, now]),
+        Err(_) => notify(&[NotifyState::Reloading]),
+    }
+}
+
+pub fn stopping() {
+    notify(&[NotifyState::Stopping, NotifyState::Status("draining")]);
+}
+
+/// Pings the watchdog at half its interval, but only while the ingest writer answers: a
+/// daemon whose writer is stuck (a hung disk) is restarted by systemd rather than left
+/// accepting connections it can never acknowledge.
+pub async fn watchdog(ingest: Ingest) {
+    let Some(interval) = sd_notify::watchdog_enabled() else {
+        return;
+    };
+    let period = interval / 2;
+    tracing::info!(
+        interval_ms = interval.as_millis() as u64,
+        "systemd watchdog enabled."
+    );
+    loop {
+        tokio::time::sleep(period).await;
+        if ingest.ping(period.min(Duration::from_secs(5))).await {
+            notify(&[NotifyState::Watchdog]);
+        } else {
+            tracing::error!("Ingest writer did not answer; withholding the watchdog ping.");
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! The daemon's Prometheus metrics: one registry, built once, shared by reference.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EventLabels {
+    pub channel: String,
+    /// accepted | duplicate | ignored
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RejectLabels {
+    /// The error code answered: bad_signature, malformed, too_large, …
+    pub code: String,
+}
+
+/// Every metric the daemon exports.
+pub struct Metrics {
+    registry: Registry,
+    pub events: Family<EventLabels, Counter>,
+    pub rejected_requests: Family<RejectLabels, Counter>,
+    pub batch_events: Histogram,
+    pub flush_seconds: Histogram,
+    pub fsync_seconds: Histogram,
+    pub store_errors: Counter,
+    pub skus: Gauge,
+    pub ready: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("omnistock");
+        let events = Family::<EventLabels, Counter>::default();
+        registry.register(
+            "events",
+            "Stock events received, by channel and outcome",
+            events.clone(),
+        );
+        let rejected_requests = Family::<RejectLabels, Counter>::default();
+        registry.register(
+            "rejected_requests",
+            "Requests refused before touching state, by error code",
+            rejected_requests.clone(),
+        );
+        let batch_events = Histogram::new(exponential_buckets(1.0, 2.0, 14));
+        registry.register(
+            "ingest_batch_events",
+            "Events per group commit",
+            batch_events.clone(),
+        );
+        let flush_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 16));
+        registry.register(
+            "store_flush_seconds",
+            "Time of sled's flush per group commit",
+            flush_seconds.clone(),
+        );
+        let fsync_seconds = Histogram::new(exponential_buckets(0.0001, 2.0, 16));
+        registry.register(
+            "store_fsync_seconds",
+            "Time of the fsync that makes a group commit power-loss durable",
+            fsync_seconds.clone(),
+        );
+        let store_errors = Counter::default();
+        registry.register(
+            "store_errors",
+            "Group commits that failed to write or sync",
+            store_errors.clone(),
+        );
+        let skus = Gauge::default();
+        registry.register("skus", "SKUs with stock state", skus.clone());
+        let ready = Gauge::default();
+        registry.register("ready", "1 when the daemon accepts events", ready.clone());
+        Self {
+            registry,
+            events,
+            rejected_requests,
+            batch_events,
+            flush_seconds,
+            fsync_seconds,
+            store_errors,
+            skus,
+            ready,
+        }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        text
+    }
+}
