@@ -186,7 +186,11 @@ mod tests {
 
     #[test]
     fn paths_print_like_toml_keys() {
-        let path = FieldPath::root().key("channels").key("pos").key("sells_from").index(1);
+        let path = FieldPath::root()
+            .key("channels")
+            .key("pos")
+            .key("sells_from")
+            .index(1);
         assert_eq!(path.to_string(), "channels.pos.sells_from[1]");
         let quoted = FieldPath::root().key("locations").key("store 1.a");
         assert_eq!(quoted.to_string(), "locations.\"store 1.a\"");

@@ -49,7 +49,10 @@ pub(super) struct RawApi {
 
 /// `[locations.NAME]`.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a location table, like [locations.NAME] with owner = \"<channel>\"")]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a location table, like [locations.NAME] with owner = \"<channel>\""
+)]
 pub(super) struct RawLocation {
     /// The configured channel whose system counts this location's units. Required.
     pub owner: Option<String>,
@@ -64,7 +67,10 @@ pub(super) struct RawLocation {
 /// spans, so its errors would lose their line. The kinds are still one closed enum,
 /// [`super::ChannelKind`], built in one `match` in `validate`.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a channel table, like [channels.NAME] with kind = \"generic\"")]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a channel table, like [channels.NAME] with kind = \"generic\""
+)]
 pub(super) struct RawChannel {
     /// Which system this is. Required. This build runs `generic`.
     pub kind: Option<String>,

@@ -82,16 +82,14 @@ impl SecretReader<'_> {
             return Err("the file path is empty".to_owned());
         }
         let path: PathBuf = self.config_dir.join(path);
-        read_secret_file(&path)
-            .map(|value| Secret::new(value, format!("file {}", path.display())))
+        read_secret_file(&path).map(|value| Secret::new(value, format!("file {}", path.display())))
     }
 }
 
 /// A secret file's text, its trailing newline trimmed (files written by `echo` or an editor
 /// end with one, and it is never part of the secret).
 fn read_secret_file(path: &Path) -> Result<String, String> {
-    let bytes =
-        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let text =
         String::from_utf8(bytes).map_err(|_| format!("{} is not UTF-8 text", path.display()))?;
     let value = text.trim_end_matches(['\n', '\r']);

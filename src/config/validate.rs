@@ -58,14 +58,22 @@ pub(super) fn validate(raw: RawConfig, ctx: &Context<'_>) -> Result<Config, Vec<
     let root = FieldPath::root();
     let node_id = c.check(&root.key("node_id"), node_id(raw.node_id.as_deref()));
     let listen = c.check(&root.key("listen"), listen(raw.listen.as_deref()));
-    let state_dir = c.check(&root.key("state_dir"), state_dir(raw.state_dir.as_deref(), ctx));
-    let log_format = c.check(&root.key("log_format"), log_format(raw.log_format.as_deref()));
+    let state_dir = c.check(
+        &root.key("state_dir"),
+        state_dir(raw.state_dir.as_deref(), ctx),
+    );
+    let log_format = c.check(
+        &root.key("log_format"),
+        log_format(raw.log_format.as_deref()),
+    );
     let api = c.api(&root.key("api"), raw.api);
     let locations = c.locations(&root.key("locations"), &raw.locations, &raw.channels);
     let channels = c.channels(&root.key("channels"), &raw.channels, &raw.locations);
 
     let Checker { found, .. } = c;
-    match (node_id, listen, state_dir, log_format, api, locations, channels) {
+    match (
+        node_id, listen, state_dir, log_format, api, locations, channels,
+    ) {
         (
             Some(node_id),
             Some(listen),
@@ -107,7 +115,9 @@ impl Checker<'_, '_> {
     }
 
     fn check<T>(&mut self, path: &FieldPath, result: Result<T, String>) -> Option<T> {
-        result.map_err(|message| self.report(path.clone(), message)).ok()
+        result
+            .map_err(|message| self.report(path.clone(), message))
+            .ok()
     }
 
     fn api(&mut self, path: &FieldPath, raw: Option<RawApi>) -> Option<ApiConfig> {
@@ -204,7 +214,10 @@ impl Checker<'_, '_> {
             // A configured channel whose own name is invalid is reported at its table.
             Some(owner) => ChannelId::new(owner.as_str()).ok(),
         };
-        let safety = self.check(&path.key("safety"), not_negative(raw.safety, "safety stock"));
+        let safety = self.check(
+            &path.key("safety"),
+            not_negative(raw.safety, "safety stock"),
+        );
         Some((
             id?,
             LocationConfig {
@@ -287,7 +300,9 @@ impl Checker<'_, '_> {
             Some(kind) if PLANNED_KINDS.contains(&kind) => {
                 self.report(
                     path.key("kind"),
-                    format!("kind {kind:?} is not supported by this build yet (supported: {supported})"),
+                    format!(
+                        "kind {kind:?} is not supported by this build yet (supported: {supported})"
+                    ),
                 );
                 None
             }
