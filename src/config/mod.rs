@@ -209,7 +209,7 @@ pub fn parse_with(
     };
     let fail = |p: ConfigProblem| ConfigErrors { problems: vec![p] };
 
-    // TOML syntax first: toml_edit's messages point at the offending character.
+    // TOML syntax first, from the same parser that places the other problems.
     if let Err(e) = toml_edit::Document::parse(source) {
         let line = e.span().map(|span| lines.line_of_offset(span.start));
         return Err(fail(problem(line, &FieldPath::root(), syntax_message(&e))));
@@ -245,7 +245,7 @@ pub fn parse_with(
     })
 }
 
-/// A TOML syntax error's message on one line: toml_edit's carries a drawing of the line.
+/// A TOML syntax error's message, on one line like every problem.
 fn syntax_message(error: &toml_edit::TomlError) -> String {
     let message = error.message().trim();
     format!("invalid TOML: {}", message.replace('\n', "; "))

@@ -162,6 +162,22 @@ fn an_ephemeral_port_is_allowed() {
 // ── TOML and serde mistakes ──────────────────────────────────────────────────────────────
 
 #[test]
+fn an_unreadable_file_is_one_problem_naming_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("absent.toml");
+    let found = load_with(&path, &env_map(&base_env())).expect_err("absent");
+    assert_eq!(found.problems.len(), 1);
+    let message = found.problems[0].to_string();
+    assert!(
+        message.starts_with(&format!(
+            "{}: cannot read the configuration: ",
+            path.display()
+        )),
+        "{message}"
+    );
+}
+
+#[test]
 fn a_syntax_error_names_its_line() {
     assert_only_problem(&edit("safety = 1", "safety = = 1"), 9, "", "invalid TOML");
 }
