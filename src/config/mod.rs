@@ -3,6 +3,22 @@
 //! `load` reads the file, parses it (unknown keys are refused), validates every rule at once
 //! and resolves secrets; each problem is reported with the file, the line, the field path and
 //! what would be valid. `omnistock check-config` runs the same code.
+//!
+//! # Layout
+//! - `raw`: the file as written (serde form); its doc comments document every key.
+//! - `validate`: the rules, all checked in one walk, raw form in, [`Config`] out.
+//! - `secrets`: secret references (`env`, `credential`, `file`) read into [`Secret`]s.
+//! - `lines`: field paths and the lines they are on, for messages.
+//! - `describe`: what `check-config` prints, and which changes need a restart.
+
+mod describe;
+mod lines;
+mod raw;
+mod secrets;
+mod validate;
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -10,6 +26,23 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use omnistock_sdk::{ChannelId, LocationId};
+
+use lines::{FieldPath, Lines};
+use raw::RawConfig;
+use secrets::SecretReader;
+use validate::{Context, Found};
+
+/// `listen` when the file does not say.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8417";
+/// `state_dir` when the file does not say and systemd gave no `$STATE_DIRECTORY`; relative to
+/// the config file's directory.
+pub const DEFAULT_STATE_DIR: &str = "omnistock-state";
+/// `api.max_body_bytes` when the file does not say: 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
+/// The smallest `api.max_body_bytes` accepted: 1 KiB.
+pub const MIN_MAX_BODY_BYTES: usize = 1 << 10;
+/// The largest `api.max_body_bytes` accepted: 64 MiB.
+pub const MAX_MAX_BODY_BYTES: usize = 64 << 20;
 
 /// The validated configuration, secrets resolved.
 #[derive(Clone, Debug, PartialEq)]
@@ -138,22 +171,82 @@ impl fmt::Display for ConfigProblem {
     }
 }
 
-/// Reads, validates and resolves the configuration at `path`.
+/// Reads, validates and resolves the configuration at `path`, with the process environment.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-    let _ = path;
-    todo!("helper: config loading")
+    load_with(path, &|name| std::env::var(name).ok())
 }
 
-impl Config {
-    /// What `check-config` prints: channels, locations, owners, allocation; secrets by origin only.
-    pub fn describe(&self) -> String {
-        todo!("helper: config description")
-    }
+/// [`load`] with the environment looked up through `env` (`$STATE_DIRECTORY`,
+/// `$CREDENTIALS_DIRECTORY` and `{ env = "…" }` secrets), so tests pass a map.
+pub fn load_with(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigErrors> {
+    let source = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
+        problems: vec![ConfigProblem {
+            file: path.to_path_buf(),
+            line: None,
+            path: String::new(),
+            message: format!("cannot read the configuration: {e}"),
+        }],
+    })?;
+    parse_with(path, &source, env)
+}
 
-    /// The settings that differ between `self` and `new` and only take effect after a restart
-    /// (`listen`, `state_dir`, `node_id`, a location's owner, …), as field paths.
-    pub fn restart_required(&self, new: &Config) -> Vec<String> {
-        let _ = new;
-        todo!("helper: reload diff")
+/// [`load_with`] on text already read; `path` names the file in messages and anchors the
+/// relative paths in it.
+pub fn parse_with(
+    path: &Path,
+    source: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigErrors> {
+    let lines = Lines::new(source);
+    let problem = |line: Option<usize>, field: &FieldPath, message: String| ConfigProblem {
+        file: path.to_path_buf(),
+        line: line.or_else(|| lines.line_of(field)),
+        path: field.to_string(),
+        message,
+    };
+    let fail = |p: ConfigProblem| ConfigErrors { problems: vec![p] };
+
+    // TOML syntax first, from the same parser that places the other problems.
+    if let Err(e) = toml_edit::Document::parse(source) {
+        let line = e.span().map(|span| lines.line_of_offset(span.start));
+        return Err(fail(problem(line, &FieldPath::root(), syntax_message(&e))));
     }
+    let serde_failure = |field: &FieldPath, e: &toml::de::Error| {
+        let line = e.span().map(|span| lines.line_of_offset(span.start));
+        fail(problem(line, field, e.message().to_owned()))
+    };
+    let deserializer =
+        toml::Deserializer::parse(source).map_err(|e| serde_failure(&FieldPath::root(), &e))?;
+    let raw: RawConfig = serde_path_to_error::deserialize(deserializer)
+        .map_err(|e| serde_failure(&FieldPath::from_serde(e.path()), e.inner()))?;
+
+    let config_dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let reader = SecretReader { env, config_dir };
+    let ctx = Context {
+        source: path,
+        config_dir,
+        state_directory: env("STATE_DIRECTORY"),
+        read_secret: &|reference| reader.read(reference),
+    };
+    validate::validate(raw, &ctx).map_err(|found| {
+        let mut problems: Vec<ConfigProblem> = found
+            .into_iter()
+            .map(|Found { path, message }| problem(None, &path, message))
+            .collect();
+        // In file order; problems with no line (nothing written to point at) last.
+        problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
+        ConfigErrors { problems }
+    })
+}
+
+/// A TOML syntax error's message, on one line like every problem.
+fn syntax_message(error: &toml_edit::TomlError) -> String {
+    let message = error.message().trim();
+    format!("invalid TOML: {}", message.replace('\n', "; "))
 }

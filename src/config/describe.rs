@@ -1,0 +1,125 @@
+//! A valid config in words (`check-config`), and what a reload cannot apply without a restart.
+
+use std::fmt::Write as _;
+
+use super::lines::FieldPath;
+use super::{ChannelKind, Config, LogFormat, Policy, Secret};
+
+impl Config {
+    /// What `check-config` prints: node, listen, state dir, locations with owner and safety,
+    /// channels with kind, sells_from, buffer and policy; secrets by origin only.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = self.write_description(&mut out);
+        out
+    }
+
+    fn write_description(&self, out: &mut String) -> std::fmt::Result {
+        writeln!(out, "config: {}", self.source.display())?;
+        writeln!(out, "node: {}", self.node_id)?;
+        writeln!(out, "listen: {}", self.listen)?;
+        writeln!(out, "state dir: {}", self.state_dir.display())?;
+        writeln!(out, "log format: {}", self.log_format.name())?;
+        writeln!(out, "api:")?;
+        writeln!(out, "  admin_token: {}", from(&self.api.admin_token))?;
+        writeln!(out, "  max_body_bytes: {}", self.api.max_body_bytes)?;
+        writeln!(out, "locations ({}):", self.locations.len())?;
+        for (id, location) in &self.locations {
+            let sold_by: Vec<&str> = self
+                .channels
+                .iter()
+                .filter(|(_, channel)| channel.sells_from.contains(id))
+                .map(|(channel, _)| channel.as_str())
+                .collect();
+            writeln!(out, "  {id}:")?;
+            writeln!(out, "    owner: {}", location.owner)?;
+            writeln!(out, "    safety: {}", location.safety)?;
+            writeln!(out, "    sold by: {}", list_or_none(&sold_by))?;
+        }
+        writeln!(out, "channels ({}):", self.channels.len())?;
+        for (id, channel) in &self.channels {
+            let sells_from: Vec<&str> = channel.sells_from.iter().map(|l| l.as_str()).collect();
+            writeln!(out, "  {id}:")?;
+            writeln!(out, "    kind: {}", channel.kind.name())?;
+            writeln!(out, "    sells_from: {}", list_or_none(&sells_from))?;
+            writeln!(out, "    buffer: {}", channel.buffer)?;
+            writeln!(out, "    policy: {}", channel.policy.name())?;
+            match &channel.kind {
+                ChannelKind::Generic { webhook_secret } => {
+                    writeln!(out, "    webhook_secret: {}", from(webhook_secret))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The settings that differ between `self` and `new` and only take effect after a restart
+    /// (`listen`, `state_dir`, `node_id`, a location's owner, …), as field paths.
+    ///
+    /// A location added or removed is `locations.NAME`; its owner changed is
+    /// `locations.NAME.owner`. Tokens, secrets, safety, buffers, `sells_from` and channels
+    /// added or removed apply live.
+    pub fn restart_required(&self, new: &Config) -> Vec<String> {
+        let mut fields = Vec::new();
+        if self.node_id != new.node_id {
+            fields.push("node_id".to_owned());
+        }
+        if self.listen != new.listen {
+            fields.push("listen".to_owned());
+        }
+        if self.state_dir != new.state_dir {
+            fields.push("state_dir".to_owned());
+        }
+        if self.log_format != new.log_format {
+            fields.push("log_format".to_owned());
+        }
+        let names = self.locations.keys().chain(new.locations.keys());
+        let mut names: Vec<_> = names.collect();
+        names.sort();
+        names.dedup();
+        for name in names {
+            let path = FieldPath::root().key("locations").key(name.as_str());
+            match (self.locations.get(name), new.locations.get(name)) {
+                (Some(old), Some(new)) if old.owner != new.owner => {
+                    fields.push(path.key("owner").to_string());
+                }
+                (Some(_), Some(_)) => {}
+                _ => fields.push(path.to_string()),
+            }
+        }
+        fields
+    }
+}
+
+/// A secret as it may be shown: where it comes from.
+fn from(secret: &Secret) -> String {
+    format!("from {}", secret.origin)
+}
+
+fn list_or_none(names: &[&str]) -> String {
+    if names.is_empty() {
+        "(none)".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+impl LogFormat {
+    /// The name written in the config.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Json => "json",
+        }
+    }
+}
+
+impl Policy {
+    /// The name written in the config.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pooled => "pooled",
+        }
+    }
+}

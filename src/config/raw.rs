@@ -1,0 +1,136 @@
+//! The file as written: the serde form of `omnistock.toml`, before any rule is checked.
+//!
+//! Unknown keys are refused everywhere (`deny_unknown_fields`). Everything a rule can judge is
+//! optional or a plain string here, so that a missing field, an unsupported kind or a bad
+//! address is reported by `validate` together with every other problem, instead of stopping
+//! serde at the first one. These doc comments are the reference for each key; the commented
+//! example is `config/omnistock.toml`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, MapAccess, Visitor};
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "the omnistock configuration table")]
+pub(super) struct RawConfig {
+    /// This node's name, letters, digits, `.`, `_` and `-` (`node-1`). Required.
+    pub node_id: Option<String>,
+    /// `IP:PORT` the HTTP API listens on. Default `127.0.0.1:8417`; port 0 picks a free port.
+    pub listen: Option<String>,
+    /// Where the store lives, relative to this file's directory unless absolute.
+    /// Default `$STATE_DIRECTORY` (set by systemd's `StateDirectory=`), else `omnistock-state`
+    /// beside this file.
+    pub state_dir: Option<String>,
+    /// `text` (default) or `json`.
+    pub log_format: Option<String>,
+    /// The HTTP API. Required: it holds the admin token.
+    pub api: Option<RawApi>,
+    /// The physical places units sit, by name (`[locations.store-downtown]`). At least one.
+    #[serde(default)]
+    pub locations: BTreeMap<String, RawLocation>,
+    /// The outside systems, by name (`[channels.pos-downtown]`). At least one.
+    #[serde(default)]
+    pub channels: BTreeMap<String, RawChannel>,
+}
+
+/// `[api]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "the [api] table")]
+pub(super) struct RawApi {
+    /// Bearer token of the admin endpoints; a secret reference. Required.
+    pub admin_token: Option<RawSecret>,
+    /// Largest request body accepted, in bytes, 1024 (1 KiB) to 67108864 (64 MiB).
+    /// Default 1048576 (1 MiB).
+    pub max_body_bytes: Option<i64>,
+}
+
+/// `[locations.NAME]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a location table, like [locations.NAME] with owner = \"<channel>\""
+)]
+pub(super) struct RawLocation {
+    /// The configured channel whose system counts this location's units. Required.
+    pub owner: Option<String>,
+    /// Units held back from every channel. Default 0, never negative.
+    pub safety: Option<i64>,
+}
+
+/// `[channels.NAME]`.
+///
+/// One table for every kind, told apart by `kind`, rather than a serde-tagged enum: serde
+/// buffers a tagged enum's table before choosing the variant, and the buffered form has no
+/// spans, so its errors would lose their line. The kinds are still one closed enum,
+/// [`super::ChannelKind`], built in one `match` in `validate`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a channel table, like [channels.NAME] with kind = \"generic\""
+)]
+pub(super) struct RawChannel {
+    /// Which system this is. Required. This build runs `generic`.
+    pub kind: Option<String>,
+    /// `generic`: the key that signs the events it posts; a secret reference. Required.
+    pub webhook_secret: Option<RawSecret>,
+    /// The locations this channel sells from, by name. At least one, each once.
+    pub sells_from: Option<Vec<String>>,
+    /// Units held back from this channel's number. Default 0, never negative.
+    pub buffer: Option<i64>,
+    /// How its number is computed from its locations: `pooled` (default, the sum of their
+    /// available units minus `buffer`).
+    pub policy: Option<String>,
+}
+
+/// A secret field as written: `{ env = "NAME" }`, `{ credential = "name" }` or
+/// `{ file = "/path" }`. A plain string is kept only as the fact that one was written: its
+/// value is dropped on the spot.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(super) struct RawSecret {
+    pub clear_text: bool,
+    pub env: Option<String>,
+    pub credential: Option<String>,
+    pub file: Option<String>,
+}
+
+const SECRET_KEYS: &[&str] = &["env", "credential", "file"];
+
+impl<'de> Deserialize<'de> for RawSecret {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(SecretVisitor)
+    }
+}
+
+struct SecretVisitor;
+
+impl<'de> Visitor<'de> for SecretVisitor {
+    type Value = RawSecret;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(r#"a secret reference, like { env = "NAME" } or { credential = "name" }"#)
+    }
+
+    fn visit_str<E: de::Error>(self, _clear_text: &str) -> Result<RawSecret, E> {
+        Ok(RawSecret {
+            clear_text: true,
+            ..RawSecret::default()
+        })
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawSecret, A::Error> {
+        let mut secret = RawSecret::default();
+        while let Some(key) = map.next_key::<String>()? {
+            let slot = match key.as_str() {
+                "env" => &mut secret.env,
+                "credential" => &mut secret.credential,
+                "file" => &mut secret.file,
+                _ => return Err(de::Error::unknown_field(&key, SECRET_KEYS)),
+            };
+            *slot = Some(map.next_value()?);
+        }
+        Ok(secret)
+    }
+}

@@ -1,0 +1,716 @@
+//! The config as an operator meets it: the example parses, and each mistake is reported with
+//! the file, the line and the field.
+
+use std::collections::HashMap;
+
+use super::*;
+
+const FILE: &str = "conf/omnistock.toml";
+
+/// A valid config; tests break one line of it and check where the problem is reported.
+const BASE: &str = r#"node_id = "node-1"
+listen = "127.0.0.1:8417"
+
+[api]
+admin_token = { env = "OMNISTOCK_ADMIN_TOKEN" }
+
+[locations.store-downtown]
+owner = "pos-downtown"
+safety = 1
+
+[locations.wh-east]
+owner = "wms-east"
+
+[channels.pos-downtown]
+kind = "generic"
+webhook_secret = { env = "OMNISTOCK_POS_DOWNTOWN_SECRET" }
+sells_from = ["store-downtown"]
+
+[channels.wms-east]
+kind = "generic"
+webhook_secret = { env = "OMNISTOCK_WMS_EAST_SECRET" }
+sells_from = ["wh-east"]
+"#;
+
+const ADMIN_TOKEN: &str = "admin-token-value-7f3a";
+const POS_SECRET: &str = "pos-secret-value-91bc";
+
+/// An environment as a map: the tests never touch the process's own.
+fn env_map(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    move |name| map.get(name).cloned()
+}
+
+fn base_env() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("OMNISTOCK_ADMIN_TOKEN", ADMIN_TOKEN),
+        ("OMNISTOCK_POS_DOWNTOWN_SECRET", POS_SECRET),
+        ("OMNISTOCK_WMS_EAST_SECRET", "wms-secret-value"),
+        ("OMNISTOCK_WEB_SHOP_SECRET", "web-secret-value"),
+    ]
+}
+
+/// `BASE` with `from` replaced by `to`; `from` must be there.
+fn edit(from: &str, to: &str) -> String {
+    assert!(BASE.contains(from), "BASE has no {from:?}");
+    BASE.replacen(from, to, 1)
+}
+
+fn parse(source: &str) -> Result<Config, ConfigErrors> {
+    parse_with(Path::new(FILE), source, &env_map(&base_env()))
+}
+
+fn errors(source: &str) -> Vec<String> {
+    match parse(source) {
+        Ok(config) => panic!("expected problems, got {config:?}"),
+        Err(e) => e.problems.iter().map(ToString::to_string).collect(),
+    }
+}
+
+/// The one problem reported, which must start with `FILE:line: path: ` and hold `message`.
+#[track_caller]
+fn assert_only_problem(source: &str, line: usize, path: &str, message: &str) {
+    let found = errors(source);
+    assert_eq!(found.len(), 1, "expected one problem, got {found:#?}");
+    assert_problem(&found[0], line, path, message);
+}
+
+#[track_caller]
+fn assert_problem(found: &str, line: usize, path: &str, message: &str) {
+    let place = if path.is_empty() {
+        format!("{FILE}:{line}: ")
+    } else {
+        format!("{FILE}:{line}: {path}: ")
+    };
+    assert!(
+        found.starts_with(&place),
+        "{found:?} does not start with {place:?}"
+    );
+    assert!(
+        found.contains(message),
+        "{found:?} does not say {message:?}"
+    );
+}
+
+// ── The example ──────────────────────────────────────────────────────────────────────────
+
+#[test]
+fn the_example_config_parses() {
+    let path = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/omnistock.toml"
+    ));
+    let config = match load_with(path, &env_map(&base_env())) {
+        Ok(config) => config,
+        Err(e) => panic!("the example config is invalid:\n{e}"),
+    };
+    assert_eq!(config.node_id, "node-1");
+    assert_eq!(config.listen.to_string(), "127.0.0.1:8417");
+    assert_eq!(config.state_dir, path.with_file_name("./omnistock-state"));
+    assert_eq!(config.log_format, LogFormat::Text);
+    assert_eq!(config.api.admin_token.expose(), ADMIN_TOKEN);
+    assert_eq!(config.api.max_body_bytes, DEFAULT_MAX_BODY_BYTES);
+    assert_eq!(config.locations.len(), 2);
+    assert_eq!(config.channels.len(), 3);
+    let store = &config.locations[&LocationId::new("store-downtown").expect("id")];
+    assert_eq!(store.owner.as_str(), "pos-downtown");
+    assert_eq!(store.safety, 1);
+    let web = &config.channels[&ChannelId::new("web-shop").expect("id")];
+    let sells_from: Vec<&str> = web.sells_from.iter().map(LocationId::as_str).collect();
+    assert_eq!(sells_from, ["wh-east", "store-downtown"]);
+    assert_eq!(web.buffer, 2);
+    assert_eq!(web.policy, Policy::Pooled);
+}
+
+#[test]
+fn defaults_fill_what_the_file_leaves_out() {
+    let config = parse(&edit("listen = \"127.0.0.1:8417\"\n", "")).expect("valid");
+    assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+    assert_eq!(config.state_dir, Path::new("conf").join(DEFAULT_STATE_DIR));
+    assert_eq!(config.log_format, LogFormat::Text);
+    let pos = &config.channels[&ChannelId::new("pos-downtown").expect("id")];
+    assert_eq!((pos.buffer, pos.policy), (0, Policy::Pooled));
+    let wh = &config.locations[&LocationId::new("wh-east").expect("id")];
+    assert_eq!(wh.safety, 0);
+}
+
+#[test]
+fn state_dir_defaults_to_systemds_state_directory() {
+    let mut env = base_env();
+    env.push(("STATE_DIRECTORY", "/var/lib/omnistock:/var/lib/other"));
+    let config = parse_with(Path::new(FILE), BASE, &env_map(&env)).expect("valid");
+    assert_eq!(config.state_dir, Path::new("/var/lib/omnistock"));
+
+    let source = edit("listen", "state_dir = \"data\"\nlisten");
+    let config = parse_with(Path::new(FILE), &source, &env_map(&env)).expect("valid");
+    assert_eq!(
+        config.state_dir,
+        Path::new("conf/data"),
+        "the file wins, beside itself"
+    );
+}
+
+#[test]
+fn an_ephemeral_port_is_allowed() {
+    let config = parse(&edit("127.0.0.1:8417", "127.0.0.1:0")).expect("valid");
+    assert_eq!(config.listen.port(), 0);
+}
+
+// ── TOML and serde mistakes ──────────────────────────────────────────────────────────────
+
+#[test]
+fn an_unreadable_file_is_one_problem_naming_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("absent.toml");
+    let found = load_with(&path, &env_map(&base_env())).expect_err("absent");
+    assert_eq!(found.problems.len(), 1);
+    let message = found.problems[0].to_string();
+    assert!(
+        message.starts_with(&format!(
+            "{}: cannot read the configuration: ",
+            path.display()
+        )),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_syntax_error_names_its_line() {
+    assert_only_problem(&edit("safety = 1", "safety = = 1"), 9, "", "invalid TOML");
+}
+
+#[test]
+fn an_unknown_key_is_refused_at_its_line() {
+    let top = edit("listen", "lsiten = \"x\"\nlisten");
+    assert_only_problem(&top, 2, "lsiten", "unknown field `lsiten`");
+    let channel = edit(
+        "sells_from = [\"wh-east\"]",
+        "sells_from = [\"wh-east\"]\nbufer = 1",
+    );
+    assert_only_problem(
+        &channel,
+        23,
+        "channels.wms-east.bufer",
+        "expected one of `kind`",
+    );
+    let secret = edit("{ env = \"OMNISTOCK_ADMIN_TOKEN\" }", "{ vault = \"x\" }");
+    assert_only_problem(&secret, 5, "api.admin_token", "unknown field `vault`");
+}
+
+#[test]
+fn a_wrong_type_names_the_field() {
+    let source = edit("safety = 1", "safety = \"one\"");
+    assert_only_problem(
+        &source,
+        9,
+        "locations.store-downtown.safety",
+        "invalid type: string",
+    );
+    let source = edit("[\"store-downtown\"]", "[\"store-downtown\", 3]");
+    assert_only_problem(
+        &source,
+        17,
+        "channels.pos-downtown.sells_from[1]",
+        "integer `3`",
+    );
+}
+
+// ── Rules ────────────────────────────────────────────────────────────────────────────────
+
+#[test]
+fn node_id_must_be_a_plain_name() {
+    assert_only_problem(&edit("\"node-1\"", "\"\""), 1, "node_id", "empty");
+    assert_only_problem(
+        &edit("\"node-1\"", "\"node 1#2\""),
+        1,
+        "node_id",
+        "not a plain name",
+    );
+    let missing = edit("node_id = \"node-1\"\n", "");
+    let found = errors(&missing);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].starts_with(&format!("{FILE}: node_id: missing")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn listen_must_be_a_socket_address() {
+    let source = edit("127.0.0.1:8417", "localhost:8417");
+    assert_only_problem(
+        &source,
+        2,
+        "listen",
+        "\"localhost:8417\" is not a socket address",
+    );
+}
+
+#[test]
+fn log_format_is_text_or_json() {
+    let source = edit("listen", "log_format = \"xml\"\nlisten");
+    assert_only_problem(&source, 2, "log_format", "(valid: text, json)");
+}
+
+#[test]
+fn an_owner_must_be_a_configured_channel() {
+    assert_only_problem(
+        &edit("owner = \"wms-east\"", "owner = \"wms-west\""),
+        12,
+        "locations.wh-east.owner",
+        "unknown channel \"wms-west\" (configured channels: pos-downtown, wms-east)",
+    );
+    assert_only_problem(
+        &edit("owner = \"wms-east\"\n", ""),
+        11,
+        "locations.wh-east.owner",
+        "missing",
+    );
+}
+
+#[test]
+fn sells_from_names_configured_locations() {
+    let source = edit("[\"store-downtown\"]", "[\"store-downtown\", \"wh-9\"]");
+    let found = errors(&source);
+    assert_eq!(
+        found,
+        [format!(
+            "{FILE}:17: channels.pos-downtown.sells_from[1]: \
+             unknown location \"wh-9\" (known: store-downtown, wh-east)"
+        )]
+    );
+}
+
+#[test]
+fn sells_from_is_not_empty() {
+    let source = edit("[\"wh-east\"]", "[]");
+    assert_only_problem(&source, 22, "channels.wms-east.sells_from", "empty");
+    let source = edit("sells_from = [\"wh-east\"]\n", "");
+    assert_only_problem(
+        &source,
+        19,
+        "channels.wms-east.sells_from",
+        "(known: store-downtown",
+    );
+}
+
+#[test]
+fn a_location_listed_twice_is_refused() {
+    let source = edit("[\"wh-east\"]", "[\"wh-east\", \"wh-east\"]");
+    assert_only_problem(
+        &source,
+        22,
+        "channels.wms-east.sells_from[1]",
+        "listed twice",
+    );
+}
+
+#[test]
+fn channel_and_location_names_are_valid_ids() {
+    let source = BASE
+        .replace("[channels.wms-east]", "[channels.\" wms-east\"]")
+        .replace("owner = \"wms-east\"", "owner = \" wms-east\"");
+    assert_only_problem(
+        &source,
+        19,
+        "channels.\" wms-east\"",
+        "invalid channel name: channel \" wms-east\" has leading or trailing white space",
+    );
+    let source = BASE
+        .replace("[locations.wh-east]", "[locations.\"wh-east\\t\"]")
+        .replace("[\"wh-east\"]", "[\"wh-east\\t\"]");
+    assert_only_problem(
+        &source,
+        11,
+        "locations.\"wh-east\\t\"",
+        "contains a control character",
+    );
+}
+
+#[test]
+fn safety_and_buffer_are_not_negative() {
+    let source = edit("safety = 1", "safety = -1");
+    assert_only_problem(
+        &source,
+        9,
+        "locations.store-downtown.safety",
+        "cannot be negative",
+    );
+    let source = edit(
+        "sells_from = [\"wh-east\"]",
+        "sells_from = [\"wh-east\"]\nbuffer = -3",
+    );
+    assert_only_problem(
+        &source,
+        23,
+        "channels.wms-east.buffer",
+        "-3: a buffer cannot be negative",
+    );
+}
+
+#[test]
+fn max_body_bytes_is_between_1_kib_and_64_mib() {
+    for (bytes, ok) in [
+        (1023, false),
+        (1024, true),
+        (67_108_864, true),
+        (67_108_865, false),
+        (-1, false),
+    ] {
+        let source = edit("[api]", &format!("[api]\nmax_body_bytes = {bytes}"));
+        if ok {
+            let config = parse(&source).expect("valid");
+            assert_eq!(
+                config.api.max_body_bytes,
+                usize::try_from(bytes).expect("positive")
+            );
+        } else {
+            assert_only_problem(
+                &source,
+                5,
+                "api.max_body_bytes",
+                "use 1024 (1 KiB) to 67108864",
+            );
+        }
+    }
+}
+
+#[test]
+fn an_unsupported_kind_lists_the_supported_ones() {
+    let source = edit("kind = \"generic\"", "kind = \"shopify\"");
+    assert_only_problem(
+        &source,
+        15,
+        "channels.pos-downtown.kind",
+        "kind \"shopify\" is not supported by this build yet (supported: generic)",
+    );
+    let source = edit("kind = \"generic\"", "kind = \"fax\"");
+    assert_only_problem(
+        &source,
+        15,
+        "channels.pos-downtown.kind",
+        "unknown kind \"fax\" (supported: generic)",
+    );
+}
+
+#[test]
+fn a_generic_channel_needs_its_webhook_secret() {
+    let source = edit(
+        "webhook_secret = { env = \"OMNISTOCK_WMS_EAST_SECRET\" }\n",
+        "",
+    );
+    assert_only_problem(&source, 19, "channels.wms-east.webhook_secret", "missing");
+}
+
+#[test]
+fn only_the_pooled_policy_runs() {
+    let source = edit(
+        "sells_from = [\"wh-east\"]",
+        "sells_from = [\"wh-east\"]\npolicy = \"strict\"",
+    );
+    assert_only_problem(
+        &source,
+        23,
+        "channels.wms-east.policy",
+        "policy \"strict\" is not available in this build yet (available: pooled)",
+    );
+}
+
+#[test]
+fn at_least_one_location_and_one_channel() {
+    let found =
+        errors("node_id = \"n\"\n[api]\nadmin_token = { env = \"OMNISTOCK_ADMIN_TOKEN\" }\n");
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(
+        found[0].starts_with(&format!("{FILE}: locations: no locations")),
+        "{found:?}"
+    );
+    assert!(
+        found[1].starts_with(&format!("{FILE}: channels: no channels")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once_in_file_order() {
+    let source = BASE
+        .replace("\"node-1\"", "\"node 1\"")
+        .replace("safety = 1", "safety = -1")
+        .replace("owner = \"wms-east\"", "owner = \"wms\"")
+        .replace("[\"wh-east\"]", "[\"wh-9\"]")
+        .replace("OMNISTOCK_POS_DOWNTOWN_SECRET", "UNSET_SECRET");
+    let found = errors(&source);
+    assert_eq!(found.len(), 5, "{found:#?}");
+    assert_problem(&found[0], 1, "node_id", "not a plain name");
+    assert_problem(&found[1], 9, "locations.store-downtown.safety", "negative");
+    assert_problem(
+        &found[2],
+        12,
+        "locations.wh-east.owner",
+        "unknown channel \"wms\"",
+    );
+    assert_problem(
+        &found[3],
+        16,
+        "channels.pos-downtown.webhook_secret.env",
+        "environment variable UNSET_SECRET is not set",
+    );
+    assert_problem(
+        &found[4],
+        22,
+        "channels.wms-east.sells_from[0]",
+        "unknown location \"wh-9\"",
+    );
+}
+
+// ── Secrets ──────────────────────────────────────────────────────────────────────────────
+
+#[test]
+fn a_clear_text_secret_is_refused_and_not_repeated() {
+    let source = edit(
+        "{ env = \"OMNISTOCK_ADMIN_TOKEN\" }",
+        "\"hunter2-in-clear\"",
+    );
+    assert_only_problem(
+        &source,
+        5,
+        "api.admin_token",
+        "secrets are never written in the config in clear; use { env = \"…\" } or { credential = \"…\" }",
+    );
+    assert!(!errors(&source)[0].contains("hunter2"));
+}
+
+#[test]
+fn an_env_secret_must_be_set_and_non_empty() {
+    let mut env = base_env();
+    env.retain(|(name, _)| *name != "OMNISTOCK_ADMIN_TOKEN");
+    let found = parse_with(Path::new(FILE), BASE, &env_map(&env)).expect_err("unset");
+    assert_eq!(found.problems.len(), 1);
+    assert_problem(
+        &found.problems[0].to_string(),
+        5,
+        "api.admin_token.env",
+        "is not set",
+    );
+
+    env.push(("OMNISTOCK_ADMIN_TOKEN", ""));
+    let found = parse_with(Path::new(FILE), BASE, &env_map(&env)).expect_err("empty");
+    assert_problem(
+        &found.problems[0].to_string(),
+        5,
+        "api.admin_token.env",
+        "is empty",
+    );
+}
+
+#[test]
+fn a_secret_gives_exactly_one_source() {
+    let both = edit(
+        "{ env = \"OMNISTOCK_ADMIN_TOKEN\" }",
+        "{ env = \"A\", file = \"b\" }",
+    );
+    assert_only_problem(
+        &both,
+        5,
+        "api.admin_token",
+        "only one of env, credential or file (found env and file)",
+    );
+    let none = edit("{ env = \"OMNISTOCK_ADMIN_TOKEN\" }", "{}");
+    assert_only_problem(&none, 5, "api.admin_token", "empty secret reference");
+}
+
+fn with_admin_token(reference: &str) -> String {
+    edit("{ env = \"OMNISTOCK_ADMIN_TOKEN\" }", reference)
+}
+
+#[test]
+fn a_credential_secret_is_read_from_the_credentials_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("admin-token"), "from-systemd\n").expect("write");
+    let mut env = base_env();
+    let creds = dir.path().to_string_lossy().into_owned();
+    env.push(("CREDENTIALS_DIRECTORY", &creds));
+    let source = with_admin_token("{ credential = \"admin-token\" }");
+    let config = parse_with(Path::new(FILE), &source, &env_map(&env)).expect("valid");
+    assert_eq!(
+        config.api.admin_token.expose(),
+        "from-systemd",
+        "newline trimmed"
+    );
+    assert_eq!(config.api.admin_token.origin, "credential admin-token");
+
+    let missing = with_admin_token("{ credential = \"nope\" }");
+    let found = parse_with(Path::new(FILE), &missing, &env_map(&env)).expect_err("missing");
+    let expected_file = dir.path().join("nope");
+    assert_problem(
+        &found.problems[0].to_string(),
+        5,
+        "api.admin_token.credential",
+        &format!("cannot read {}", expected_file.display()),
+    );
+
+    let escape = with_admin_token("{ credential = \"../etc/passwd\" }");
+    let found = parse_with(Path::new(FILE), &escape, &env_map(&env)).expect_err("escape");
+    assert_problem(
+        &found.problems[0].to_string(),
+        5,
+        "api.admin_token.credential",
+        "without '/'",
+    );
+}
+
+#[test]
+fn a_credential_needs_credentials_directory() {
+    let source = with_admin_token("{ credential = \"admin-token\" }");
+    assert_only_problem(
+        &source,
+        5,
+        "api.admin_token.credential",
+        "$CREDENTIALS_DIRECTORY",
+    );
+}
+
+#[test]
+fn a_file_secret_is_read_beside_the_config() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(dir.path().join("secrets")).expect("mkdir");
+    std::fs::write(dir.path().join("secrets/admin"), "file-token\r\n").expect("write");
+    std::fs::write(dir.path().join("secrets/empty"), "\n").expect("write");
+    let config_path = dir.path().join("omnistock.toml");
+
+    std::fs::write(
+        &config_path,
+        with_admin_token("{ file = \"secrets/admin\" }"),
+    )
+    .expect("write");
+    let config = load_with(&config_path, &env_map(&base_env())).expect("valid");
+    assert_eq!(config.api.admin_token.expose(), "file-token");
+    let secret_path = dir.path().join("secrets/admin");
+    assert_eq!(
+        config.api.admin_token.origin,
+        format!("file {}", secret_path.display())
+    );
+
+    std::fs::write(
+        &config_path,
+        with_admin_token("{ file = \"secrets/empty\" }"),
+    )
+    .expect("write");
+    let found = load_with(&config_path, &env_map(&base_env())).expect_err("empty");
+    let empty = dir.path().join("secrets/empty");
+    let message = found.problems[0].to_string();
+    assert!(message.starts_with(&format!(
+        "{}:5: api.admin_token.file: ",
+        config_path.display()
+    )));
+    assert!(
+        message.ends_with(&format!("{} is empty", empty.display())),
+        "{message}"
+    );
+}
+
+#[test]
+fn secrets_never_show_in_describe_or_debug() {
+    let config = parse(BASE).expect("valid");
+    let described = config.describe();
+    let debugged = format!("{config:?} {:#?}", config);
+    for text in [&described, &debugged] {
+        assert!(!text.contains(ADMIN_TOKEN), "{text}");
+        assert!(!text.contains(POS_SECRET), "{text}");
+    }
+    assert!(
+        described.contains("admin_token: from env OMNISTOCK_ADMIN_TOKEN"),
+        "{described}"
+    );
+    assert!(
+        described.contains("webhook_secret: from env OMNISTOCK_POS_DOWNTOWN_SECRET"),
+        "{described}"
+    );
+}
+
+#[test]
+fn describe_lists_the_setup() {
+    let described = parse(BASE).expect("valid").describe();
+    for line in [
+        "node: node-1",
+        "listen: 127.0.0.1:8417",
+        "state dir: conf/omnistock-state",
+        "  store-downtown:\n    owner: pos-downtown\n    safety: 1\n    sold by: pos-downtown",
+        "  wms-east:\n    kind: generic\n    sells_from: wh-east\n    buffer: 0\n    policy: pooled",
+    ] {
+        assert!(described.contains(line), "{line:?} not in\n{described}");
+    }
+}
+
+// ── Reload ───────────────────────────────────────────────────────────────────────────────
+
+#[test]
+fn nothing_to_restart_for_an_identical_config() {
+    let config = parse(BASE).expect("valid");
+    assert!(config.restart_required(&config.clone()).is_empty());
+}
+
+#[test]
+fn process_wide_settings_need_a_restart() {
+    let old = parse(BASE).expect("valid");
+    let new = parse(
+        &BASE
+            .replace("\"node-1\"", "\"node-2\"")
+            .replace("127.0.0.1:8417", "127.0.0.1:9000")
+            .replace(
+                "[api]",
+                "state_dir = \"elsewhere\"\nlog_format = \"json\"\n[api]",
+            ),
+    )
+    .expect("valid");
+    assert_eq!(
+        old.restart_required(&new),
+        ["node_id", "listen", "state_dir", "log_format"]
+    );
+}
+
+#[test]
+fn a_location_added_removed_or_reowned_needs_a_restart() {
+    let old = parse(BASE).expect("valid");
+    let new = parse(
+        &BASE
+            .replace("owner = \"wms-east\"", "owner = \"pos-downtown\"")
+            .replace(
+                "[locations.wh-east]",
+                "[locations.store-uptown]\nowner = \"pos-downtown\"\n\n[locations.wh-east]",
+            ),
+    )
+    .expect("valid");
+    assert_eq!(
+        old.restart_required(&new),
+        ["locations.store-uptown", "locations.wh-east.owner"]
+    );
+    assert_eq!(
+        new.restart_required(&old),
+        ["locations.store-uptown", "locations.wh-east.owner"]
+    );
+}
+
+#[test]
+fn secrets_safety_buffers_and_channels_apply_live() {
+    let old = parse(BASE).expect("valid");
+    let source = BASE
+        .replace("safety = 1", "safety = 5")
+        .replace("OMNISTOCK_POS_DOWNTOWN_SECRET", "OMNISTOCK_WEB_SHOP_SECRET")
+        .replace(
+            "[\"store-downtown\"]",
+            "[\"store-downtown\", \"wh-east\"]\nbuffer = 4",
+        )
+        .replace("[api]", "[api]\nmax_body_bytes = 2048")
+        + "\n[channels.web]\nkind = \"generic\"\nwebhook_secret = { env = \"OMNISTOCK_WEB_SHOP_SECRET\" }\nsells_from = [\"wh-east\"]\n";
+    let new = parse(&source).expect("valid");
+    assert_ne!(old, new);
+    assert!(
+        old.restart_required(&new).is_empty(),
+        "{:?}",
+        old.restart_required(&new)
+    );
+}

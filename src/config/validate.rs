@@ -1,0 +1,499 @@
+//! The rules: the file as written ([`RawConfig`]) checked and turned into a [`Config`].
+//!
+//! Every rule runs, and every problem is kept with its field path, so one run of
+//! `check-config` lists all that is wrong. Secrets are read through an injected reader during
+//! the same walk, for the same reason: an unset variable is reported beside a typo.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use omnistock_sdk::{ChannelId, LocationId};
+
+use super::lines::FieldPath;
+use super::raw::{RawApi, RawChannel, RawConfig, RawLocation, RawSecret};
+use super::secrets::SecretRef;
+use super::{
+    ApiConfig, ChannelConfig, ChannelKind, Config, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_STATE_DIR, LocationConfig, LogFormat, MAX_MAX_BODY_BYTES, MIN_MAX_BODY_BYTES, Policy,
+    Secret,
+};
+
+/// One problem before it is placed in the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Found {
+    pub path: FieldPath,
+    pub message: String,
+}
+
+/// What the rules need besides the file.
+pub(super) struct Context<'a> {
+    /// The config file, recorded in [`Config::source`].
+    pub source: &'a Path,
+    /// Relative paths in the file are relative to this.
+    pub config_dir: &'a Path,
+    /// `$STATE_DIRECTORY`, systemd's choice of state directory, if set.
+    pub state_directory: Option<String>,
+    /// Reads one secret; the message of an error never holds a value.
+    pub read_secret: &'a dyn Fn(&SecretRef) -> Result<Secret, String>,
+}
+
+/// The kinds this build runs.
+const SUPPORTED_KINDS: &[&str] = &["generic"];
+/// Kinds the design names that this build does not run yet.
+const PLANNED_KINDS: &[&str] = &["shopify", "square", "woocommerce", "warehouse"];
+/// The policies this build runs.
+const SUPPORTED_POLICIES: &[&str] = &["pooled"];
+/// Policies the design names that this build does not run yet.
+const PLANNED_POLICIES: &[&str] = &["strict"];
+const CLEAR_TEXT: &str = "secrets are never written in the config in clear; \
+                          use { env = \"…\" } or { credential = \"…\" }";
+
+/// Checks every rule; the config, or every problem found.
+pub(super) fn validate(raw: RawConfig, ctx: &Context<'_>) -> Result<Config, Vec<Found>> {
+    let mut c = Checker {
+        found: Vec::new(),
+        ctx,
+    };
+    let root = FieldPath::root();
+    let node_id = c.check(&root.key("node_id"), node_id(raw.node_id.as_deref()));
+    let listen = c.check(&root.key("listen"), listen(raw.listen.as_deref()));
+    let state_dir = c.check(
+        &root.key("state_dir"),
+        state_dir(raw.state_dir.as_deref(), ctx),
+    );
+    let log_format = c.check(
+        &root.key("log_format"),
+        log_format(raw.log_format.as_deref()),
+    );
+    let api = c.api(&root.key("api"), raw.api);
+    let locations = c.locations(&root.key("locations"), &raw.locations, &raw.channels);
+    let channels = c.channels(&root.key("channels"), &raw.channels, &raw.locations);
+
+    let Checker { found, .. } = c;
+    match (
+        node_id, listen, state_dir, log_format, api, locations, channels,
+    ) {
+        (
+            Some(node_id),
+            Some(listen),
+            Some(state_dir),
+            Some(log_format),
+            Some(api),
+            Some(locations),
+            Some(channels),
+        ) if found.is_empty() => Ok(Config {
+            source: ctx.source.to_path_buf(),
+            node_id,
+            listen,
+            state_dir,
+            log_format,
+            api,
+            locations,
+            channels,
+        }),
+        _ if found.is_empty() => Err(vec![Found {
+            path: root,
+            message: "invalid configuration".to_owned(),
+        }]),
+        _ => Err(found),
+    }
+}
+
+/// Collects problems; every `None` it hands back has been reported.
+struct Checker<'c, 'a> {
+    found: Vec<Found>,
+    ctx: &'c Context<'a>,
+}
+
+impl Checker<'_, '_> {
+    fn report(&mut self, path: FieldPath, message: impl Into<String>) {
+        self.found.push(Found {
+            path,
+            message: message.into(),
+        });
+    }
+
+    fn check<T>(&mut self, path: &FieldPath, result: Result<T, String>) -> Option<T> {
+        result
+            .map_err(|message| self.report(path.clone(), message))
+            .ok()
+    }
+
+    fn api(&mut self, path: &FieldPath, raw: Option<RawApi>) -> Option<ApiConfig> {
+        let raw = raw.unwrap_or_default();
+        let token_path = path.key("admin_token");
+        let admin_token = match &raw.admin_token {
+            Some(token) => self.secret(&token_path, token),
+            None => {
+                self.report(
+                    token_path,
+                    "missing; the admin API needs a token, like \
+                     admin_token = { env = \"OMNISTOCK_ADMIN_TOKEN\" } under [api]",
+                );
+                None
+            }
+        };
+        let max_body_bytes = self.check(
+            &path.key("max_body_bytes"),
+            max_body_bytes(raw.max_body_bytes),
+        );
+        Some(ApiConfig {
+            admin_token: admin_token?,
+            max_body_bytes: max_body_bytes?,
+        })
+    }
+
+    fn secret(&mut self, path: &FieldPath, raw: &RawSecret) -> Option<Secret> {
+        let reference = self.check(path, secret_ref(raw))?;
+        let read = (self.ctx.read_secret)(&reference);
+        self.check(&path.key(reference.key()), read)
+    }
+
+    fn locations(
+        &mut self,
+        path: &FieldPath,
+        raw: &BTreeMap<String, RawLocation>,
+        channels: &BTreeMap<String, RawChannel>,
+    ) -> Option<BTreeMap<LocationId, LocationConfig>> {
+        if raw.is_empty() {
+            self.report(
+                path.clone(),
+                "no locations configured; add at least one, like \
+                 [locations.store-1] with owner = \"<channel>\"",
+            );
+            return None;
+        }
+        let mut built = Some(BTreeMap::new());
+        for (name, location) in raw {
+            let entry = self.location(&path.key(name), name, location, channels);
+            match (entry, built.as_mut()) {
+                (Some((id, config)), Some(map)) => {
+                    map.insert(id, config);
+                }
+                _ => built = None,
+            }
+        }
+        built
+    }
+
+    fn location(
+        &mut self,
+        path: &FieldPath,
+        name: &str,
+        raw: &RawLocation,
+        channels: &BTreeMap<String, RawChannel>,
+    ) -> Option<(LocationId, LocationConfig)> {
+        let id = self.check(
+            path,
+            LocationId::new(name).map_err(|e| format!("invalid location name: {e}")),
+        );
+        let owner_path = path.key("owner");
+        let owner = match &raw.owner {
+            None => {
+                self.report(
+                    owner_path,
+                    format!(
+                        "missing; name the channel that counts this location's units \
+                         (configured channels: {})",
+                        known(channels.keys())
+                    ),
+                );
+                None
+            }
+            Some(owner) if !channels.contains_key(owner) => {
+                self.report(
+                    owner_path,
+                    format!(
+                        "unknown channel {owner:?} (configured channels: {})",
+                        known(channels.keys())
+                    ),
+                );
+                None
+            }
+            // A configured channel whose own name is invalid is reported at its table.
+            Some(owner) => ChannelId::new(owner.as_str()).ok(),
+        };
+        let safety = self.check(
+            &path.key("safety"),
+            not_negative(raw.safety, "safety stock"),
+        );
+        Some((
+            id?,
+            LocationConfig {
+                owner: owner?,
+                safety: safety?,
+            },
+        ))
+    }
+
+    fn channels(
+        &mut self,
+        path: &FieldPath,
+        raw: &BTreeMap<String, RawChannel>,
+        locations: &BTreeMap<String, RawLocation>,
+    ) -> Option<BTreeMap<ChannelId, ChannelConfig>> {
+        if raw.is_empty() {
+            self.report(
+                path.clone(),
+                "no channels configured; add at least one, like \
+                 [channels.pos-1] with kind = \"generic\"",
+            );
+            return None;
+        }
+        let mut built = Some(BTreeMap::new());
+        for (name, channel) in raw {
+            let entry = self.channel(&path.key(name), name, channel, locations);
+            match (entry, built.as_mut()) {
+                (Some((id, config)), Some(map)) => {
+                    map.insert(id, config);
+                }
+                _ => built = None,
+            }
+        }
+        built
+    }
+
+    fn channel(
+        &mut self,
+        path: &FieldPath,
+        name: &str,
+        raw: &RawChannel,
+        locations: &BTreeMap<String, RawLocation>,
+    ) -> Option<(ChannelId, ChannelConfig)> {
+        let id = self.check(
+            path,
+            ChannelId::new(name).map_err(|e| format!("invalid channel name: {e}")),
+        );
+        let kind = self.kind(path, raw);
+        let sells_from = self.sells_from(&path.key("sells_from"), raw, locations);
+        let buffer = self.check(&path.key("buffer"), not_negative(raw.buffer, "a buffer"));
+        let policy = self.check(&path.key("policy"), policy(raw.policy.as_deref()));
+        Some((
+            id?,
+            ChannelConfig {
+                sells_from: sells_from?,
+                buffer: buffer?,
+                policy: policy?,
+                kind: kind?,
+            },
+        ))
+    }
+
+    /// The one place a channel's kind is chosen.
+    fn kind(&mut self, path: &FieldPath, raw: &RawChannel) -> Option<ChannelKind> {
+        let supported = SUPPORTED_KINDS.join(", ");
+        match raw.kind.as_deref() {
+            Some("generic") => {
+                let secret_path = path.key("webhook_secret");
+                let Some(secret) = &raw.webhook_secret else {
+                    self.report(
+                        secret_path,
+                        "missing; a generic channel signs the events it posts with it, like \
+                         webhook_secret = { env = \"OMNISTOCK_POS_SECRET\" }",
+                    );
+                    return None;
+                };
+                let webhook_secret = self.secret(&secret_path, secret)?;
+                Some(ChannelKind::Generic { webhook_secret })
+            }
+            Some(kind) if PLANNED_KINDS.contains(&kind) => {
+                self.report(
+                    path.key("kind"),
+                    format!(
+                        "kind {kind:?} is not supported by this build yet (supported: {supported})"
+                    ),
+                );
+                None
+            }
+            Some(kind) => {
+                self.report(
+                    path.key("kind"),
+                    format!("unknown kind {kind:?} (supported: {supported})"),
+                );
+                None
+            }
+            None => {
+                self.report(
+                    path.key("kind"),
+                    format!("missing; say which system this is (supported: {supported})"),
+                );
+                None
+            }
+        }
+    }
+
+    fn sells_from(
+        &mut self,
+        path: &FieldPath,
+        raw: &RawChannel,
+        locations: &BTreeMap<String, RawLocation>,
+    ) -> Option<Vec<LocationId>> {
+        let names = raw.sells_from.as_deref().unwrap_or_default();
+        if names.is_empty() {
+            self.report(
+                path.clone(),
+                format!(
+                    "empty; name the locations this channel sells from (known: {})",
+                    known(locations.keys())
+                ),
+            );
+            return None;
+        }
+        let mut seen = BTreeSet::new();
+        let mut built = Some(Vec::new());
+        for (i, name) in names.iter().enumerate() {
+            let id = if !locations.contains_key(name) {
+                self.report(
+                    path.index(i),
+                    format!(
+                        "unknown location {name:?} (known: {})",
+                        known(locations.keys())
+                    ),
+                );
+                None
+            } else if !seen.insert(name) {
+                // Pooled sums its locations: a location listed twice would be sold twice.
+                self.report(
+                    path.index(i),
+                    format!("{name:?} is listed twice; list each location once"),
+                );
+                None
+            } else {
+                // A known location whose own name is invalid is reported at its table.
+                LocationId::new(name.as_str()).ok()
+            };
+            match (id, built.as_mut()) {
+                (Some(id), Some(list)) => list.push(id),
+                _ => built = None,
+            }
+        }
+        built
+    }
+}
+
+/// `a, b, c`, or a word for none.
+fn known<'n>(names: impl Iterator<Item = &'n String>) -> String {
+    let names: Vec<&str> = names.map(String::as_str).collect();
+    if names.is_empty() {
+        "none configured".to_owned()
+    } else {
+        names.join(", ")
+    }
+}
+
+fn node_id(raw: Option<&str>) -> Result<String, String> {
+    let hint = "a plain name of letters, digits, '.', '_' or '-', like \"node-1\"";
+    match raw {
+        None => Err(format!("missing; give this node {hint}")),
+        Some("") => Err(format!("empty; give this node {hint}")),
+        Some(id)
+            if id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) =>
+        {
+            Ok(id.to_owned())
+        }
+        Some(id) => Err(format!("{id:?} is not {hint}")),
+    }
+}
+
+fn listen(raw: Option<&str>) -> Result<SocketAddr, String> {
+    let text = raw.unwrap_or(DEFAULT_LISTEN);
+    text.parse().map_err(|_| {
+        format!(
+            "{text:?} is not a socket address; use IP:PORT, like \"127.0.0.1:8417\", \
+             \"0.0.0.0:8417\" or \"[::1]:8417\" (port 0 picks a free port)"
+        )
+    })
+}
+
+fn state_dir(raw: Option<&str>, ctx: &Context<'_>) -> Result<PathBuf, String> {
+    match raw {
+        Some("") => Err("empty; give a directory, or leave state_dir out for the default".into()),
+        Some(dir) => Ok(ctx.config_dir.join(dir)),
+        None => {
+            // systemd lists one directory per `StateDirectory=` entry, separated by ':'.
+            let systemd = ctx
+                .state_directory
+                .as_deref()
+                .and_then(|dirs| dirs.split(':').next())
+                .filter(|dir| !dir.is_empty());
+            Ok(match systemd {
+                Some(dir) => PathBuf::from(dir),
+                None => ctx.config_dir.join(DEFAULT_STATE_DIR),
+            })
+        }
+    }
+}
+
+fn log_format(raw: Option<&str>) -> Result<LogFormat, String> {
+    match raw {
+        None | Some("text") => Ok(LogFormat::Text),
+        Some("json") => Ok(LogFormat::Json),
+        Some(other) => Err(format!("unknown log format {other:?} (valid: text, json)")),
+    }
+}
+
+fn max_body_bytes(raw: Option<i64>) -> Result<usize, String> {
+    let Some(bytes) = raw else {
+        return Ok(DEFAULT_MAX_BODY_BYTES);
+    };
+    usize::try_from(bytes)
+        .ok()
+        .filter(|b| (MIN_MAX_BODY_BYTES..=MAX_MAX_BODY_BYTES).contains(b))
+        .ok_or_else(|| {
+            format!(
+                "{bytes} is out of range; use {MIN_MAX_BODY_BYTES} (1 KiB) to \
+                 {MAX_MAX_BODY_BYTES} (64 MiB)"
+            )
+        })
+}
+
+fn not_negative(raw: Option<i64>, what: &str) -> Result<i64, String> {
+    match raw.unwrap_or(0) {
+        n if n < 0 => Err(format!("{n}: {what} cannot be negative; use 0 or more")),
+        n => Ok(n),
+    }
+}
+
+fn policy(raw: Option<&str>) -> Result<Policy, String> {
+    let supported = SUPPORTED_POLICIES.join(", ");
+    match raw {
+        None | Some("pooled") => Ok(Policy::Pooled),
+        Some(p) if PLANNED_POLICIES.contains(&p) => Err(format!(
+            "policy {p:?} is not available in this build yet (available: {supported})"
+        )),
+        Some(p) => Err(format!("unknown policy {p:?} (available: {supported})")),
+    }
+}
+
+fn secret_ref(raw: &RawSecret) -> Result<SecretRef, String> {
+    if raw.clear_text {
+        return Err(CLEAR_TEXT.to_owned());
+    }
+    let given: Vec<SecretRef> = [
+        raw.env.clone().map(SecretRef::Env),
+        raw.credential.clone().map(SecretRef::Credential),
+        raw.file.clone().map(SecretRef::File),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    match <[SecretRef; 1]>::try_from(given) {
+        Ok([reference]) => Ok(reference),
+        Err(given) if given.is_empty() => Err(
+            "empty secret reference; give one of env = \"NAME\", credential = \"name\" \
+             or file = \"/path\""
+                .to_owned(),
+        ),
+        Err(given) => Err(format!(
+            "give only one of env, credential or file (found {})",
+            given
+                .iter()
+                .map(SecretRef::key)
+                .collect::<Vec<_>>()
+                .join(" and ")
+        )),
+    }
+}
