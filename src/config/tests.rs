@@ -309,6 +309,19 @@ fn a_location_listed_twice_is_refused() {
 }
 
 #[test]
+fn channel_names_starting_with_at_are_reserved() {
+    let source = BASE
+        .replace("[channels.wms-east]", "[channels.\"@manual\"]")
+        .replace("owner = \"wms-east\"", "owner = \"@manual\"");
+    assert_only_problem(
+        &source,
+        19,
+        "channels.\"@manual\"",
+        "reserved for omnistock's own sources",
+    );
+}
+
+#[test]
 fn channel_and_location_names_are_valid_ids() {
     let source = BASE
         .replace("[channels.wms-east]", "[channels.\" wms-east\"]")

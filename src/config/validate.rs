@@ -263,7 +263,15 @@ impl Checker<'_, '_> {
     ) -> Option<(ChannelId, ChannelConfig)> {
         let id = self.check(
             path,
-            ChannelId::new(name).map_err(|e| format!("invalid channel name: {e}")),
+            ChannelId::new(name)
+                .map_err(|e| format!("invalid channel name: {e}"))
+                .and_then(|id| match name.starts_with('@') {
+                    // `@manual` logs operators' adjustments; no channel may pose as it.
+                    true => Err(format!(
+                        "{name:?}: names starting with '@' are reserved for omnistock's own sources"
+                    )),
+                    false => Ok(id),
+                }),
         );
         let kind = self.kind(path, raw);
         let sells_from = self.sells_from(&path.key("sells_from"), raw, locations);

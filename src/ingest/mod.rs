@@ -72,11 +72,11 @@ pub enum IngestError {
     Closed,
 }
 
+/// Where a submission's answer goes.
+type Answer = oneshot::Sender<Result<Vec<Outcome>, IngestError>>;
+
 enum Job {
-    Submit(
-        Submission,
-        oneshot::Sender<Result<Vec<Outcome>, IngestError>>,
-    ),
+    Submit(Submission, Answer),
     Ping(oneshot::Sender<()>),
 }
 
@@ -176,10 +176,7 @@ struct Writer {
 /// One group commit in the making.
 #[derive(Default)]
 struct Group {
-    answers: Vec<(
-        oneshot::Sender<Result<Vec<Outcome>, IngestError>>,
-        Vec<Outcome>,
-    )>,
+    answers: Vec<(Answer, Vec<Outcome>)>,
     logged: Vec<NewEvent>,
     touched: HashMap<Sku, SkuState>,
     seen: HashSet<(ChannelId, EventId)>,
