@@ -469,6 +469,7 @@ async fn sync_cost() {
     let store = open(&tmp.path().join("store"));
     let rounds = 200;
     let (mut flush_only, mut flush, mut fsync) = (Vec::new(), Vec::new(), Vec::new());
+    let mut fsync_inline = Vec::new();
     for i in 0..rounds {
         store
             .commit(&[event("pos", &format!("a{i}"), "MUG", -1)], &[])
@@ -476,6 +477,13 @@ async fn sync_cost() {
         let started = Instant::now();
         store.db.flush_async().await.expect("flush");
         flush_only.push(micros(started.elapsed()));
+        store
+            .commit(&[event("pos", &format!("c{i}"), "MUG", -1)], &[])
+            .expect("commit");
+        store.db.flush_async().await.expect("flush");
+        let started = Instant::now();
+        store.durability.sync_files().expect("fsync");
+        fsync_inline.push(micros(started.elapsed()));
         store
             .commit(&[event("pos", &format!("b{i}"), "MUG", -1)], &[])
             .expect("commit");
@@ -491,6 +499,10 @@ async fn sync_cost() {
     println!(
         "flush only:        median/p90 {:?} us",
         median(&mut flush_only)
+    );
+    println!(
+        "fsync of files, inline (no task hop, no marker): median/p90 {:?} us",
+        median(&mut fsync_inline)
     );
     println!("sync: flush part   median/p90 {:?} us", median(&mut flush));
     println!("sync: fsync part   median/p90 {:?} us", median(&mut fsync));
