@@ -5,18 +5,36 @@
 //! committed so far power-loss durable (sled flush, then fsync of the store's files), and the
 //! ingest acknowledges events only after a `sync` that covers them.
 
-use std::path::Path;
+//!
+//! # Layout
+//! - `codec`: keys and versioned values, the only place that knows what bytes are on disk.
+//! - `open`: opening, creating and checking a store; refuses rather than resets.
+//! - `durable`: fsync beyond sled's flush, and the marker file that detects lost data.
+//! - `error`: [`StoreError`].
+//!
+//! Trees: `log` (seq → event), `ids` (channel, event id → seq), `states` (SKU → state),
+//! `published` (channel, SKU → quantity shown), `outbox` (channel, id → push), `meta`
+//! (format version, node term, last applied seq, last outbox id).
+
+mod codec;
+mod durable;
+mod error;
+mod open;
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use omnistock_sdk::{ChannelId, EventId, Sku, StockEvent, Timestamp};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+pub use error::StoreError;
 
 use crate::state::SkuState;
-
-/// Why the store could not do what was asked; every message names the store's path.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("store error: {0}")]
-    Other(String),
-}
+use durable::Durability;
 
 /// An event to append to the ingest log.
 #[derive(Clone, Debug, PartialEq)]
@@ -58,47 +76,224 @@ pub struct SyncStats {
     pub fsync_micros: u64,
 }
 
-/// The open store.
-pub struct Store {}
+const META_FORMAT: &[u8] = b"format";
+const META_TERM: &[u8] = b"term";
+const META_LAST_SEQ: &[u8] = b"last_applied_seq";
+const META_LAST_OUTBOX_ID: &[u8] = b"last_outbox_id";
+
+/// The open store. Holds sled's lock on its directory until dropped.
+pub struct Store {
+    path: PathBuf,
+    db: sled::Db,
+    log: sled::Tree,
+    ids: sled::Tree,
+    states: sled::Tree,
+    published: sled::Tree,
+    outbox: sled::Tree,
+    meta: sled::Tree,
+    durability: Arc<Durability>,
+}
+
+/// Why a transaction gave up; turned into a [`StoreError`] once outside it.
+enum Abort {
+    Duplicate {
+        index: usize,
+        seq: u64,
+    },
+    Bad {
+        tree: &'static str,
+        key: Vec<u8>,
+        detail: String,
+    },
+    SeqOverflow,
+    #[cfg(test)]
+    Injected,
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<Abort>>;
+
+fn micros(elapsed: Duration) -> u64 {
+    u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// Reads a counter inside a transaction; absent is 0.
+fn tx_counter(meta: &sled::transaction::TransactionalTree, key: &'static [u8]) -> TxResult<u64> {
+    match meta.get(key)? {
+        None => Ok(0),
+        Some(bytes) => codec::decode_u64(&bytes).map_err(|detail| {
+            ConflictableTransactionError::Abort(Abort::Bad {
+                tree: "meta",
+                key: key.to_vec(),
+                detail,
+            })
+        }),
+    }
+}
 
 impl Store {
     /// Opens (or creates) the store in `dir`. A store that is corrupt, of an unknown format
     /// version, or in use by another process is an error naming the path; never reset.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        let _ = dir;
-        todo!()
+        open::open(dir)
+    }
+
+    /// The store's directory.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Starts a new term for this node (the previous term + 1), durably, and returns it.
+    ///
+    /// Blocks on a flush and fsync: meant for startup, before the node acts in the term.
     pub fn begin_term(&self) -> Result<u64, StoreError> {
-        todo!()
+        let term = self
+            .meta
+            .transaction(|meta| {
+                let term = tx_counter(meta, META_TERM)?
+                    .checked_add(1)
+                    .ok_or(ConflictableTransactionError::Abort(Abort::SeqOverflow))?;
+                meta.insert(META_TERM, &codec::encode_u64(term))?;
+                Ok(term)
+            })
+            .map_err(|e| self.tx_error("starting a new term", e, &[]))?;
+        self.sync_blocking()?;
+        Ok(term)
     }
 
     /// Every SKU's state, each record checked as it is decoded.
     pub fn load_states(&self) -> Result<Vec<(Sku, SkuState)>, StoreError> {
-        todo!()
+        self.states
+            .iter()
+            .map(|item| {
+                let (key, value) = item.map_err(self.backend("reading the states"))?;
+                let sku = codec::sku_from_key(&key).map_err(|d| self.bad("states", &key, d))?;
+                let state = codec::decode_state(&value).map_err(|d| self.bad("states", &key, d))?;
+                Ok((sku, state))
+            })
+            .collect()
     }
 
     /// Whether an event with this id from this channel is already in the log.
     pub fn contains_event(&self, channel: &ChannelId, id: &EventId) -> Result<bool, StoreError> {
-        let _ = (channel, id);
-        todo!()
+        self.ids
+            .contains_key(codec::event_id_key(channel, id))
+            .map_err(self.backend("looking up an event id"))
+    }
+
+    /// The seq of the last event in the log (0 for an empty log).
+    pub fn last_seq(&self) -> Result<u64, StoreError> {
+        self.meta_counter(META_LAST_SEQ)
     }
 
     /// Atomically appends `events` to the log (returning their sequence numbers), records
     /// their ids for dedup, and writes `states`. Durable only after the next `sync`.
+    ///
+    /// An event whose id is already recorded (in the log or earlier in `events`) fails the
+    /// whole commit with [`StoreError::DuplicateEvent`]: writing it would apply it twice.
     pub fn commit(
         &self,
         events: &[NewEvent],
         states: &[(&Sku, &SkuState)],
     ) -> Result<Vec<u64>, StoreError> {
-        let _ = (events, states);
-        todo!()
+        self.commit_inner(events, states, false)
+    }
+
+    /// `commit`, with a fault injected just before the transaction's last write when
+    /// `inject_fault` (tests only; always false otherwise).
+    fn commit_inner(
+        &self,
+        events: &[NewEvent],
+        states: &[(&Sku, &SkuState)],
+        inject_fault: bool,
+    ) -> Result<Vec<u64>, StoreError> {
+        let _ = inject_fault;
+        // Encoded once, outside the transaction, which sled may run more than once.
+        let mut log_values = Vec::with_capacity(events.len());
+        for event in events {
+            let id_key = codec::event_id_key(&event.channel, &event.event.id);
+            let value = codec::encode_log(event).map_err(|d| self.bad("log", &id_key, d))?;
+            log_values.push((id_key, value));
+        }
+        let state_values: Vec<_> = states
+            .iter()
+            .map(|(sku, state)| (codec::sku_key(sku), codec::encode_state(state)))
+            .collect();
+
+        let trees = (&self.log, &self.ids, &self.states, &self.meta);
+        trees
+            .transaction(|(log, ids, states, meta)| {
+                let last = tx_counter(meta, META_LAST_SEQ)?;
+                let mut seqs = Vec::with_capacity(log_values.len());
+                let mut seq = last;
+                for (index, (id_key, value)) in log_values.iter().enumerate() {
+                    if let Some(existing) = ids.get(id_key)? {
+                        let seq = codec::decode_u64(&existing).unwrap_or(0);
+                        return Err(ConflictableTransactionError::Abort(Abort::Duplicate {
+                            index,
+                            seq,
+                        }));
+                    }
+                    seq = seq
+                        .checked_add(1)
+                        .ok_or(ConflictableTransactionError::Abort(Abort::SeqOverflow))?;
+                    log.insert(&codec::seq_key(seq), value.as_slice())?;
+                    ids.insert(id_key.as_slice(), &codec::encode_u64(seq))?;
+                    seqs.push(seq);
+                }
+                for (key, value) in &state_values {
+                    states.insert(key.as_slice(), value.as_slice())?;
+                }
+                #[cfg(test)]
+                if inject_fault {
+                    return Err(ConflictableTransactionError::Abort(Abort::Injected));
+                }
+                meta.insert(META_LAST_SEQ, &codec::encode_u64(seq))?;
+                Ok(seqs)
+            })
+            .map_err(|e| self.tx_error("committing events", e, events))
     }
 
     /// Makes everything committed so far power-loss durable.
+    ///
+    /// sled's flush writes its buffers with `sync_file_range`, which leaves the disk's write
+    /// cache and the file's new size unsynced; so the flush is followed by an fsync of the
+    /// data file (and of any blob files sled wrote), on a blocking thread. Then the marker
+    /// records the last seq this covered, so a later `open` can tell if sled lost it.
+    /// `flush_micros` is sled's flush; `fsync_micros` the fsyncs and the marker write.
     pub async fn sync(&self) -> Result<SyncStats, StoreError> {
-        todo!()
+        // Read before the flush starts: everything up to here is covered by it.
+        let covered = self.last_seq()?;
+        let started = Instant::now();
+        self.db
+            .flush_async()
+            .await
+            .map_err(self.backend("flushing"))?;
+        let flush_micros = micros(started.elapsed());
+
+        let started = Instant::now();
+        let durability = Arc::clone(&self.durability);
+        tokio::task::spawn_blocking(move || {
+            durability.sync_files()?;
+            durability.write_marker(covered, false)
+        })
+        .await
+        .map_err(|e| StoreError::Backend {
+            path: self.path.clone(),
+            action: "fsync of the store's files".to_owned(),
+            detail: format!("the blocking task failed: {e}"),
+        })??;
+        Ok(SyncStats {
+            flush_micros,
+            fsync_micros: micros(started.elapsed()),
+        })
+    }
+
+    /// `sync` for callers outside async code: flush, fsync, and an fsynced marker.
+    fn sync_blocking(&self) -> Result<(), StoreError> {
+        let covered = self.last_seq()?;
+        self.db.flush().map_err(self.backend("flushing"))?;
+        self.durability.sync_files()?;
+        self.durability.write_marker(covered, true)
     }
 
     /// The ingest log from `from_seq` on, in order.
@@ -106,33 +301,71 @@ impl Store {
         &self,
         from_seq: u64,
     ) -> impl Iterator<Item = Result<LoggedEvent, StoreError>> + '_ {
-        let _ = from_seq;
-        std::iter::empty()
+        self.log.range(codec::seq_key(from_seq)..).map(|item| {
+            let (key, value) = item.map_err(self.backend("reading the log"))?;
+            let seq = codec::seq_from_key(&key).map_err(|d| self.bad("log", &key, d))?;
+            codec::decode_log(seq, &value).map_err(|d| self.bad("log", &key, d))
+        })
     }
 
+    /// The quantity we last made `channel` show for `sku`, if any.
     pub fn published(
         &self,
         channel: &ChannelId,
         sku: &Sku,
     ) -> Result<Option<Published>, StoreError> {
-        let _ = (channel, sku);
-        todo!()
+        let key = codec::published_key(channel, sku);
+        let value = self
+            .published
+            .get(&key)
+            .map_err(self.backend("reading a published value"))?;
+        value
+            .map(|v| codec::decode_published(&v).map_err(|d| self.bad("published", &key, d)))
+            .transpose()
     }
 
+    /// Records what `channel` now shows for `sku`. Durable only after the next `sync`.
     pub fn set_published(
         &self,
         channel: &ChannelId,
         sku: &Sku,
         value: &Published,
     ) -> Result<(), StoreError> {
-        let _ = (channel, sku, value);
-        todo!()
+        let key = codec::published_key(channel, sku);
+        let bytes = codec::encode_published(value).map_err(|d| self.bad("published", &key, d))?;
+        self.published
+            .insert(key, bytes)
+            .map_err(self.backend("writing a published value"))?;
+        Ok(())
     }
 
     /// Adds pushes to the outbox, returning their ids. Durable only after the next `sync`.
+    ///
+    /// Ids increase monotonically per store and are never reused: the counter is written in
+    /// the same transaction as the entries.
     pub fn enqueue(&self, entries: &[OutboxEntry]) -> Result<Vec<u64>, StoreError> {
-        let _ = entries;
-        todo!()
+        let values = entries
+            .iter()
+            .map(|entry| {
+                let prefix = codec::channel_prefix(&entry.channel);
+                codec::encode_outbox(entry).map_err(|d| self.bad("outbox", &prefix, d))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        (&self.outbox, &self.meta)
+            .transaction(|(outbox, meta)| {
+                let mut id = tx_counter(meta, META_LAST_OUTBOX_ID)?;
+                let mut ids = Vec::with_capacity(entries.len());
+                for (entry, value) in entries.iter().zip(&values) {
+                    id = id
+                        .checked_add(1)
+                        .ok_or(ConflictableTransactionError::Abort(Abort::SeqOverflow))?;
+                    outbox.insert(codec::outbox_key(&entry.channel, id), value.as_slice())?;
+                    ids.push(id);
+                }
+                meta.insert(META_LAST_OUTBOX_ID, &codec::encode_u64(id))?;
+                Ok(ids)
+            })
+            .map_err(|e| self.tx_error("enqueueing pushes", e, &[]))
     }
 
     /// Up to `limit` pending pushes for `channel`, oldest first.
@@ -141,18 +374,104 @@ impl Store {
         channel: &ChannelId,
         limit: usize,
     ) -> Result<Vec<(u64, OutboxEntry)>, StoreError> {
-        let _ = (channel, limit);
-        todo!()
+        self.outbox
+            .scan_prefix(codec::channel_prefix(channel))
+            .take(limit)
+            .map(|item| {
+                let (key, value) = item.map_err(self.backend("reading the outbox"))?;
+                let bad = |d| self.bad("outbox", &key, d);
+                let id = codec::outbox_id_from_key(channel, &key).map_err(bad)?;
+                let entry = codec::decode_outbox(channel, &value).map_err(bad)?;
+                Ok((id, entry))
+            })
+            .collect()
     }
 
-    /// Removes pushes the channel confirmed.
+    /// Removes pushes the channel confirmed. Unknown ids are ignored: a confirmation may
+    /// arrive twice.
     pub fn confirm(&self, channel: &ChannelId, ids: &[u64]) -> Result<(), StoreError> {
-        let _ = (channel, ids);
-        todo!()
+        let mut batch = sled::Batch::default();
+        for &id in ids {
+            batch.remove(codec::outbox_key(channel, id));
+        }
+        self.outbox
+            .apply_batch(batch)
+            .map_err(self.backend("removing confirmed pushes"))
     }
 
+    /// How many pushes are pending for `channel` (counts them: O(pending)).
     pub fn outbox_len(&self, channel: &ChannelId) -> Result<usize, StoreError> {
-        let _ = channel;
-        todo!()
+        let mut count = 0;
+        for item in self
+            .outbox
+            .scan_prefix(codec::channel_prefix(channel))
+            .keys()
+        {
+            item.map_err(self.backend("reading the outbox"))?;
+            count += 1;
+        }
+        Ok(count)
+    }
+
+    fn meta_counter(&self, key: &'static [u8]) -> Result<u64, StoreError> {
+        match self.meta.get(key).map_err(self.backend("reading meta"))? {
+            None => Ok(0),
+            Some(bytes) => codec::decode_u64(&bytes).map_err(|d| self.bad("meta", key, d)),
+        }
+    }
+
+    fn backend(&self, action: &str) -> impl FnOnce(sled::Error) -> StoreError + '_ {
+        let action = action.to_owned();
+        move |e| StoreError::Backend {
+            path: self.path.clone(),
+            action,
+            detail: e.to_string(),
+        }
+    }
+
+    fn bad(&self, tree: &'static str, key: &[u8], detail: String) -> StoreError {
+        StoreError::BadRecord {
+            path: self.path.clone(),
+            tree,
+            key: codec::describe_key(tree, key),
+            detail,
+        }
+    }
+
+    /// Turns a failed transaction into an error; `events` names a duplicate's event.
+    fn tx_error(
+        &self,
+        action: &str,
+        e: TransactionError<Abort>,
+        events: &[NewEvent],
+    ) -> StoreError {
+        match e {
+            TransactionError::Storage(e) => self.backend(action)(e),
+            TransactionError::Abort(Abort::Bad { tree, key, detail }) => {
+                self.bad(tree, &key, detail)
+            }
+            TransactionError::Abort(Abort::Duplicate { index, seq }) => {
+                let (channel, id) = events
+                    .get(index)
+                    .map(|e| (e.channel.to_string(), e.event.id.to_string()))
+                    .unwrap_or_default();
+                StoreError::DuplicateEvent {
+                    path: self.path.clone(),
+                    channel,
+                    id,
+                    seq,
+                }
+            }
+            TransactionError::Abort(Abort::SeqOverflow) => StoreError::Corrupt {
+                path: self.path.clone(),
+                detail: format!("{action}: a counter in meta would overflow u64"),
+            },
+            #[cfg(test)]
+            TransactionError::Abort(Abort::Injected) => StoreError::Backend {
+                path: self.path.clone(),
+                action: action.to_owned(),
+                detail: "injected fault".to_owned(),
+            },
+        }
     }
 }

@@ -1,0 +1,232 @@
+//! Our own versioned encoding of keys and values; nothing on disk is sled's or `crdts`' form.
+//!
+//! Every value starts with a format-version byte, so a future build can read old records and
+//! an old build refuses new ones instead of misreading them. Bodies are serde_json of private
+//! DTOs declared here: the public types can change shape without changing what is on disk.
+//!
+//! Keys that join several names use a length prefix per name (u16, big-endian), so no choice
+//! of names can make two different pairs share a key, and prefix scans by channel stay exact.
+//! Numbers in keys are big-endian so sled's byte order is numeric order.
+//!
+//! Decoding returns a short reason; the caller adds the store path, tree and key.
+
+use omnistock_sdk::ids::MAX_ID_LEN;
+use omnistock_sdk::{ChannelId, EventId, Sku, StockEvent, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use super::{LoggedEvent, NewEvent, OutboxEntry, Published};
+use crate::state::SkuState;
+
+/// The store's layout version, kept in meta and in the marker file.
+pub(super) const FORMAT_VERSION: u8 = 1;
+
+/// The encoding version of each value written by this build.
+const V1: u8 = 1;
+
+// Names fit a u16 length prefix; the newtypes guarantee it.
+const _: () = assert!(MAX_ID_LEN <= u16::MAX as usize);
+
+fn push_name(key: &mut Vec<u8>, name: &str) {
+    // Cannot saturate: names are at most MAX_ID_LEN bytes (asserted above).
+    let len = u16::try_from(name.len()).unwrap_or(u16::MAX);
+    key.extend_from_slice(&len.to_be_bytes());
+    key.extend_from_slice(name.as_bytes());
+}
+
+/// Splits one length-prefixed name off the front of `key`.
+fn take_name(key: &[u8]) -> Option<(&str, &[u8])> {
+    let (len, rest) = key.split_first_chunk::<2>()?;
+    let len = usize::from(u16::from_be_bytes(*len));
+    let (name, rest) = rest.split_at_checked(len)?;
+    Some((std::str::from_utf8(name).ok()?, rest))
+}
+
+pub(super) fn seq_key(seq: u64) -> [u8; 8] {
+    seq.to_be_bytes()
+}
+
+pub(super) fn seq_from_key(key: &[u8]) -> Result<u64, String> {
+    let bytes: [u8; 8] = key
+        .try_into()
+        .map_err(|_| format!("key is {} bytes, expected 8", key.len()))?;
+    Ok(u64::from_be_bytes(bytes))
+}
+
+/// Key of the dedup tree: channel, then event id.
+pub(super) fn event_id_key(channel: &ChannelId, id: &EventId) -> Vec<u8> {
+    let mut key = channel_prefix(channel);
+    push_name(&mut key, id.as_str());
+    key
+}
+
+pub(super) fn sku_key(sku: &Sku) -> Vec<u8> {
+    sku.as_str().as_bytes().to_vec()
+}
+
+pub(super) fn sku_from_key(key: &[u8]) -> Result<Sku, String> {
+    let text = std::str::from_utf8(key).map_err(|e| format!("SKU is not UTF-8: {e}"))?;
+    Sku::new(text).map_err(|e| e.to_string())
+}
+
+/// The prefix shared by every key of one channel in the dedup, published and outbox trees.
+pub(super) fn channel_prefix(channel: &ChannelId) -> Vec<u8> {
+    let mut key = Vec::with_capacity(2 + channel.as_str().len() + 10);
+    push_name(&mut key, channel.as_str());
+    key
+}
+
+pub(super) fn published_key(channel: &ChannelId, sku: &Sku) -> Vec<u8> {
+    let mut key = channel_prefix(channel);
+    push_name(&mut key, sku.as_str());
+    key
+}
+
+pub(super) fn outbox_key(channel: &ChannelId, id: u64) -> Vec<u8> {
+    let mut key = channel_prefix(channel);
+    key.extend_from_slice(&id.to_be_bytes());
+    key
+}
+
+pub(super) fn outbox_id_from_key(channel: &ChannelId, key: &[u8]) -> Result<u64, String> {
+    let suffix = key
+        .strip_prefix(channel_prefix(channel).as_slice())
+        .ok_or("key does not start with its channel")?;
+    seq_from_key(suffix)
+}
+
+/// A key of `tree` as a person can read it in an error message.
+pub(super) fn describe_key(tree: &str, key: &[u8]) -> String {
+    let readable = match tree {
+        "log" => seq_from_key(key).ok().map(|n| format!("seq {n}")),
+        "ids" | "published" => take_name(key).and_then(|(first, rest)| match take_name(rest) {
+            Some((second, [])) => Some(format!("{first:?}/{second:?}")),
+            _ => None,
+        }),
+        "outbox" => take_name(key)
+            .and_then(|(first, rest)| seq_from_key(rest).ok().map(|n| format!("{first:?}/{n}"))),
+        _ => std::str::from_utf8(key)
+            .ok()
+            .map(|text| format!("{text:?}")),
+    };
+    readable.unwrap_or_else(|| format!("0x{}", hex::encode(key)))
+}
+
+fn versioned<T: Serialize>(dto: &T) -> Result<Vec<u8>, String> {
+    let mut out = vec![V1];
+    serde_json::to_writer(&mut out, dto).map_err(|e| format!("cannot encode: {e}"))?;
+    Ok(out)
+}
+
+/// The body of a value this build can read, or why not.
+fn body(bytes: &[u8]) -> Result<&[u8], String> {
+    match bytes.split_first() {
+        Some((&V1, body)) => Ok(body),
+        Some((v, _)) => Err(format!("unknown value version {v} (this build reads {V1})")),
+        None => Err("empty value".to_owned()),
+    }
+}
+
+fn from_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, String> {
+    serde_json::from_slice(body(bytes)?).map_err(|e| e.to_string())
+}
+
+/// A log entry on disk. `occurred_at` inside the event keeps the event's own serde form,
+/// which is stable and ours; our own timestamps are stored as integer milliseconds.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogRecordV1 {
+    channel: ChannelId,
+    received_at_ms: i64,
+    event: StockEvent,
+}
+
+pub(super) fn encode_log(event: &NewEvent) -> Result<Vec<u8>, String> {
+    versioned(&LogRecordV1 {
+        channel: event.channel.clone(),
+        received_at_ms: event.received_at.as_millis(),
+        event: event.event.clone(),
+    })
+}
+
+pub(super) fn decode_log(seq: u64, bytes: &[u8]) -> Result<LoggedEvent, String> {
+    let record: LogRecordV1 = from_json(bytes)?;
+    Ok(LoggedEvent {
+        seq,
+        channel: record.channel,
+        received_at: Timestamp::from_millis(record.received_at_ms),
+        event: record.event,
+    })
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PublishedV1 {
+    quantity: i64,
+    at_ms: i64,
+}
+
+pub(super) fn encode_published(value: &Published) -> Result<Vec<u8>, String> {
+    versioned(&PublishedV1 {
+        quantity: value.quantity,
+        at_ms: value.at.as_millis(),
+    })
+}
+
+pub(super) fn decode_published(bytes: &[u8]) -> Result<Published, String> {
+    let dto: PublishedV1 = from_json(bytes)?;
+    Ok(Published {
+        quantity: dto.quantity,
+        at: Timestamp::from_millis(dto.at_ms),
+    })
+}
+
+/// An outbox entry on disk; its channel and id are in the key.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutboxV1 {
+    sku: Sku,
+    target: i64,
+    created_at_ms: i64,
+}
+
+pub(super) fn encode_outbox(entry: &OutboxEntry) -> Result<Vec<u8>, String> {
+    versioned(&OutboxV1 {
+        sku: entry.sku.clone(),
+        target: entry.target,
+        created_at_ms: entry.created_at.as_millis(),
+    })
+}
+
+pub(super) fn decode_outbox(channel: &ChannelId, bytes: &[u8]) -> Result<OutboxEntry, String> {
+    let dto: OutboxV1 = from_json(bytes)?;
+    Ok(OutboxEntry {
+        channel: channel.clone(),
+        sku: dto.sku,
+        target: dto.target,
+        created_at: Timestamp::from_millis(dto.created_at_ms),
+    })
+}
+
+/// A SKU state: our version byte framing the state module's own encoding, so the store can
+/// change its framing without asking `state` and vice versa.
+pub(super) fn encode_state(state: &SkuState) -> Vec<u8> {
+    let mut out = vec![V1];
+    out.extend_from_slice(&state.encode());
+    out
+}
+
+pub(super) fn decode_state(bytes: &[u8]) -> Result<SkuState, String> {
+    SkuState::decode(body(bytes)?).map_err(|e| e.to_string())
+}
+
+/// A counter in meta, or a seq in the dedup tree.
+pub(super) fn encode_u64(value: u64) -> [u8; 9] {
+    let mut out = [V1; 9];
+    out[1..].copy_from_slice(&value.to_be_bytes());
+    out
+}
+
+pub(super) fn decode_u64(bytes: &[u8]) -> Result<u64, String> {
+    let body = body(bytes)?;
+    seq_from_key(body).map_err(|_| format!("counter is {} bytes, expected 8", body.len()))
+}

@@ -1,0 +1,270 @@
+//! Opening a store: create it if new, otherwise check it before anyone reads it.
+//!
+//! The rule is that a damaged store is reported, never silently reset. sled 0.34 does not
+//! help: on a damaged `db` file it neither fails nor panics, it keeps the valid prefix of its
+//! log (nothing, for garbage or an emptied file) and rewrites the rest. So the checks here are
+//! ours: the marker file (see `durable`) against what sled came back with, the format version
+//! in meta, and the log's last seq against meta's last applied seq. sled has already rewritten
+//! the file by the time we refuse; the error says so, for whoever restores the backup.
+
+use std::io::ErrorKind;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::sync::Arc;
+
+use super::durable::{self, Durability, MARKER_NAME, Marker};
+use super::{META_FORMAT, META_LAST_SEQ, Store, StoreError, codec};
+
+/// What to tell an operator after sled reopened a damaged file.
+const REWRITTEN: &str = "sled has rewritten the damaged part of the db file on open; \
+                         restore the store from a backup or move it away to start empty";
+
+pub(super) fn open(dir: &Path) -> Result<Store, StoreError> {
+    prepare_dir(dir)?;
+    let marker = durable::read_marker(dir)?;
+    let db_len = std::fs::metadata(dir.join("db")).map_or(0, |m| m.len());
+    if let Some(marker) = marker {
+        check_before_sled(dir, marker, db_len)?;
+    }
+    let db = open_sled(dir)?;
+    let tree = |name: &str| {
+        db.open_tree(name).map_err(|e| StoreError::Backend {
+            path: dir.to_path_buf(),
+            action: format!("opening tree {name}"),
+            detail: e.to_string(),
+        })
+    };
+    let (log, ids, states) = (tree("log")?, tree("ids")?, tree("states")?);
+    let (published, outbox, meta) = (tree("published")?, tree("outbox")?, tree("meta")?);
+    let opened = Opened {
+        dir,
+        db: &db,
+        log: &log,
+        meta: &meta,
+        data: [&log, &ids, &states, &published, &outbox],
+        db_len,
+    };
+    opened.check(marker)?;
+    let durability = Arc::new(Durability::open(dir, marker)?);
+    Ok(Store {
+        path: dir.to_path_buf(),
+        db,
+        log,
+        ids,
+        states,
+        published,
+        outbox,
+        meta,
+        durability,
+    })
+}
+
+/// Creates `dir` if missing; refuses a path that is not a readable directory.
+fn prepare_dir(dir: &Path) -> Result<(), StoreError> {
+    let io = |action: &str| {
+        let action = action.to_owned();
+        move |source| StoreError::Io {
+            path: dir.to_path_buf(),
+            action,
+            source,
+        }
+    };
+    match std::fs::metadata(dir) {
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir).map_err(io("creating the store directory"))?;
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                durable::sync_dir(parent)?;
+            }
+        }
+        Err(e) => return Err(io("reading the store directory's metadata")(e)),
+        Ok(meta) if !meta.is_dir() => {
+            return Err(StoreError::NotADirectory {
+                path: dir.to_path_buf(),
+            });
+        }
+        Ok(_) => {}
+    }
+    std::fs::read_dir(dir).map_err(io("listing the store directory"))?;
+    Ok(())
+}
+
+/// Checks that need no sled, done first so that sled never touches a store we must refuse.
+fn check_before_sled(dir: &Path, marker: Marker, db_len: u64) -> Result<(), StoreError> {
+    if marker.format != codec::FORMAT_VERSION {
+        return Err(StoreError::UnsupportedVersion {
+            path: dir.to_path_buf(),
+            found: marker.format,
+            supported: codec::FORMAT_VERSION,
+        });
+    }
+    if db_len == 0 {
+        return Err(StoreError::Corrupt {
+            path: dir.to_path_buf(),
+            detail: format!(
+                "{MARKER_NAME} says a store was created here, but its db file is missing or empty"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Opens sled, turning a lock conflict into `InUse` and a panic into `Corrupt`.
+fn open_sled(dir: &Path) -> Result<sled::Db, StoreError> {
+    // Default mode (LowSpace) over HighThroughput: our write rate is modest, and disk
+    // bloat is sled's known weakness.
+    let config = sled::Config::new().path(dir);
+    match catch_unwind(AssertUnwindSafe(|| config.open())) {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(e)) => Err(classify_open_error(dir, e)),
+        Err(panic) => {
+            let detail = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".to_owned());
+            Err(StoreError::Corrupt {
+                path: dir.to_path_buf(),
+                detail: format!("sled panicked while opening it: {detail}"),
+            })
+        }
+    }
+}
+
+fn classify_open_error(dir: &Path, e: sled::Error) -> StoreError {
+    let path = dir.to_path_buf();
+    match e {
+        // sled words a failed flock this way and gives no other sign of it.
+        sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+            StoreError::InUse {
+                path,
+                detail: io.to_string(),
+            }
+        }
+        sled::Error::Io(source) => StoreError::Io {
+            path,
+            action: "opening the sled database".to_owned(),
+            source,
+        },
+        sled::Error::Corruption { at, .. } => StoreError::Corrupt {
+            path,
+            detail: format!("sled found corruption at {at:?}"),
+        },
+        other => StoreError::Backend {
+            path,
+            action: "opening the sled database".to_owned(),
+            detail: other.to_string(),
+        },
+    }
+}
+
+/// What sled came back with, to check before a `Store` is made of it.
+struct Opened<'a> {
+    dir: &'a Path,
+    db: &'a sled::Db,
+    log: &'a sled::Tree,
+    meta: &'a sled::Tree,
+    data: [&'a sled::Tree; 5],
+    /// The db file's length before sled opened it.
+    db_len: u64,
+}
+
+impl Opened<'_> {
+    fn corrupt(&self, detail: String) -> StoreError {
+        StoreError::Corrupt {
+            path: self.dir.to_path_buf(),
+            detail,
+        }
+    }
+
+    fn backend(&self, e: sled::Error) -> StoreError {
+        StoreError::Backend {
+            path: self.dir.to_path_buf(),
+            action: "checking the store".to_owned(),
+            detail: e.to_string(),
+        }
+    }
+
+    /// Whether the store holds nothing but, at most, meta's format record.
+    fn is_empty(&self) -> bool {
+        self.data.iter().all(|t| t.is_empty()) && self.meta.len() <= 1
+    }
+
+    /// Checks the format version, the marker and the log; initializes a new store.
+    fn check(&self, marker: Option<Marker>) -> Result<(), StoreError> {
+        let format = self.meta.get(META_FORMAT).map_err(|e| self.backend(e))?;
+        match (format.as_deref(), marker) {
+            (Some([version]), _) if *version == codec::FORMAT_VERSION => {}
+            (Some([version]), _) => {
+                return Err(StoreError::UnsupportedVersion {
+                    path: self.dir.to_path_buf(),
+                    found: *version,
+                    supported: codec::FORMAT_VERSION,
+                });
+            }
+            (Some(other), _) => {
+                return Err(self.corrupt(format!("meta's format record is {other:?}")));
+            }
+            (None, Some(_)) => {
+                return Err(self.corrupt(format!(
+                    "{MARKER_NAME} is there but sled came back without the store's meta: \
+                     {REWRITTEN}"
+                )));
+            }
+            (None, None) => self.initialize()?,
+        }
+        if marker.is_none() && !self.is_empty() {
+            // This code writes the marker right after the format: someone removed it.
+            return Err(self.corrupt(format!("it has data but {MARKER_NAME} is missing")));
+        }
+        self.check_log(marker)
+    }
+
+    /// Writes the format version into a store that has none, if it is truly new.
+    fn initialize(&self) -> Result<(), StoreError> {
+        if !self.is_empty() {
+            return Err(self.corrupt(format!(
+                "it has data but neither a format version nor {MARKER_NAME}"
+            )));
+        }
+        if self.db_len > 0 {
+            return Err(self.corrupt(format!(
+                "its db file had {} bytes but sled found no store in it (sled rewrites a \
+                 damaged file on open); if a first start was interrupted while creating it, \
+                 remove the directory",
+                self.db_len
+            )));
+        }
+        self.meta
+            .insert(META_FORMAT, &[codec::FORMAT_VERSION])
+            .map_err(|e| self.backend(e))?;
+        self.db.flush().map_err(|e| self.backend(e))?;
+        Ok(())
+    }
+
+    /// The log's last seq must equal meta's last applied, and reach the marker's.
+    fn check_log(&self, marker: Option<Marker>) -> Result<(), StoreError> {
+        let last_in_log = match self.log.last().map_err(|e| self.backend(e))? {
+            None => 0,
+            Some((key, _)) => codec::seq_from_key(&key).map_err(|d| {
+                self.corrupt(format!("log key {}: {d}", codec::describe_key("log", &key)))
+            })?,
+        };
+        let last_applied = match self.meta.get(META_LAST_SEQ).map_err(|e| self.backend(e))? {
+            None => 0,
+            Some(bytes) => codec::decode_u64(&bytes)
+                .map_err(|d| self.corrupt(format!("meta's last applied seq: {d}")))?,
+        };
+        if last_in_log != last_applied {
+            return Err(self.corrupt(format!(
+                "the log ends at seq {last_in_log} but meta says seq {last_applied} was applied"
+            )));
+        }
+        if let Some(marker) = marker.filter(|m| last_applied < m.durable_seq) {
+            return Err(self.corrupt(format!(
+                "seq {} was made durable but the log ends at seq {last_applied}: {REWRITTEN}",
+                marker.durable_seq
+            )));
+        }
+        Ok(())
+    }
+}
