@@ -20,7 +20,12 @@ fn sku(i: usize) -> String {
 
 /// Event `i` adds one unit of `sku(i)` at the store.
 fn burst_event(i: usize) -> serde_json::Value {
-    event(&format!("burst-{i}"), "2026-11-23T10:00:00Z", &sku(i), adjusted("store", 1))
+    event(
+        &format!("burst-{i}"),
+        "2026-11-23T10:00:00Z",
+        &sku(i),
+        adjusted("store", 1),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,7 +75,10 @@ async fn acknowledged_events_survive_kill_9_exactly_once() {
     }
     let acked = acked.lock().await.clone();
     let sent = sent.lock().await.clone();
-    assert!(sent.len() > acked.len(), "the kill should interrupt requests in flight");
+    assert!(
+        sent.len() > acked.len(),
+        "the kill should interrupt requests in flight"
+    );
 
     // Restart on the same store: every acknowledged event is there, none twice.
     let daemon = site.start();
@@ -86,17 +94,32 @@ async fn acknowledged_events_survive_kill_9_exactly_once() {
     let sent_per_sku = count(&sent);
     for i in 0..SKUS {
         let on_hand = api.on_hand(&sku(i), "store").await;
-        let (low, high) = (acked_per_sku.get(&sku(i)).copied().unwrap_or(0), sent_per_sku[&sku(i)]);
-        assert!(low <= on_hand && on_hand <= high, "{}: on hand {on_hand}, acknowledged {low}, sent {high}", sku(i));
+        let (low, high) = (
+            acked_per_sku.get(&sku(i)).copied().unwrap_or(0),
+            sent_per_sku[&sku(i)],
+        );
+        assert!(
+            low <= on_hand && on_hand <= high,
+            "{}: on hand {on_hand}, acknowledged {low}, sent {high}",
+            sku(i)
+        );
     }
 
     // Every sender now retries everything it ever sent: each event ends up counted once.
     for chunk in sent.chunks(200) {
         let events = chunk.iter().map(|&i| burst_event(i)).collect();
-        let (status, body) = api.post_events("pos", POS_SECRET, events).await.expect("retry");
+        let (status, body) = api
+            .post_events("pos", POS_SECRET, events)
+            .await
+            .expect("retry");
         assert_eq!(status, 200, "{body}");
     }
     for i in 0..SKUS {
-        assert_eq!(api.on_hand(&sku(i), "store").await, sent_per_sku[&sku(i)], "{}", sku(i));
+        assert_eq!(
+            api.on_hand(&sku(i), "store").await,
+            sent_per_sku[&sku(i)],
+            "{}",
+            sku(i)
+        );
     }
 }

@@ -99,9 +99,8 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        let field = (path != ".").then_some(path);
-        ApiError::bad_request("malformed", field, e.into_inner().to_string())
+        let (field, message) = field_and_message(&e.path().to_string(), e.into_inner().to_string());
+        ApiError::bad_request("malformed", field, message)
     })?;
     deserializer.end().map_err(|e| {
         ApiError::bad_request(
@@ -111,6 +110,22 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         )
     })?;
     Ok(value)
+}
+
+/// Joins the path serde tracked with a sub-field a nested deserializer put at the start of
+/// its message (`quantity: invalid type …`, from the SDK's event types).
+fn field_and_message(path: &str, message: String) -> (Option<String>, String) {
+    let path = (path != ".").then(|| path.to_owned());
+    let nested = message.split_once(": ").filter(|(name, _)| {
+        !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.[]".contains(c))
+    });
+    match (path, nested) {
+        (Some(path), Some((name, rest))) => (Some(format!("{path}.{name}")), rest.to_owned()),
+        (path, _) => (path, message),
+    }
 }
 
 pub async fn not_found(uri: Uri) -> ApiError {

@@ -108,8 +108,26 @@ fn check_before_sled(dir: &Path, marker: Marker, db_len: u64) -> Result<(), Stor
     Ok(())
 }
 
-/// Opens sled, turning a lock conflict into `InUse` and a panic into `Corrupt`.
+/// How long a lock conflict is retried before it is reported: sled's background threads
+/// release the file lock a moment after the previous holder (a restart in the same process,
+/// or a process that is just exiting) let go of it.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Opens sled, waiting briefly for a lock a previous holder is releasing.
 fn open_sled(dir: &Path) -> Result<sled::Db, StoreError> {
+    let started = std::time::Instant::now();
+    loop {
+        match open_sled_once(dir) {
+            Err(StoreError::InUse { .. }) if started.elapsed() < LOCK_PATIENCE => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Opens sled, turning a lock conflict into `InUse` and a panic into `Corrupt`.
+fn open_sled_once(dir: &Path) -> Result<sled::Db, StoreError> {
     // Default mode (LowSpace) over HighThroughput: our write rate is modest, and disk
     // bloat is sled's known weakness.
     let config = sled::Config::new().path(dir);

@@ -108,11 +108,16 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(config: &Path) -> Daemon {
-        let mut child = secrets_env(Command::new(binary()).arg("run").arg("--config").arg(config))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start omnistock");
+        let mut child = secrets_env(
+            Command::new(binary())
+                .arg("run")
+                .arg("--config")
+                .arg(config),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start omnistock");
         let stderr = child.stderr.take().expect("stderr is piped");
         let log = Arc::new(Mutex::new(Vec::new()));
         let (found, address) = mpsc::channel();
@@ -127,10 +132,17 @@ impl Daemon {
             }
         });
         match address.recv_timeout(Duration::from_secs(60)) {
-            Ok(addr) => Daemon { child, url: format!("http://{addr}"), log },
+            Ok(addr) => Daemon {
+                child,
+                url: format!("http://{addr}"),
+                log,
+            },
             Err(_) => {
                 let _ = child.kill();
-                panic!("omnistock did not start listening; log:\n{}", log.lock().expect("log lock").join("\n"));
+                panic!(
+                    "omnistock did not start listening; log:\n{}",
+                    log.lock().expect("log lock").join("\n")
+                );
             }
         }
     }
@@ -225,12 +237,23 @@ pub struct Api {
 
 impl Api {
     pub fn new(url: &str) -> Self {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
-        Self { url: url.to_owned(), http }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        Self {
+            url: url.to_owned(),
+            http,
+        }
     }
 
     /// Posts raw bytes to `/v1/events` as `channel`, signed with `secret`.
-    pub async fn post_raw(&self, channel: &str, secret: &str, body: Vec<u8>) -> reqwest::Result<(u16, Value)> {
+    pub async fn post_raw(
+        &self,
+        channel: &str,
+        secret: &str,
+        body: Vec<u8>,
+    ) -> reqwest::Result<(u16, Value)> {
         let signature = format!("sha256={}", sign_hex(secret.as_bytes(), &[&body]));
         let response = self
             .http
@@ -246,13 +269,23 @@ impl Api {
     }
 
     /// Posts events to `/v1/events` as `channel`, correctly signed.
-    pub async fn post_events(&self, channel: &str, secret: &str, events: Vec<Value>) -> reqwest::Result<(u16, Value)> {
+    pub async fn post_events(
+        &self,
+        channel: &str,
+        secret: &str,
+        events: Vec<Value>,
+    ) -> reqwest::Result<(u16, Value)> {
         let body = serde_json::to_vec(&json!({ "events": events })).expect("serialize");
         self.post_raw(channel, secret, body).await
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let response = self.http.get(format!("{}{path}", self.url)).send().await.expect("GET");
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("GET");
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }
@@ -261,7 +294,9 @@ impl Api {
     pub async fn on_hand(&self, sku: &str, location: &str) -> i64 {
         let (status, stock) = self.get(&format!("/v1/stock/{sku}")).await;
         match status {
-            200 => stock["locations"][location]["on_hand"].as_i64().expect("on_hand is a number"),
+            200 => stock["locations"][location]["on_hand"]
+                .as_i64()
+                .expect("on_hand is a number"),
             404 => 0,
             other => panic!("GET /v1/stock/{sku}: HTTP {other}: {stock}"),
         }

@@ -24,8 +24,10 @@ pub struct StockEvent {
 
 /// What happened. The channel that reported it comes from the authenticated request, never
 /// from the payload.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+///
+/// On the wire: `{"type": "adjusted", "location": "store-1", "by": -1, "reason": "…"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum StockChange {
     /// The channel counted `quantity` units at `location`. From the location's owner this is
     /// the truth of its on-hand; from any other channel it is only what that channel shows.
@@ -50,6 +52,122 @@ pub enum StockChange {
     OrderLineFulfilled { order: OrderId, line: String },
     /// The order line will never ship; its reservation is released at once.
     OrderLineCancelled { order: OrderId, line: String },
+}
+
+/// The variants' fields, deserialized on their own so an error names the field at fault
+/// (serde's derive for internally tagged enums buffers the content and loses the path).
+mod form {
+    use serde::Deserialize;
+
+    use crate::ids::{LocationId, OrderId};
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Level {
+        pub location: LocationId,
+        pub quantity: i64,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Adjusted {
+        pub location: LocationId,
+        pub by: i64,
+        #[serde(default)]
+        pub reason: String,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Opened {
+        pub order: OrderId,
+        pub line: String,
+        pub location: LocationId,
+        pub quantity: u32,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Line {
+        pub order: OrderId,
+        pub line: String,
+    }
+}
+
+const CHANGE_TYPES: &[&str] = &[
+    "level_observed",
+    "adjusted",
+    "order_line_opened",
+    "order_line_fulfilled",
+    "order_line_cancelled",
+];
+
+impl<'de> Deserialize<'de> for StockChange {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+
+        fn fields<T: serde::de::DeserializeOwned, E: Error>(
+            body: serde_json::Value,
+        ) -> Result<T, E> {
+            serde_path_to_error::deserialize(body).map_err(|e| match e.path().to_string() {
+                path if path == "." => E::custom(e.into_inner()),
+                path => E::custom(format!("{path}: {}", e.into_inner())),
+            })
+        }
+
+        let mut map = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
+        let kind = match map.remove("type") {
+            Some(serde_json::Value::String(kind)) => kind,
+            Some(other) => {
+                return Err(D::Error::custom(format!(
+                    "type: expected a string, found {other}"
+                )));
+            }
+            None => return Err(D::Error::missing_field("type")),
+        };
+        let body = serde_json::Value::Object(map);
+        Ok(match kind.as_str() {
+            "level_observed" => {
+                let f: form::Level = fields(body)?;
+                Self::LevelObserved {
+                    location: f.location,
+                    quantity: f.quantity,
+                }
+            }
+            "adjusted" => {
+                let f: form::Adjusted = fields(body)?;
+                Self::Adjusted {
+                    location: f.location,
+                    by: f.by,
+                    reason: f.reason,
+                }
+            }
+            "order_line_opened" => {
+                let f: form::Opened = fields(body)?;
+                Self::OrderLineOpened {
+                    order: f.order,
+                    line: f.line,
+                    location: f.location,
+                    quantity: f.quantity,
+                }
+            }
+            "order_line_fulfilled" => {
+                let f: form::Line = fields(body)?;
+                Self::OrderLineFulfilled {
+                    order: f.order,
+                    line: f.line,
+                }
+            }
+            "order_line_cancelled" => {
+                let f: form::Line = fields(body)?;
+                Self::OrderLineCancelled {
+                    order: f.order,
+                    line: f.line,
+                }
+            }
+            other => return Err(D::Error::unknown_variant(other, CHANGE_TYPES)),
+        })
+    }
 }
 
 impl StockChange {
@@ -89,6 +207,20 @@ mod tests {
             serde_json::from_str(&serde_json::to_string(&event).expect("serializes"))
                 .expect("round trip");
         assert_eq!(event, again);
+    }
+
+    #[test]
+    fn a_wrong_type_names_its_field() {
+        let json = r#"{"id":"e1","occurred_at":"2026-11-23T10:00:00Z","sku":"MUG",
+            "change":{"type":"level_observed","location":"store-1","quantity":"four"}}"#;
+        let err = serde_json::from_str::<StockEvent>(json).expect_err("quantity is a number");
+        assert!(
+            err.to_string().starts_with("quantity: invalid type"),
+            "{err}"
+        );
+        let json = r#"{"id":"e1","occurred_at":"2026-11-23T10:00:00Z","sku":"MUG","change":{"type":"sold"}}"#;
+        let err = serde_json::from_str::<StockEvent>(json).expect_err("sold is no type");
+        assert!(err.to_string().contains("unknown variant `sold`"), "{err}");
     }
 
     #[test]
