@@ -91,15 +91,20 @@ pub fn render_stock(stock: &Value) -> String {
     );
     if let Some(locations) = stock["locations"].as_object() {
         for (id, l) in locations {
+            let number = |field: &str| {
+                l[field]
+                    .as_i64()
+                    .map_or_else(|| "?".to_owned(), |n| n.to_string())
+            };
             let _ = writeln!(
                 out,
                 "{:<20} {:<20} {:>8} {:>8} {:>7} {:>9}",
                 id,
                 l["owner"].as_str().unwrap_or("-"),
-                l["on_hand"],
-                l["reserved"],
-                l["safety"],
-                l["available"]
+                number("on_hand"),
+                number("reserved"),
+                number("safety"),
+                number("available")
             );
         }
     }

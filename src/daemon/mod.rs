@@ -82,17 +82,27 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     });
     let mut server = tokio::spawn(async move { serve.await });
     tokio::select! {
+        biased;
+        _ = wait_for_stop(stop_rx) => {}
         result = &mut server => {
+            // The server only ends on its own when it fails.
             result.context("the HTTP server task failed")?.context("serving HTTP")?;
         }
-        _ = wait_for_stop(stop_rx) => {
-            accepting.store(false, Ordering::SeqCst);
-            metrics.ready.set(0);
-            systemd::stopping();
-            tracing::info!("Draining: finishing in-flight requests and flushing the store.");
-            match tokio::time::timeout(DRAIN_DEADLINE, server).await {
-                Ok(result) => result.context("the HTTP server task failed")?.context("serving HTTP")?,
-                Err(_) => tracing::error!("In-flight HTTP requests overran the drain deadline; closing them."),
+    }
+    accepting.store(false, Ordering::SeqCst);
+    metrics.ready.set(0);
+    systemd::stopping();
+    tracing::info!("Draining: finishing in-flight requests and flushing the store.");
+    if !server.is_finished() {
+        match tokio::time::timeout(DRAIN_DEADLINE, &mut server).await {
+            Ok(result) => result
+                .context("the HTTP server task failed")?
+                .context("serving HTTP")?,
+            Err(_) => {
+                server.abort();
+                tracing::error!(
+                    "In-flight HTTP requests overran the drain deadline; closed them unanswered."
+                );
             }
         }
     }

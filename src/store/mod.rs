@@ -16,6 +16,8 @@
 //! `published` (channel, SKU → quantity shown), `outbox` (channel, id → push), `meta`
 //! (format version, node term, last applied seq, last outbox id).
 
+#![allow(clippy::disallowed_types)] // The one module allowed to speak sled.
+
 mod codec;
 mod durable;
 mod error;
