@@ -1,0 +1,267 @@
+//! A fake system receiving pushes, exact to the generic push protocol, and able to misbehave
+//! the way real systems do: 429 with Retry-After, 500, garbage, slow answers, a wrong
+//! signature refused with 401, and its own sales landing between our read and our set.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use omnistock_generic::fake::{FakeReceiver, Failure};
+//! let shop = FakeReceiver::builder("web", "secret").level("MUG", 5).start().await;
+//! shop.fail_next(Failure::RateLimited { retry_after_secs: 1 });
+//! shop.sell("MUG", 1); // a sale on the shop that omnistock has not heard of yet
+//! # }
+//! ```
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use omnistock_sdk::signature::verify_hex;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use crate::protocol::{
+    ChangeResult, ChangeStatus, Level, LevelsAnswer, LevelsRequest, SIGNATURE_HEADER, SetAnswer,
+    SetRequest,
+};
+
+/// A way the next call goes wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Failure {
+    RateLimited {
+        retry_after_secs: u64,
+    },
+    ServerError,
+    /// 200 with a body that is not JSON.
+    Garbage,
+    /// Answers correctly, after a delay.
+    Slow(Duration),
+}
+
+/// One request the fake received.
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub at: Instant,
+    /// `levels` or `set`.
+    pub endpoint: &'static str,
+    pub body: serde_json::Value,
+}
+
+#[derive(Default)]
+struct State {
+    levels: BTreeMap<String, i64>,
+    applied: HashMap<String, crate::protocol::Change>,
+    failures: VecDeque<Failure>,
+    calls: Vec<Call>,
+    /// Sales to make right after the next levels read: the race rule 6 is about.
+    sell_after_read: Vec<(String, i64)>,
+}
+
+/// Builds a [`FakeReceiver`].
+pub struct Builder {
+    channel: String,
+    secret: String,
+    levels: BTreeMap<String, i64>,
+}
+
+impl Builder {
+    /// A SKU the system knows, showing `available`.
+    pub fn level(mut self, sku: &str, available: i64) -> Self {
+        self.levels.insert(sku.to_owned(), available);
+        self
+    }
+
+    pub async fn start(self) -> FakeReceiver {
+        let server = MockServer::start().await;
+        let state = Arc::new(Mutex::new(State {
+            levels: self.levels,
+            ..State::default()
+        }));
+        for endpoint in ["levels", "set"] {
+            let responder = Responder {
+                endpoint,
+                secret: self.secret.clone(),
+                state: state.clone(),
+            };
+            Mock::given(method("POST"))
+                .and(path(format!("/{}/{endpoint}", self.channel)))
+                .respond_with(responder)
+                .mount(&server)
+                .await;
+        }
+        let url = format!("{}/{}", server.uri(), self.channel);
+        FakeReceiver { server, url, state }
+    }
+}
+
+/// A running fake; stops when dropped.
+pub struct FakeReceiver {
+    #[allow(dead_code)] // Held so the server runs as long as the fake lives.
+    server: MockServer,
+    url: String,
+    state: Arc<Mutex<State>>,
+}
+
+impl FakeReceiver {
+    /// A fake for channel `channel`, checking signatures with `secret`.
+    pub fn builder(channel: &str, secret: &str) -> Builder {
+        Builder {
+            channel: channel.to_owned(),
+            secret: secret.to_owned(),
+            levels: BTreeMap::new(),
+        }
+    }
+
+    /// The `push_url` to configure.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// What the system shows for `sku` now.
+    pub fn level(&self, sku: &str) -> Option<i64> {
+        self.state().levels.get(sku).copied()
+    }
+
+    /// A sale made on the system itself.
+    pub fn sell(&self, sku: &str, quantity: i64) {
+        *self.state().levels.entry(sku.to_owned()).or_default() -= quantity;
+    }
+
+    /// A sale made on the system right after the next read: it lands between our read and
+    /// our set.
+    pub fn sell_after_next_read(&self, sku: &str, quantity: i64) {
+        self.state()
+            .sell_after_read
+            .push((sku.to_owned(), quantity));
+    }
+
+    pub fn fail_next(&self, failure: Failure) {
+        self.state().failures.push_back(failure);
+    }
+
+    /// Every request received so far.
+    pub fn calls(&self) -> Vec<Call> {
+        self.state().calls.clone()
+    }
+}
+
+struct Responder {
+    endpoint: &'static str,
+    secret: String,
+    state: Arc<Mutex<State>>,
+}
+
+impl Respond for Responder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let signature = request
+            .headers
+            .get(SIGNATURE_HEADER)
+            .and_then(|v| v.to_str().ok());
+        if verify_hex(self.secret.as_bytes(), &[&request.body], signature).is_err() {
+            return ResponseTemplate::new(401)
+                .set_body_json(serde_json::json!({"error": "bad signature"}));
+        }
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let body = serde_json::from_slice(&request.body).unwrap_or(serde_json::Value::Null);
+        state.calls.push(Call {
+            at: Instant::now(),
+            endpoint: self.endpoint,
+            body,
+        });
+        let mut delay = Duration::ZERO;
+        match state.failures.pop_front() {
+            Some(Failure::RateLimited { retry_after_secs }) => {
+                return ResponseTemplate::new(429)
+                    .insert_header("retry-after", retry_after_secs.to_string().as_str());
+            }
+            Some(Failure::ServerError) => {
+                return ResponseTemplate::new(500).set_body_string("internal error");
+            }
+            Some(Failure::Garbage) => {
+                return ResponseTemplate::new(200).set_body_string("<html>maintenance</html>");
+            }
+            Some(Failure::Slow(d)) => delay = d,
+            None => {}
+        }
+        let answer = match self.endpoint {
+            "levels" => levels(&mut state, &request.body),
+            _ => set(&mut state, &request.body),
+        };
+        answer.set_delay(delay)
+    }
+}
+
+fn levels(state: &mut State, body: &[u8]) -> ResponseTemplate {
+    let Ok(request) = serde_json::from_slice::<LevelsRequest>(body) else {
+        return ResponseTemplate::new(400)
+            .set_body_json(serde_json::json!({"error": "malformed levels request"}));
+    };
+    let levels = match request.skus {
+        Some(skus) => skus
+            .into_iter()
+            .filter_map(|sku| {
+                state
+                    .levels
+                    .get(&sku)
+                    .map(|&available| Level { sku, available })
+            })
+            .collect(),
+        None => state
+            .levels
+            .iter()
+            .map(|(sku, &available)| Level {
+                sku: sku.clone(),
+                available,
+            })
+            .collect(),
+    };
+    for (sku, quantity) in std::mem::take(&mut state.sell_after_read) {
+        *state.levels.entry(sku).or_default() -= quantity;
+    }
+    ResponseTemplate::new(200).set_body_json(LevelsAnswer { levels, next: None })
+}
+
+fn set(state: &mut State, body: &[u8]) -> ResponseTemplate {
+    let Ok(request) = serde_json::from_slice::<SetRequest>(body) else {
+        return ResponseTemplate::new(400)
+            .set_body_json(serde_json::json!({"error": "malformed set request"}));
+    };
+    let results = request
+        .changes
+        .into_iter()
+        .map(|change| {
+            let key = change.key.clone();
+            let status = if state.applied.get(&key) == Some(&change) {
+                ChangeStatus::Applied
+            } else if state.applied.contains_key(&key) {
+                ChangeStatus::Rejected {
+                    reason: "idempotency key reused with another change".into(),
+                }
+            } else {
+                match state.levels.get(&change.sku).copied() {
+                    None => ChangeStatus::Rejected {
+                        reason: format!("unknown sku {}", change.sku),
+                    },
+                    Some(actual) if actual != change.expected => ChangeStatus::Stale {
+                        actual: Some(actual),
+                    },
+                    Some(_) => {
+                        state.levels.insert(change.sku.clone(), change.value);
+                        state.applied.insert(key.clone(), change);
+                        ChangeStatus::Applied
+                    }
+                }
+            };
+            ChangeResult { key, status }
+        })
+        .collect();
+    ResponseTemplate::new(200).set_body_json(SetAnswer { results })
+}
