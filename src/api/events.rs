@@ -116,7 +116,7 @@ fn authenticate(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Chan
             )
         })?;
     let secret = match &config.channels[&channel].kind {
-        ChannelKind::Generic { webhook_secret } => webhook_secret,
+        ChannelKind::Generic { webhook_secret, .. } => webhook_secret,
     };
     let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
     verify_hex(secret.expose().as_bytes(), &[body], signature).map_err(|e| {

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::lines::FieldPath;
-use super::{ChannelKind, Config, LogFormat, Policy, Secret};
+use super::{ApiLimits, ChannelConfig, ChannelKind, Config, LogFormat, Policy, Secret};
 
 impl Config {
     /// What `check-config` prints: node, listen, state dir, locations with owner and safety,
@@ -46,10 +46,25 @@ impl Config {
             writeln!(out, "    buffer: {}", channel.buffer)?;
             writeln!(out, "    policy: {}", channel.policy.name())?;
             match &channel.kind {
-                ChannelKind::Generic { webhook_secret } => {
+                ChannelKind::Generic {
+                    webhook_secret,
+                    push_url,
+                } => {
                     writeln!(out, "    webhook_secret: {}", from(webhook_secret))?;
+                    match push_url {
+                        Some(url) => {
+                            writeln!(out, "    push_url: {url} (omnistock pushes its number)")?
+                        }
+                        None => writeln!(out, "    push_url: (none: events in only)")?,
+                    }
                 }
             }
+            let limits = &channel.limits;
+            writeln!(
+                out,
+                "    limits: {} calls/s, bursts of {}, {} quantities a push",
+                limits.per_second, limits.burst, limits.max_batch
+            )?;
         }
         Ok(())
     }
@@ -58,8 +73,10 @@ impl Config {
     /// (`listen`, `state_dir`, `node_id`, a location's owner, …), as field paths.
     ///
     /// A location added or removed is `locations.NAME`; its owner changed is
-    /// `locations.NAME.owner`. Tokens, secrets, safety, buffers, `sells_from` and channels
-    /// added or removed apply live.
+    /// `locations.NAME.owner`. A channel's push side (`push_url`, `rate_limit`, `max_batch`,
+    /// or a channel with a `push_url` added or removed) needs a restart too: its pusher is
+    /// built at start. Tokens, secrets, safety, buffers, `sells_from` and channels without a
+    /// push side apply live.
     pub fn restart_required(&self, new: &Config) -> Vec<String> {
         let mut fields = Vec::new();
         if self.node_id != new.node_id {
@@ -88,7 +105,28 @@ impl Config {
                 _ => fields.push(path.to_string()),
             }
         }
+        let names = self.channels.keys().chain(new.channels.keys());
+        let mut names: Vec<_> = names.collect();
+        names.sort();
+        names.dedup();
+        for name in names {
+            let path = FieldPath::root().key("channels").key(name.as_str());
+            let (old, new) = (self.channels.get(name), new.channels.get(name));
+            if push_side(old) != push_side(new) {
+                fields.push(path.to_string());
+            }
+        }
         fields
+    }
+}
+
+/// What a channel's pusher is built from: its push URL and limits, if it pushes.
+fn push_side(channel: Option<&ChannelConfig>) -> Option<(&str, &ApiLimits)> {
+    let channel = channel?;
+    match &channel.kind {
+        ChannelKind::Generic { push_url, .. } => {
+            push_url.as_deref().map(|url| (url, &channel.limits))
+        }
     }
 }
 

@@ -92,7 +92,24 @@ pub struct ChannelConfig {
     pub buffer: i64,
     pub policy: Policy,
     pub kind: ChannelKind,
+    /// How fast and in what batches omnistock may call the channel's API.
+    pub limits: ApiLimits,
 }
+
+/// The shape of a channel's API limits, for its rate limiter and batching.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiLimits {
+    pub per_second: f64,
+    pub burst: u32,
+    pub max_batch: usize,
+}
+
+/// Generic channels: 10 calls per second, bursts of 20, 100 quantities a push.
+pub const GENERIC_LIMITS: ApiLimits = ApiLimits {
+    per_second: 10.0,
+    burst: 20,
+    max_batch: 100,
+};
 
 /// How a channel's number is computed from its locations' ATP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -105,8 +122,12 @@ pub enum Policy {
 /// The kinds of channel this build can run; matched exhaustively in one place.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ChannelKind {
-    /// Any system posting normalized events to `POST /v1/events`, signed with `webhook_secret`.
-    Generic { webhook_secret: Secret },
+    /// Any system posting normalized events to `POST /v1/events`, signed with `webhook_secret`;
+    /// with a `push_url`, it also receives its numbers through the generic push protocol.
+    Generic {
+        webhook_secret: Secret,
+        push_url: Option<String>,
+    },
 }
 
 impl ChannelKind {

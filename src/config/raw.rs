@@ -83,6 +83,28 @@ pub(super) struct RawChannel {
     /// How its number is computed from its locations: `pooled` (default, the sum of their
     /// available units minus `buffer`).
     pub policy: Option<String>,
+    /// `generic`: the base URL of the generic push protocol, where omnistock reads and sets
+    /// this channel's number. Optional: without it the channel only posts events. `https://`,
+    /// or `http://` to a loopback address.
+    pub push_url: Option<String>,
+    /// How fast omnistock may call the channel's API: `{ per_second = 10, burst = 20 }`.
+    /// Default for generic: 10 per second, bursts of 20.
+    pub rate_limit: Option<RawRateLimit>,
+    /// The most quantities one push carries, 1 to 250. Default for generic: 100.
+    pub max_batch: Option<i64>,
+}
+
+/// `rate_limit = { per_second = 10, burst = 20 }`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table like { per_second = 10, burst = 20 }"
+)]
+pub(super) struct RawRateLimit {
+    /// Sustained calls per second, more than 0.
+    pub per_second: Option<f64>,
+    /// Calls allowed at once after a quiet spell, at least 1.
+    pub burst: Option<i64>,
 }
 
 /// A secret field as written: `{ env = "NAME" }`, `{ credential = "name" }` or

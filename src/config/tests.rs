@@ -727,3 +727,66 @@ fn secrets_safety_buffers_and_channels_apply_live() {
         old.restart_required(&new)
     );
 }
+
+#[test]
+fn a_push_side_is_checked_and_defaults_to_the_kinds_limits() {
+    let source = edit(
+        "sells_from = [\"wh-east\"]",
+        "sells_from = [\"wh-east\"]\npush_url = \"http://127.0.0.1:9000/wms\"",
+    );
+    let config = parse(&source).expect("valid");
+    let wms = &config.channels[&ChannelId::new("wms-east").expect("id")];
+    assert_eq!(wms.limits, GENERIC_LIMITS);
+    assert!(
+        matches!(&wms.kind, ChannelKind::Generic { push_url: Some(url), .. } if url.ends_with("/wms"))
+    );
+    assert!(
+        config
+            .describe()
+            .contains("push_url: http://127.0.0.1:9000/wms")
+    );
+
+    let source = edit(
+        "sells_from = [\"wh-east\"]",
+        "sells_from = [\"wh-east\"]\npush_url = \"http://shop.example.com/x\"",
+    );
+    assert_only_problem(
+        &source,
+        23,
+        "channels.wms-east.push_url",
+        "plain http to another machine",
+    );
+    let source = edit(
+        "sells_from = [\"wh-east\"]",
+        "sells_from = [\"wh-east\"]\nrate_limit = { per_second = 0, burst = 0 }\nmax_batch = 999",
+    );
+    let found = errors(&source);
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert_problem(
+        &found[0],
+        23,
+        "channels.wms-east.rate_limit.per_second",
+        "not a rate",
+    );
+    assert_problem(
+        &found[1],
+        23,
+        "channels.wms-east.rate_limit.burst",
+        "not a burst",
+    );
+    assert_problem(&found[2], 24, "channels.wms-east.max_batch", "1 to 250");
+}
+
+#[test]
+fn changing_a_push_side_needs_a_restart() {
+    let old = parse(BASE).expect("valid");
+    let new = parse(&edit(
+        "sells_from = [\"wh-east\"]",
+        "sells_from = [\"wh-east\"]\npush_url = \"https://wms.example.com/omnistock\"",
+    ))
+    .expect("valid");
+    assert_eq!(
+        old.restart_required(&new),
+        vec!["channels.wms-east".to_owned()]
+    );
+}

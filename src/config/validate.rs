@@ -14,9 +14,9 @@ use super::lines::FieldPath;
 use super::raw::{RawApi, RawChannel, RawConfig, RawLocation, RawSecret};
 use super::secrets::SecretRef;
 use super::{
-    ApiConfig, ChannelConfig, ChannelKind, Config, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_STATE_DIR, LocationConfig, LogFormat, MAX_MAX_BODY_BYTES, MIN_MAX_BODY_BYTES, Policy,
-    Secret,
+    ApiConfig, ApiLimits, ChannelConfig, ChannelKind, Config, DEFAULT_LISTEN,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_STATE_DIR, GENERIC_LIMITS, LocationConfig, LogFormat,
+    MAX_MAX_BODY_BYTES, MIN_MAX_BODY_BYTES, Policy, Secret,
 };
 
 /// One problem before it is placed in the file.
@@ -277,6 +277,7 @@ impl Checker<'_, '_> {
         let sells_from = self.sells_from(&path.key("sells_from"), raw, locations);
         let buffer = self.check(&path.key("buffer"), not_negative(raw.buffer, "a buffer"));
         let policy = self.check(&path.key("policy"), policy(raw.policy.as_deref()));
+        let limits = self.limits(path, raw);
         Some((
             id?,
             ChannelConfig {
@@ -284,8 +285,58 @@ impl Checker<'_, '_> {
                 buffer: buffer?,
                 policy: policy?,
                 kind: kind?,
+                limits: limits?,
             },
         ))
+    }
+
+    /// `rate_limit` and `max_batch`, over the kind's defaults.
+    fn limits(&mut self, path: &FieldPath, raw: &RawChannel) -> Option<ApiLimits> {
+        let defaults = GENERIC_LIMITS;
+        let rate = raw.rate_limit.as_ref();
+        let per_second = match rate.and_then(|r| r.per_second) {
+            Some(v) if !(v.is_finite() && v > 0.0 && v <= 10_000.0) => {
+                self.report(
+                    path.key("rate_limit").key("per_second"),
+                    format!(
+                        "{v} is not a rate; give calls per second, more than 0 and at most 10000"
+                    ),
+                );
+                None
+            }
+            v => Some(v.unwrap_or(defaults.per_second)),
+        };
+        let burst = match rate.and_then(|r| r.burst) {
+            Some(v) => match u32::try_from(v) {
+                Ok(b) if (1..=10_000).contains(&b) => Some(b),
+                _ => {
+                    self.report(
+                        path.key("rate_limit").key("burst"),
+                        format!("{v} is not a burst; give 1 to 10000 calls"),
+                    );
+                    None
+                }
+            },
+            None => Some(defaults.burst),
+        };
+        let max_batch = match raw.max_batch {
+            Some(v) => match usize::try_from(v) {
+                Ok(b) if (1..=250).contains(&b) => Some(b),
+                _ => {
+                    self.report(
+                        path.key("max_batch"),
+                        format!("{v} is not a batch size; give 1 to 250 quantities"),
+                    );
+                    None
+                }
+            },
+            None => Some(defaults.max_batch),
+        };
+        Some(ApiLimits {
+            per_second: per_second?,
+            burst: burst?,
+            max_batch: max_batch?,
+        })
     }
 
     /// The one place a channel's kind is chosen.
@@ -302,8 +353,15 @@ impl Checker<'_, '_> {
                     );
                     return None;
                 };
+                let push_url = match &raw.push_url {
+                    Some(url) => Some(self.check(&path.key("push_url"), push_url(url))?),
+                    None => None,
+                };
                 let webhook_secret = self.secret(&secret_path, secret)?;
-                Some(ChannelKind::Generic { webhook_secret })
+                Some(ChannelKind::Generic {
+                    webhook_secret,
+                    push_url,
+                })
             }
             Some(kind) if PLANNED_KINDS.contains(&kind) => {
                 self.report(
@@ -387,6 +445,29 @@ fn known<'n>(names: impl Iterator<Item = &'n String>) -> String {
         "none configured".to_owned()
     } else {
         names.join(", ")
+    }
+}
+
+/// A push URL: `https://` anywhere, `http://` only to this machine (credentials and stock
+/// numbers do not cross a network in clear).
+fn push_url(raw: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(raw).map_err(|e| format!("{raw:?} is not a URL ({e})"))?;
+    let host = url
+        .host_str()
+        .unwrap_or("")
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" => Ok(raw.to_owned()),
+        "http" if loopback => Ok(raw.to_owned()),
+        "http" => Err(format!(
+            "{raw:?} is plain http to another machine; use https://"
+        )),
+        other => Err(format!("{raw:?}: scheme {other:?} is not http or https")),
     }
 }
 
