@@ -13,6 +13,7 @@
 //! - [`store`]: the only module that speaks sled: ingest log, state, published values, outbox.
 //! - [`ingest`]: events in: verify → normalize → dedup → durable append (group commit) → merge.
 //! - [`metrics`]: the Prometheus registry.
+//! - [`sync`]: the sync engine: outbox planning, pushers, rule 6.
 //! - [`api`]: the axum routers: generic events, read API, admin, health and metrics.
 //! - [`daemon`]: wiring, signals, systemd notify, timed drain.
 //! - [`client`]: the CLI's side of the HTTP API (`omnistock stock`, `omnistock adjust`).
@@ -28,4 +29,5 @@ pub mod ingest;
 pub mod metrics;
 pub mod state;
 pub mod store;
+pub mod sync;
 pub mod telemetry;

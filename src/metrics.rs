@@ -20,6 +20,22 @@ pub struct RejectLabels {
     pub code: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChannelLabels {
+    pub channel: String,
+}
+
+/// A histogram per channel, all with the same buckets.
+pub type ChannelHistograms = Family<ChannelLabels, Histogram, fn() -> Histogram>;
+
+fn lag_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.001, 2.0, 18))
+}
+
+fn batch_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(1.0, 2.0, 9))
+}
+
 /// Every metric the daemon exports.
 pub struct Metrics {
     registry: Registry,
@@ -31,6 +47,14 @@ pub struct Metrics {
     pub store_errors: Counter,
     pub skus: Gauge,
     pub ready: Gauge,
+    pub pushes: Family<ChannelLabels, Counter>,
+    pub push_batch_size: ChannelHistograms,
+    pub rate_limited: Family<ChannelLabels, Counter>,
+    pub retries: Family<ChannelLabels, Counter>,
+    pub stale_compares: Family<ChannelLabels, Counter>,
+    pub dead_letters: Family<ChannelLabels, Counter>,
+    pub outbox_depth: Family<ChannelLabels, Gauge>,
+    pub sync_lag_seconds: ChannelHistograms,
 }
 
 impl Default for Metrics {

@@ -21,7 +21,8 @@ use tokio::sync::watch;
 use crate::api::{self, AppState};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::ingest::{Ingest, IngestSetup};
+use crate::ingest::{Ingest, IngestSetup, SyncHooks};
+use crate::sync::{Engine, EngineSetup, Planner, Tuning};
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -45,7 +46,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new());
     let source = config.source.clone();
     let listen = config.listen;
-    let (config_tx, config_rx) = watch::channel(Arc::new(config));
+    let config = Arc::new(config);
+    let engine = Engine::start(EngineSetup {
+        config: config.clone(),
+        store: store.clone(),
+        metrics: metrics.clone(),
+        clock: clock.clone(),
+        tuning: Tuning::default(),
+        seed: term,
+    })
+    .context("starting the sync engine")?;
+    let planner = Planner::new(engine.pushing(), &store.all_pending()?, &store.all_published()?);
+    let (config_tx, config_rx) = watch::channel(config);
     let (ingest, writer) = Ingest::start(IngestSetup {
         store: store.clone(),
         states,
@@ -53,7 +65,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config: config_rx.clone(),
         clock: clock.clone(),
         metrics: metrics.clone(),
+        sync: SyncHooks { planner, published: engine.published.clone(), waker: engine.waker() },
     });
+    let engine = Arc::new(engine);
 
     let listener = TcpListener::bind(listen)
         .await
@@ -66,6 +80,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         metrics: metrics.clone(),
         clock,
         accepting: accepting.clone(),
+        engine: engine.clone(),
+        store: store.clone(),
     });
     metrics.ready.set(1);
     tracing::info!(addr = %local, "omnistock is listening on {local}");

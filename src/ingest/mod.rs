@@ -8,12 +8,13 @@
 //! a sync covered it.
 
 mod check;
+mod writer;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
-use omnistock_sdk::{ChannelId, EventId, LocationId, Sku, StockEvent};
+use omnistock_sdk::{ChannelId, LocationId, Sku, StockEvent};
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -22,9 +23,11 @@ pub use check::{Refused, check_events};
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::metrics::{EventLabels, Metrics};
-use crate::state::{Actor, Effect, Input, Owners, SkuState};
-use crate::store::{NewEvent, Store};
+use crate::metrics::Metrics;
+use crate::state::{Owners, SkuState};
+use crate::store::Store;
+use crate::sync::{Planner, PublishedBook, Waker};
+use writer::Writer;
 
 /// The channel name under which manual adjustments are logged. Config refuses it as a
 /// channel name.
@@ -102,6 +105,16 @@ pub struct IngestSetup {
     pub config: watch::Receiver<Arc<Config>>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
+    /// The sync engine's side of each group commit.
+    pub sync: SyncHooks,
+}
+
+/// What the writer does for the sync engine: plan pushes into the same commit, keep
+/// `published` in step with channels' own orders, wake pushers.
+pub struct SyncHooks {
+    pub planner: Planner,
+    pub published: PublishedBook,
+    pub waker: Waker,
 }
 
 /// The handle submitters use; cheap to clone. The writer stops once every handle is dropped
@@ -135,6 +148,7 @@ impl Ingest {
             clock: setup.clock,
             metrics: setup.metrics,
             view: view.clone(),
+            sync: setup.sync,
         };
         let task = tokio::spawn(writer.run(queue));
         (Ingest { jobs, view }, task)
@@ -164,195 +178,3 @@ impl Ingest {
     }
 }
 
-struct Writer {
-    store: Arc<Store>,
-    term: u64,
-    config: watch::Receiver<Arc<Config>>,
-    clock: Arc<dyn Clock>,
-    metrics: Arc<Metrics>,
-    view: StockView,
-}
-
-/// One group commit in the making.
-#[derive(Default)]
-struct Group {
-    answers: Vec<(Answer, Vec<Outcome>)>,
-    logged: Vec<NewEvent>,
-    touched: HashMap<Sku, SkuState>,
-    seen: HashSet<(ChannelId, EventId)>,
-}
-
-impl Writer {
-    async fn run(self, mut queue: mpsc::Receiver<Job>) {
-        while let Some(job) = queue.recv().await {
-            let mut jobs = vec![job];
-            let mut events = 0;
-            while events < MAX_GROUP_EVENTS {
-                match queue.try_recv() {
-                    Ok(job) => {
-                        if let Job::Submit(s, _) = &job {
-                            events += s.events.len();
-                        }
-                        jobs.push(job);
-                    }
-                    Err(_) => break,
-                }
-            }
-            self.commit_group(jobs).await;
-        }
-        tracing::debug!("Ingest writer drained and stopped.");
-    }
-
-    async fn commit_group(&self, jobs: Vec<Job>) {
-        let config = self.config.borrow().clone();
-        let mut group = Group::default();
-        for job in jobs {
-            match job {
-                Job::Ping(pong) => {
-                    let _ = pong.send(());
-                }
-                Job::Submit(submission, answer) => {
-                    match self.apply(&config, &submission, &mut group) {
-                        Ok(outcomes) => group.answers.push((answer, outcomes)),
-                        Err(e) => {
-                            let _ = answer.send(Err(e));
-                        }
-                    }
-                }
-            }
-        }
-        if group.answers.is_empty() {
-            return;
-        }
-        // Commit, then publish the states to readers (the store holds them from here on, so
-        // a failed sync must not leave readers behind the store), then sync, then answer.
-        let result = match self.commit(&group) {
-            Ok(()) => {
-                self.metrics.batch_events.observe(group.logged.len() as f64);
-                self.install(group.touched);
-                self.sync().await
-            }
-            Err(e) => Err(e),
-        };
-        for (answer, outcomes) in group.answers {
-            let _ = answer.send(result.clone().map(|()| outcomes));
-        }
-    }
-
-    /// Dedups and applies one submission to the group's copies of the states it touches.
-    fn apply(
-        &self,
-        config: &Config,
-        submission: &Submission,
-        group: &mut Group,
-    ) -> Result<Vec<Outcome>, IngestError> {
-        let received_at = self.clock.now();
-        let actor = if submission.manual {
-            Actor::new(&config.node_id, self.term)
-        } else {
-            Actor::new(submission.channel.as_str(), self.term)
-        };
-        let mut outcomes = Vec::with_capacity(submission.events.len());
-        for event in &submission.events {
-            let key = (submission.channel.clone(), event.id.clone());
-            let known = group.seen.contains(&key)
-                || self
-                    .store
-                    .contains_event(&key.0, &key.1)
-                    .map_err(|e| IngestError::Store(e.to_string()))?;
-            let outcome = if known {
-                Outcome::Duplicate
-            } else {
-                let state = group.touched.entry(event.sku.clone()).or_insert_with(|| {
-                    self.view
-                        .read()
-                        .get(&event.sku)
-                        .cloned()
-                        .unwrap_or_default()
-                });
-                let input = Input {
-                    channel: &submission.channel,
-                    actor: &actor,
-                    manual: submission.manual,
-                    received_at,
-                    event,
-                };
-                group.seen.insert(key);
-                group.logged.push(NewEvent {
-                    channel: submission.channel.clone(),
-                    received_at,
-                    event: event.clone(),
-                });
-                match state.apply(&input, config) {
-                    Effect::Changed => Outcome::Accepted,
-                    Effect::Unchanged => Outcome::Unchanged,
-                    Effect::Ignored(reason) => Outcome::Ignored { reason },
-                }
-            };
-            let labels = EventLabels {
-                channel: submission.channel.to_string(),
-                outcome: outcome_name(&outcome).to_owned(),
-            };
-            self.metrics.events.get_or_create(&labels).inc();
-            outcomes.push(outcome);
-        }
-        Ok(outcomes)
-    }
-
-    /// One atomic write of the group's log entries, ids and states.
-    fn commit(&self, group: &Group) -> Result<(), IngestError> {
-        if group.logged.is_empty() {
-            return Ok(());
-        }
-        let states: Vec<(&Sku, &SkuState)> = group.touched.iter().collect();
-        self.store
-            .commit(&group.logged, &states)
-            .map(drop)
-            .map_err(|e| self.store_failed(&e, group.logged.len()))
-    }
-
-    /// One sync for the whole group. Even a group of duplicates syncs: their first copy may
-    /// still be in flight in an earlier, failed sync.
-    async fn sync(&self) -> Result<(), IngestError> {
-        let stats = self
-            .store
-            .sync()
-            .await
-            .map_err(|e| self.store_failed(&e, 0))?;
-        self.metrics
-            .flush_seconds
-            .observe(stats.flush_micros as f64 / 1e6);
-        self.metrics
-            .fsync_seconds
-            .observe(stats.fsync_micros as f64 / 1e6);
-        Ok(())
-    }
-
-    fn store_failed(&self, error: &crate::store::StoreError, events: usize) -> IngestError {
-        self.metrics.store_errors.inc();
-        tracing::error!(%error, events, "Group commit failed; its requests are answered with an error, not acknowledged.");
-        IngestError::Store(error.to_string())
-    }
-
-    /// Publishes the group's states to readers.
-    fn install(&self, touched: HashMap<Sku, SkuState>) {
-        let mut states = self
-            .view
-            .0
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        states.extend(touched);
-        self.metrics
-            .skus
-            .set(i64::try_from(states.len()).unwrap_or(i64::MAX));
-    }
-}
-
-fn outcome_name(outcome: &Outcome) -> &'static str {
-    match outcome {
-        Outcome::Accepted => "accepted",
-        Outcome::Duplicate => "duplicate",
-        Outcome::Unchanged => "unchanged",
-        Outcome::Ignored { .. } => "ignored",
-    }
-}
