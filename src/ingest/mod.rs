@@ -24,7 +24,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::metrics::{EventLabels, Metrics};
 use crate::state::{Actor, Effect, Input, Owners, SkuState};
-use crate::store::{NewEvent, Store};
+use crate::store::{Commit, NewEvent, Store};
 
 /// The channel name under which manual adjustments are logged. Config refuses it as a
 /// channel name.
@@ -305,8 +305,14 @@ impl Writer {
             return Ok(());
         }
         let states: Vec<(&Sku, &SkuState)> = group.touched.iter().collect();
+        let commit = Commit {
+            events: &group.logged,
+            states: &states,
+            outbox: &[],
+            published: &[],
+        };
         self.store
-            .commit(&group.logged, &states)
+            .commit(&commit)
             .map(drop)
             .map_err(|e| self.store_failed(&e, group.logged.len()))
     }
