@@ -28,6 +28,8 @@ mod open;
 mod outbox;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_outbox;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -6,15 +6,15 @@ use omnistock_sdk::{ChannelId, EventId, LocationId, Sku, StockChange, StockEvent
 
 use super::*;
 
-fn channel(name: &str) -> ChannelId {
+pub(super) fn channel(name: &str) -> ChannelId {
     ChannelId::new(name).expect("valid channel")
 }
 
-fn sku(name: &str) -> Sku {
+pub(super) fn sku(name: &str) -> Sku {
     Sku::new(name).expect("valid sku")
 }
 
-fn event(chan: &str, id: &str, sku_name: &str, by: i64) -> NewEvent {
+pub(super) fn event(chan: &str, id: &str, sku_name: &str, by: i64) -> NewEvent {
     NewEvent {
         channel: channel(chan),
         received_at: Timestamp::from_millis(1_700_000_000_123),
@@ -31,7 +31,7 @@ fn event(chan: &str, id: &str, sku_name: &str, by: i64) -> NewEvent {
     }
 }
 
-fn push(chan: &str, sku_name: &str, target: i64) -> OutboxEntry {
+pub(super) fn push(chan: &str, sku_name: &str, target: i64) -> OutboxEntry {
     OutboxEntry {
         channel: channel(chan),
         sku: sku(sku_name),
@@ -41,11 +41,11 @@ fn push(chan: &str, sku_name: &str, target: i64) -> OutboxEntry {
     }
 }
 
-fn open(dir: &Path) -> Store {
+pub(super) fn open(dir: &Path) -> Store {
     Store::open(dir).expect("store opens")
 }
 
-fn store_dir() -> (tempfile::TempDir, std::path::PathBuf) {
+pub(super) fn store_dir() -> (tempfile::TempDir, std::path::PathBuf) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("store");
     (tmp, dir)
