@@ -27,7 +27,13 @@ impl Client {
 
     /// `GET /v1/stock/{sku}`.
     pub async fn stock(&self, sku: &str) -> anyhow::Result<Value> {
-        let url = format!("{}/v1/stock/{}", self.base, encode_segment(sku));
+        self.get(&format!("/v1/stock/{}", encode_segment(sku)))
+            .await
+    }
+
+    /// `GET` any read endpoint.
+    pub async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        let url = format!("{}{path}", self.base);
         answer(self.http.get(&url).send().await, &url).await
     }
 
@@ -40,12 +46,27 @@ impl Client {
         by: i64,
         reason: &str,
     ) -> anyhow::Result<Value> {
-        let url = format!("{}/v1/adjustments", self.base);
         let body = json!({
             "id": format!("cli-{}", uuid::Uuid::new_v4()),
             "sku": sku, "location": location, "by": by, "reason": reason,
         });
-        let request = self.http.post(&url).bearer_auth(token).json(&body);
+        self.admin(reqwest::Method::POST, "/v1/adjustments", token, Some(body))
+            .await
+    }
+
+    /// An admin call: `method path` with the bearer token.
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let url = format!("{}{path}", self.base);
+        let mut request = self.http.request(method, &url).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
         answer(request.send().await, &url).await
     }
 }
@@ -132,6 +153,65 @@ pub fn render_stock(stock: &Value) -> String {
                 c["summary"].as_str().unwrap_or("")
             );
         }
+    }
+    out
+}
+
+/// `omnistock status` as a table.
+pub fn render_channels(channels: &Value) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<20} {:<8} {:<8} {:<10} {:>7} {:>6} {:>7}  LAST ERROR",
+        "CHANNEL", "KIND", "PUSHING", "STATE", "OUTBOX", "DEAD", "PUSHED"
+    );
+    for (name, c) in channels.as_object().into_iter().flatten() {
+        let pushing = c["pushing"].as_bool().unwrap_or(false);
+        let state = match (pushing, c["paused"].as_bool(), c["healthy"].as_bool()) {
+            (false, _, _) => "-",
+            (true, Some(true), _) => "paused",
+            (true, _, Some(false)) => "UNHEALTHY",
+            (true, _, _) => "ok",
+        };
+        let _ = writeln!(
+            out,
+            "{:<20} {:<8} {:<8} {:<10} {:>7} {:>6} {:>7}  {}",
+            name,
+            c["kind"].as_str().unwrap_or("?"),
+            if pushing { "yes" } else { "no" },
+            state,
+            c["outbox"].as_u64().unwrap_or(0),
+            c["dead_letters"].as_u64().unwrap_or(0),
+            c["pushed"].as_u64().unwrap_or(0),
+            c["last_error"].as_str().unwrap_or("")
+        );
+    }
+    out
+}
+
+/// `omnistock deadletter list` as a table.
+pub fn render_dead_letters(letters: &Value) -> String {
+    let mut out = String::new();
+    let items = letters.as_array().map(Vec::as_slice).unwrap_or_default();
+    if items.is_empty() {
+        return "No dead letters.\n".to_owned();
+    }
+    let _ = writeln!(
+        out,
+        "{:<20} {:>6} {:<20} {:>7}  {:<24}  REASON",
+        "CHANNEL", "ID", "SKU", "TARGET", "AT"
+    );
+    for d in items {
+        let _ = writeln!(
+            out,
+            "{:<20} {:>6} {:<20} {:>7}  {:<24}  {}",
+            d["channel"].as_str().unwrap_or("?"),
+            d["id"].as_u64().unwrap_or(0),
+            d["sku"].as_str().unwrap_or("?"),
+            d["target"].as_i64().unwrap_or(0),
+            d["at"].as_str().unwrap_or("?"),
+            d["reason"].as_str().unwrap_or("")
+        );
     }
     out
 }

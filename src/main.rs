@@ -4,8 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use omnistock::client::{Client, render_stock};
+use omnistock::client::{Client, render_channels, render_dead_letters, render_stock};
 use omnistock::{config, daemon, telemetry};
+use reqwest::Method;
 
 /// sysexits' EX_CONFIG: the configuration is wrong.
 const EX_CONFIG: u8 = 78;
@@ -64,16 +65,64 @@ enum Command {
         #[arg(long, value_name = "TEXT")]
         reason: String,
         #[command(flatten)]
-        daemon: DaemonArgs,
-        /// The admin token (api.admin_token in the daemon's configuration).
-        #[arg(
-            long,
-            env = "OMNISTOCK_ADMIN_TOKEN",
-            hide_env_values = true,
-            value_name = "TOKEN"
-        )]
-        token: String,
+        admin: AdminArgs,
     },
+    /// Show every channel: whether omnistock pushes to it, its health, outbox and dead letters.
+    Status {
+        #[command(flatten)]
+        daemon: DaemonArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pause a channel's pushes (its events still come in); remembered across restarts.
+    Pause {
+        channel: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Resume a paused channel's pushes.
+    Resume {
+        channel: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// List, retry or drop the pushes channels refused for good.
+    Deadletter {
+        #[command(subcommand)]
+        command: DeadLetterCommand,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeadLetterCommand {
+    /// List the pushes a channel refused for good (unknown item, revoked credentials…).
+    List {
+        /// Only this channel's.
+        #[arg(long)]
+        channel: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a dead letter back to its channel's outbox, behind what is pending.
+    Retry { channel: String, id: u64 },
+    /// Drop a dead letter for good.
+    Drop { channel: String, id: u64 },
+}
+
+#[derive(clap::Args)]
+struct AdminArgs {
+    #[command(flatten)]
+    daemon: DaemonArgs,
+    /// The admin token (api.admin_token in the daemon's configuration).
+    #[arg(
+        long,
+        env = "OMNISTOCK_ADMIN_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    token: String,
 }
 
 #[derive(clap::Args)]
@@ -120,11 +169,10 @@ fn main() -> ExitCode {
             location,
             by,
             reason,
-            daemon,
-            token,
+            admin,
         } => with_runtime(async move {
-            let answer = Client::new(&daemon.url)?
-                .adjust(&token, &sku, &location, by, &reason)
+            let answer = Client::new(&admin.daemon.url)?
+                .adjust(&admin.token, &sku, &location, by, &reason)
                 .await?;
             let stock = &answer["stock"];
             println!(
@@ -139,7 +187,68 @@ fn main() -> ExitCode {
             );
             Ok(())
         }),
+        Command::Status { daemon, json } => with_runtime(async move {
+            let channels = Client::new(&daemon.url)?.get("/v1/channels").await?;
+            print_json_or(&channels, json, render_channels)
+        }),
+        Command::Pause { channel, admin } => channel_action(&channel, "pause", &admin),
+        Command::Resume { channel, admin } => channel_action(&channel, "resume", &admin),
+        Command::Deadletter { command, admin } => with_runtime(async move {
+            let client = Client::new(&admin.daemon.url)?;
+            match command {
+                DeadLetterCommand::List { channel, json } => {
+                    let path = match channel {
+                        Some(c) => format!("/v1/deadletters?channel={c}"),
+                        None => "/v1/deadletters".to_owned(),
+                    };
+                    print_json_or(&client.get(&path).await?, json, render_dead_letters)
+                }
+                DeadLetterCommand::Retry { channel, id } => {
+                    let path = format!("/v1/deadletters/{channel}/{id}/retry");
+                    let answer = client
+                        .admin(Method::POST, &path, &admin.token, None)
+                        .await?;
+                    println!(
+                        "Dead letter {id} of {channel} is back in the outbox as {}.",
+                        answer["outbox_id"]
+                    );
+                    Ok(())
+                }
+                DeadLetterCommand::Drop { channel, id } => {
+                    let path = format!("/v1/deadletters/{channel}/{id}");
+                    client
+                        .admin(Method::DELETE, &path, &admin.token, None)
+                        .await?;
+                    println!("Dead letter {id} of {channel} dropped.");
+                    Ok(())
+                }
+            }
+        }),
     }
+}
+
+fn channel_action(channel: &str, action: &'static str, admin: &AdminArgs) -> ExitCode {
+    with_runtime(async move {
+        let path = format!("/v1/channels/{channel}/{action}");
+        Client::new(&admin.daemon.url)?
+            .admin(Method::POST, &path, &admin.token, None)
+            .await?;
+        println!("{channel}: pushes {action}d.");
+        Ok(())
+    })
+}
+
+fn print_json_or(
+    value: &serde_json::Value,
+    json: bool,
+    render: fn(&serde_json::Value) -> String,
+) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    } else {
+        print!("{}", render(value));
+    }
+    Ok(())
 }
 
 fn config_failed(errors: &config::ConfigErrors) -> ExitCode {

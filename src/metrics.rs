@@ -106,6 +106,50 @@ impl Metrics {
         registry.register("skus", "SKUs with stock state", skus.clone());
         let ready = Gauge::default();
         registry.register("ready", "1 when the daemon accepts events", ready.clone());
+        let pushes = Family::<ChannelLabels, Counter>::default();
+        registry.register("pushes", "Quantities a channel confirmed", pushes.clone());
+        let push_batch_size = ChannelHistograms::new_with_constructor(batch_histogram);
+        registry.register(
+            "push_batch_size",
+            "Quantities per push call",
+            push_batch_size.clone(),
+        );
+        let rate_limited = Family::<ChannelLabels, Counter>::default();
+        registry.register(
+            "rate_limited",
+            "Calls a channel answered with 429 or THROTTLED",
+            rate_limited.clone(),
+        );
+        let retries = Family::<ChannelLabels, Counter>::default();
+        registry.register(
+            "push_retries",
+            "Push rounds that failed and were retried",
+            retries.clone(),
+        );
+        let stale_compares = Family::<ChannelLabels, Counter>::default();
+        registry.register(
+            "stale_compares",
+            "Pushes refused because the channel's number moved since our read",
+            stale_compares.clone(),
+        );
+        let dead_letters = Family::<ChannelLabels, Counter>::default();
+        registry.register(
+            "dead_letters",
+            "Pushes moved to the dead-letter list",
+            dead_letters.clone(),
+        );
+        let outbox_depth = Family::<ChannelLabels, Gauge>::default();
+        registry.register(
+            "outbox_depth",
+            "Pushes waiting for a channel",
+            outbox_depth.clone(),
+        );
+        let sync_lag_seconds = ChannelHistograms::new_with_constructor(lag_histogram);
+        registry.register(
+            "sync_lag_seconds",
+            "From the change that called for a push to the channel confirming it",
+            sync_lag_seconds.clone(),
+        );
         Self {
             registry,
             events,
@@ -116,6 +160,14 @@ impl Metrics {
             store_errors,
             skus,
             ready,
+            pushes,
+            push_batch_size,
+            rate_limited,
+            retries,
+            stale_compares,
+            dead_letters,
+            outbox_depth,
+            sync_lag_seconds,
         }
     }
 

@@ -462,7 +462,10 @@ async fn health_readiness_metrics_and_unknown_routes() {
     let daemon = site.start();
     let api = Api::new(&daemon.url);
     assert_eq!(api.get("/healthz").await, (200, json!({"status": "ok"})));
-    assert_eq!(api.get("/readyz").await, (200, json!({"status": "ready"})));
+    assert_eq!(
+        api.get("/readyz").await,
+        (200, json!({"status": "ready", "unhealthy_channels": []}))
+    );
     let (status, answer) = api.get("/v2/nothing").await;
     assert_eq!(
         (status, answer["error"]["code"].as_str()),

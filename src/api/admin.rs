@@ -135,7 +135,7 @@ async fn adjust(
 
 /// Checks `Authorization: Bearer <token>`. Digests are compared rather than the tokens, so
 /// the comparison's timing says nothing useful about the token.
-fn authorize(headers: &HeaderMap, expected: &str) -> Result<(), ApiError> {
+pub(super) fn authorize(headers: &HeaderMap, expected: &str) -> Result<(), ApiError> {
     let given = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -28,7 +28,19 @@ pub async fn readyz(State(app): State<AppState>) -> Result<Json<Value>, ApiError
             "the ingest writer does not answer (store stalled?)",
         ));
     }
-    Ok(Json(json!({ "status": "ready" })))
+    // A failing channel does not make the daemon unready (webhooks must keep landing), but
+    // it is named here so a probe's log shows it.
+    let unhealthy: Vec<String> = app
+        .engine
+        .status
+        .snapshot()
+        .into_iter()
+        .filter(|(_, h)| !h.healthy)
+        .map(|(c, h)| format!("{c}: {}", h.last_error.unwrap_or_default()))
+        .collect();
+    Ok(Json(
+        json!({ "status": "ready", "unhealthy_channels": unhealthy }),
+    ))
 }
 
 /// Prometheus text exposition.

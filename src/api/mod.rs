@@ -5,6 +5,7 @@
 //! oversized body 413) touches state.
 
 mod admin;
+mod channels;
 mod error;
 mod events;
 mod health;
@@ -23,6 +24,8 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
+use crate::store::Store;
+use crate::sync::Engine;
 
 /// What every handler may use.
 #[derive(Clone)]
@@ -33,6 +36,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// False while starting and once draining; `/readyz` answers 503 then.
     pub accepting: Arc<AtomicBool>,
+    pub engine: Arc<Engine>,
+    pub store: Arc<Store>,
 }
 
 impl AppState {
@@ -51,6 +56,17 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/adjustments", post(admin::post_adjustment))
         .route("/v1/stock/{sku}", get(read::stock))
         .route("/v1/availability/{sku}", get(read::availability))
+        .route("/v1/channels", get(channels::list))
+        .route("/v1/channels/{channel}/{action}", post(channels::pause))
+        .route("/v1/deadletters", get(channels::dead_letters))
+        .route(
+            "/v1/deadletters/{channel}/{id}/retry",
+            post(channels::retry),
+        )
+        .route(
+            "/v1/deadletters/{channel}/{id}",
+            axum::routing::delete(channels::drop_letter),
+        )
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state)

@@ -22,9 +22,9 @@ use crate::api::{self, AppState};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::ingest::{Ingest, IngestSetup, SyncHooks};
-use crate::sync::{Engine, EngineSetup, Planner, Tuning};
 use crate::metrics::Metrics;
 use crate::store::Store;
+use crate::sync::{Engine, EngineSetup, Planner, Tuning};
 
 /// How long a drain may take before the daemon gives up waiting and says what overran.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(20);
@@ -56,7 +56,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         seed: term,
     })
     .context("starting the sync engine")?;
-    let planner = Planner::new(engine.pushing(), &store.all_pending()?, &store.all_published()?);
+    let planner = Planner::new(
+        engine.pushing(),
+        &store.all_pending()?,
+        &store.all_published()?,
+    );
     let (config_tx, config_rx) = watch::channel(config);
     let (ingest, writer) = Ingest::start(IngestSetup {
         store: store.clone(),
@@ -65,7 +69,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config: config_rx.clone(),
         clock: clock.clone(),
         metrics: metrics.clone(),
-        sync: SyncHooks { planner, published: engine.published.clone(), waker: engine.waker() },
+        sync: SyncHooks {
+            planner,
+            published: engine.published.clone(),
+            waker: engine.waker(),
+        },
     });
     let engine = Arc::new(engine);
 

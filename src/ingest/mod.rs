@@ -177,4 +177,3 @@ impl Ingest {
         &self.view
     }
 }
-

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use omnistock_sdk::{ChannelId, EventId, Sku, Timestamp};
 use tokio::sync::{mpsc, watch};
 
-use super::{Answer, IngestError, Job, MAX_GROUP_EVENTS, Outcome, StockView, Submission, SyncHooks};
+use super::{
+    Answer, IngestError, Job, MAX_GROUP_EVENTS, Outcome, StockView, Submission, SyncHooks,
+};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::metrics::{EventLabels, Metrics};
@@ -72,12 +74,14 @@ impl Writer {
                 Job::Ping(pong) => {
                     let _ = pong.send(());
                 }
-                Job::Submit(submission, answer) => match self.apply(&config, &submission, &mut group) {
-                    Ok(outcomes) => group.answers.push((answer, outcomes)),
-                    Err(e) => {
-                        let _ = answer.send(Err(e));
+                Job::Submit(submission, answer) => {
+                    match self.apply(&config, &submission, &mut group) {
+                        Ok(outcomes) => group.answers.push((answer, outcomes)),
+                        Err(e) => {
+                            let _ = answer.send(Err(e));
+                        }
                     }
-                },
+                }
             }
         }
         if group.answers.is_empty() {
@@ -101,7 +105,12 @@ impl Writer {
     }
 
     /// Dedups and applies one submission to the group's copies of the states it touches.
-    fn apply(&self, config: &Config, submission: &Submission, group: &mut Group) -> Result<Vec<Outcome>, IngestError> {
+    fn apply(
+        &self,
+        config: &Config,
+        submission: &Submission,
+        group: &mut Group,
+    ) -> Result<Vec<Outcome>, IngestError> {
         let received_at = self.clock.now();
         let actor = if submission.manual {
             Actor::new(&config.node_id, self.term)
@@ -112,30 +121,54 @@ impl Writer {
         for event in &submission.events {
             let key = (submission.channel.clone(), event.id.clone());
             let known = group.seen.contains(&key)
-                || self.store.contains_event(&key.0, &key.1).map_err(|e| IngestError::Store(e.to_string()))?;
+                || self
+                    .store
+                    .contains_event(&key.0, &key.1)
+                    .map_err(|e| IngestError::Store(e.to_string()))?;
             let outcome = if known {
                 Outcome::Duplicate
             } else {
                 let state = match group.touched.entry(event.sku.clone()) {
                     std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
                     std::collections::hash_map::Entry::Vacant(entry) => {
-                        let state = self.view.read().get(&event.sku).cloned().unwrap_or_default();
+                        let state = self
+                            .view
+                            .read()
+                            .get(&event.sku)
+                            .cloned()
+                            .unwrap_or_default();
                         for channel in self.sync.planner.pushing() {
-                            group.sold_before.insert((channel.clone(), event.sku.clone()), own_sold_units(&state, channel));
+                            group.sold_before.insert(
+                                (channel.clone(), event.sku.clone()),
+                                own_sold_units(&state, channel),
+                            );
                         }
                         entry.insert(state)
                     }
                 };
-                let input = Input { channel: &submission.channel, actor: &actor, manual: submission.manual, received_at, event };
+                let input = Input {
+                    channel: &submission.channel,
+                    actor: &actor,
+                    manual: submission.manual,
+                    received_at,
+                    event,
+                };
                 group.seen.insert(key);
-                group.logged.push(NewEvent { channel: submission.channel.clone(), received_at, event: event.clone() });
+                group.logged.push(NewEvent {
+                    channel: submission.channel.clone(),
+                    received_at,
+                    event: event.clone(),
+                });
                 match state.apply(&input, config) {
                     Effect::Changed => Outcome::Accepted,
                     Effect::Unchanged => Outcome::Unchanged,
                     Effect::Ignored(reason) => Outcome::Ignored { reason },
                 }
             };
-            let labels = EventLabels { channel: submission.channel.to_string(), outcome: outcome_name(&outcome).to_owned() };
+            let labels = EventLabels {
+                channel: submission.channel.to_string(),
+                outcome: outcome_name(&outcome).to_owned(),
+            };
             self.metrics.events.get_or_create(&labels).inc();
             outcomes.push(outcome);
         }
@@ -153,8 +186,15 @@ impl Writer {
         let outbox = self.sync.planner.plan(config, group.touched.iter(), now);
         let mut book = self.sync.published.lock();
         let published = own_sales(group, &book, now);
-        let commit = Commit { events: &group.logged, states: &states, outbox: &outbox, published: &published };
-        self.store.commit(&commit).map_err(|e| self.store_failed(&e, group.logged.len()))?;
+        let commit = Commit {
+            events: &group.logged,
+            states: &states,
+            outbox: &outbox,
+            published: &published,
+        };
+        self.store
+            .commit(&commit)
+            .map_err(|e| self.store_failed(&e, group.logged.len()))?;
         for (channel, sku, value) in published {
             book.insert((channel, sku), value);
         }
@@ -168,16 +208,26 @@ impl Writer {
         let config = self.config.borrow().clone();
         let outbox = {
             let states = self.view.read();
-            self.sync.planner.plan(&config, states.iter(), self.clock.now())
+            self.sync
+                .planner
+                .plan(&config, states.iter(), self.clock.now())
         };
         if outbox.is_empty() {
             return;
         }
-        let commit = Commit { events: &[], states: &[], outbox: &outbox, published: &[] };
+        let commit = Commit {
+            events: &[],
+            states: &[],
+            outbox: &outbox,
+            published: &[],
+        };
         match self.store.commit(&commit) {
             Ok(_) => {
                 self.sync.planner.planned(&outbox);
-                tracing::info!(pushes = outbox.len(), "Planned pushes for every SKU whose channel numbers changed.");
+                tracing::info!(
+                    pushes = outbox.len(),
+                    "Planned pushes for every SKU whose channel numbers changed."
+                );
                 if self.sync().await.is_ok() {
                     self.sync.waker.wake(channels_of(&outbox).iter());
                 }
@@ -191,9 +241,17 @@ impl Writer {
     /// One sync for the whole group. Even a group of duplicates syncs: their first copy may
     /// still be in flight in an earlier, failed sync.
     async fn sync(&self) -> Result<(), IngestError> {
-        let stats = self.store.sync().await.map_err(|e| self.store_failed(&e, 0))?;
-        self.metrics.flush_seconds.observe(stats.flush_micros as f64 / 1e6);
-        self.metrics.fsync_seconds.observe(stats.fsync_micros as f64 / 1e6);
+        let stats = self
+            .store
+            .sync()
+            .await
+            .map_err(|e| self.store_failed(&e, 0))?;
+        self.metrics
+            .flush_seconds
+            .observe(stats.flush_micros as f64 / 1e6);
+        self.metrics
+            .fsync_seconds
+            .observe(stats.fsync_micros as f64 / 1e6);
         Ok(())
     }
 
@@ -205,9 +263,15 @@ impl Writer {
 
     /// Publishes the group's states to readers.
     fn install(&self, touched: HashMap<Sku, SkuState>) {
-        let mut states = self.view.0.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut states = self
+            .view
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         states.extend(touched);
-        self.metrics.skus.set(i64::try_from(states.len()).unwrap_or(i64::MAX));
+        self.metrics
+            .skus
+            .set(i64::try_from(states.len()).unwrap_or(i64::MAX));
     }
 }
 
@@ -220,11 +284,20 @@ fn own_sales(
 ) -> Vec<(ChannelId, Sku, Published)> {
     let mut moved = Vec::new();
     for ((channel, sku), before) in &group.sold_before {
-        let Some(state) = group.touched.get(sku) else { continue };
+        let Some(state) = group.touched.get(sku) else {
+            continue;
+        };
         let sold = own_sold_units(state, channel) - before;
         let key = (channel.clone(), sku.clone());
         if let (true, Some(value)) = (sold != 0, book.get(&key)) {
-            moved.push((key.0, key.1, Published { quantity: value.quantity - sold, at: now }));
+            moved.push((
+                key.0,
+                key.1,
+                Published {
+                    quantity: value.quantity - sold,
+                    at: now,
+                },
+            ));
         }
     }
     moved

@@ -14,7 +14,7 @@ use omnistock_sdk::ids::MAX_ID_LEN;
 use omnistock_sdk::{ChannelId, EventId, Sku, StockEvent, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::{LoggedEvent, NewEvent, OutboxEntry, Published};
+use super::{Attempt, DeadLetter, LoggedEvent, NewEvent, OutboxEntry, Published};
 use crate::state::SkuState;
 
 /// The store's layout version, kept in meta and in the marker file.
@@ -94,6 +94,38 @@ pub(super) fn outbox_id_from_key(channel: &ChannelId, key: &[u8]) -> Result<u64,
     seq_from_key(suffix)
 }
 
+/// The channel and id of an outbox or dead-letter key, for scans across channels.
+pub(super) fn outbox_key_parts(key: &[u8]) -> Result<(ChannelId, u64), String> {
+    let (name, rest) = take_name(key).ok_or("key does not start with a channel name")?;
+    let channel = ChannelId::new(name).map_err(|e| e.to_string())?;
+    Ok((channel, seq_from_key(rest)?))
+}
+
+/// The channel and SKU of a published key.
+pub(super) fn published_key_parts(key: &[u8]) -> Result<(ChannelId, Sku), String> {
+    let (first, rest) = take_name(key).ok_or("key does not start with a channel name")?;
+    let (second, rest) = take_name(rest).ok_or("key has no SKU after its channel")?;
+    if !rest.is_empty() {
+        return Err(format!("key has {} bytes after its SKU", rest.len()));
+    }
+    let channel = ChannelId::new(first).map_err(|e| e.to_string())?;
+    let sku = Sku::new(second).map_err(|e| e.to_string())?;
+    Ok((channel, sku))
+}
+
+/// Key of the channels tree: the channel's name, length-prefixed like every other key.
+pub(super) fn channel_key(channel: &ChannelId) -> Vec<u8> {
+    channel_prefix(channel)
+}
+
+pub(super) fn channel_from_key(key: &[u8]) -> Result<ChannelId, String> {
+    match take_name(key) {
+        Some((name, [])) => ChannelId::new(name).map_err(|e| e.to_string()),
+        Some((_, rest)) => Err(format!("key has {} bytes after its channel", rest.len())),
+        None => Err("key is not a length-prefixed channel name".to_owned()),
+    }
+}
+
 /// A key of `tree` as a person can read it in an error message.
 pub(super) fn describe_key(tree: &str, key: &[u8]) -> String {
     let readable = match tree {
@@ -102,7 +134,11 @@ pub(super) fn describe_key(tree: &str, key: &[u8]) -> String {
             Some((second, [])) => Some(format!("{first:?}/{second:?}")),
             _ => None,
         }),
-        "outbox" => take_name(key)
+        "channels" => match take_name(key) {
+            Some((name, [])) => Some(format!("{name:?}")),
+            _ => None,
+        },
+        "outbox" | "dead" => take_name(key)
             .and_then(|(first, rest)| seq_from_key(rest).ok().map(|n| format!("{first:?}/{n}"))),
         _ => std::str::from_utf8(key)
             .ok()
@@ -181,30 +217,142 @@ pub(super) fn decode_published(bytes: &[u8]) -> Result<Published, String> {
 }
 
 /// An outbox entry on disk; its channel and id are in the key.
+///
+/// `attempt` came after the first version of this record, within the same version byte:
+/// absent means none, and an entry without one is written exactly as before.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OutboxV1 {
     sku: Sku,
     target: i64,
     created_at_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    attempt: Option<AttemptV1>,
+}
+
+/// A push recorded just before it was sent.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AttemptV1 {
+    expected: i64,
+    value: i64,
+    at_ms: i64,
+}
+
+impl AttemptV1 {
+    fn new(attempt: &Attempt) -> AttemptV1 {
+        AttemptV1 {
+            expected: attempt.expected,
+            value: attempt.value,
+            at_ms: attempt.at.as_millis(),
+        }
+    }
+
+    fn public(self) -> Attempt {
+        Attempt {
+            expected: self.expected,
+            value: self.value,
+            at: Timestamp::from_millis(self.at_ms),
+        }
+    }
+}
+
+impl OutboxV1 {
+    fn new(entry: &OutboxEntry) -> OutboxV1 {
+        OutboxV1 {
+            sku: entry.sku.clone(),
+            target: entry.target,
+            created_at_ms: entry.created_at.as_millis(),
+            attempt: entry.attempt.as_ref().map(AttemptV1::new),
+        }
+    }
+
+    fn public(self, channel: &ChannelId) -> OutboxEntry {
+        OutboxEntry {
+            channel: channel.clone(),
+            sku: self.sku,
+            target: self.target,
+            created_at: Timestamp::from_millis(self.created_at_ms),
+            attempt: self.attempt.map(AttemptV1::public),
+        }
+    }
 }
 
 pub(super) fn encode_outbox(entry: &OutboxEntry) -> Result<Vec<u8>, String> {
-    versioned(&OutboxV1 {
-        sku: entry.sku.clone(),
-        target: entry.target,
-        created_at_ms: entry.created_at.as_millis(),
-    })
+    versioned(&OutboxV1::new(entry))
 }
 
 pub(super) fn decode_outbox(channel: &ChannelId, bytes: &[u8]) -> Result<OutboxEntry, String> {
     let dto: OutboxV1 = from_json(bytes)?;
-    Ok(OutboxEntry {
-        channel: channel.clone(),
-        sku: dto.sku,
-        target: dto.target,
-        created_at: Timestamp::from_millis(dto.created_at_ms),
+    Ok(dto.public(channel))
+}
+
+/// An outbox value with its attempt replaced; the rest of the record is kept as it was.
+pub(super) fn outbox_with_attempt(bytes: &[u8], attempt: &Attempt) -> Result<Vec<u8>, String> {
+    let mut dto: OutboxV1 = from_json(bytes)?;
+    dto.attempt = Some(AttemptV1::new(attempt));
+    versioned(&dto)
+}
+
+/// A dead letter on disk: the outbox record it was, why, and when. Channel and id are in
+/// the key (the id is the one it had in the outbox).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeadV1 {
+    entry: OutboxV1,
+    reason: String,
+    at_ms: i64,
+}
+
+/// The dead letter made of an outbox value.
+pub(super) fn outbox_to_dead(
+    outbox: &[u8],
+    reason: &str,
+    at: Timestamp,
+) -> Result<Vec<u8>, String> {
+    versioned(&DeadV1 {
+        entry: from_json(outbox)?,
+        reason: reason.to_owned(),
+        at_ms: at.as_millis(),
     })
+}
+
+/// The outbox value a dead letter goes back as: the same push, never attempted.
+pub(super) fn dead_to_outbox(dead: &[u8]) -> Result<Vec<u8>, String> {
+    let mut dto: DeadV1 = from_json(dead)?;
+    dto.entry.attempt = None;
+    versioned(&dto.entry)
+}
+
+pub(super) fn decode_dead(
+    channel: &ChannelId,
+    id: u64,
+    bytes: &[u8],
+) -> Result<DeadLetter, String> {
+    let dto: DeadV1 = from_json(bytes)?;
+    Ok(DeadLetter {
+        id,
+        entry: dto.entry.public(channel),
+        reason: dto.reason,
+        at: Timestamp::from_millis(dto.at_ms),
+    })
+}
+
+/// A channel's control record; absent means the defaults (not paused).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChannelV1 {
+    paused: bool,
+}
+
+pub(super) fn encode_channel(paused: bool) -> Result<Vec<u8>, String> {
+    versioned(&ChannelV1 { paused })
+}
+
+/// Whether a channel's control record says it is paused.
+pub(super) fn decode_channel_paused(bytes: &[u8]) -> Result<bool, String> {
+    let dto: ChannelV1 = from_json(bytes)?;
+    Ok(dto.paused)
 }
 
 /// A SKU state: our version byte framing the state module's own encoding, so the store can

@@ -10,11 +10,14 @@
 //! - `codec`: keys and versioned values, the only place that knows what bytes are on disk.
 //! - `open`: opening, creating and checking a store; refuses rather than resets.
 //! - `durable`: fsync beyond sled's flush, and the marker file that detects lost data.
+//! - `outbox`: the pushes' life after `commit`: attempts, confirmation, dead letters, and
+//!   the per-channel pause flag.
 //! - `error`: [`StoreError`].
 //!
 //! Trees: `log` (seq → event), `ids` (channel, event id → seq), `states` (SKU → state),
-//! `published` (channel, SKU → quantity shown), `outbox` (channel, id → push), `meta`
-//! (format version, node term, last applied seq, last outbox id).
+//! `published` (channel, SKU → quantity shown), `outbox` (channel, id → push), `dead`
+//! (channel, id → push given up on), `channels` (channel → control flags), `meta` (format
+//! version, node term, last applied seq, last outbox id).
 
 #![allow(clippy::disallowed_types)] // The one module allowed to speak sled.
 
@@ -22,8 +25,11 @@ mod codec;
 mod durable;
 mod error;
 mod open;
+mod outbox;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_outbox;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -69,6 +75,39 @@ pub struct OutboxEntry {
     pub sku: Sku,
     pub target: i64,
     pub created_at: Timestamp,
+    /// The last push of this entry, recorded before it was sent; `None` until then.
+    pub attempt: Option<Attempt>,
+}
+
+/// A push as it was about to be sent: what the channel showed just before (`expected`) and
+/// what we asked it to show (`value`). After a crash between sending and confirming, the
+/// channel is re-read and compared with both.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attempt {
+    pub expected: i64,
+    pub value: i64,
+    pub at: Timestamp,
+}
+
+/// A push given up on, kept for an operator to retry or drop. `id` is the id it had in the
+/// outbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub id: u64,
+    pub entry: OutboxEntry,
+    pub reason: String,
+    pub at: Timestamp,
+}
+
+/// Everything one atomic `commit` writes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Commit<'a> {
+    pub events: &'a [NewEvent],
+    pub states: &'a [(&'a Sku, &'a SkuState)],
+    /// New outbox entries (ids assigned here).
+    pub outbox: &'a [OutboxEntry],
+    /// Published values to overwrite (channel, SKU, value), e.g. a channel's own sale.
+    pub published: &'a [(ChannelId, Sku, Published)],
 }
 
 /// What one `sync` cost, for metrics and the benchmark.
@@ -92,6 +131,8 @@ pub struct Store {
     states: sled::Tree,
     published: sled::Tree,
     outbox: sled::Tree,
+    dead: sled::Tree,
+    channels: sled::Tree,
     meta: sled::Tree,
     durability: Arc<Durability>,
 }
@@ -130,6 +171,29 @@ fn tx_counter(meta: &sled::transaction::TransactionalTree, key: &'static [u8]) -
             })
         }),
     }
+}
+
+/// Adds encoded outbox values (channel, value) under new ids, inside a transaction, and
+/// advances the id counter with them.
+fn tx_enqueue(
+    outbox: &sled::transaction::TransactionalTree,
+    meta: &sled::transaction::TransactionalTree,
+    values: &[(&ChannelId, Vec<u8>)],
+) -> TxResult<Vec<u64>> {
+    if values.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut id = tx_counter(meta, META_LAST_OUTBOX_ID)?;
+    let mut ids = Vec::with_capacity(values.len());
+    for (channel, value) in values {
+        id = id
+            .checked_add(1)
+            .ok_or(ConflictableTransactionError::Abort(Abort::SeqOverflow))?;
+        outbox.insert(codec::outbox_key(channel, id), value.as_slice())?;
+        ids.push(id);
+    }
+    meta.insert(META_LAST_OUTBOX_ID, &codec::encode_u64(id))?;
+    Ok(ids)
 }
 
 impl Store {
@@ -187,28 +251,26 @@ impl Store {
         self.meta_counter(META_LAST_SEQ)
     }
 
-    /// Atomically appends `events` to the log (returning their sequence numbers), records
-    /// their ids for dedup, and writes `states`. Durable only after the next `sync`.
+    /// In one atomic write: appends `events` to the log (returning their sequence numbers),
+    /// records their ids for dedup, writes `states`, adds the `outbox` entries (under new
+    /// ids) and overwrites the `published` values. Durable only after the next `sync`.
     ///
     /// An event whose id is already recorded (in the log or earlier in `events`) fails the
     /// whole commit with [`StoreError::DuplicateEvent`]: writing it would apply it twice.
-    pub fn commit(
-        &self,
-        events: &[NewEvent],
-        states: &[(&Sku, &SkuState)],
-    ) -> Result<Vec<u64>, StoreError> {
-        self.commit_inner(events, states, false)
+    /// Nothing of a failed commit is written, outbox and published values included.
+    pub fn commit(&self, commit: &Commit<'_>) -> Result<Vec<u64>, StoreError> {
+        self.commit_inner(commit, false)
     }
 
     /// `commit`, with a fault injected just before the transaction's last write when
     /// `inject_fault` (tests only; always false otherwise).
     fn commit_inner(
         &self,
-        events: &[NewEvent],
-        states: &[(&Sku, &SkuState)],
+        commit: &Commit<'_>,
         inject_fault: bool,
     ) -> Result<Vec<u64>, StoreError> {
         let _ = inject_fault;
+        let events = commit.events;
         // Encoded once, outside the transaction, which sled may run more than once.
         let mut log_values = Vec::with_capacity(events.len());
         for event in events {
@@ -216,14 +278,33 @@ impl Store {
             let value = codec::encode_log(event).map_err(|d| self.bad("log", &id_key, d))?;
             log_values.push((id_key, value));
         }
-        let state_values: Vec<_> = states
+        let state_values: Vec<_> = commit
+            .states
             .iter()
             .map(|(sku, state)| (codec::sku_key(sku), codec::encode_state(state)))
             .collect();
+        let outbox_values = self.encode_outbox(commit.outbox)?;
+        let published_values = commit
+            .published
+            .iter()
+            .map(|(channel, sku, value)| {
+                let key = codec::published_key(channel, sku);
+                let bytes =
+                    codec::encode_published(value).map_err(|d| self.bad("published", &key, d))?;
+                Ok((key, bytes))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
 
-        let trees = (&self.log, &self.ids, &self.states, &self.meta);
+        let trees = (
+            &self.log,
+            &self.ids,
+            &self.states,
+            &self.meta,
+            &self.outbox,
+            &self.published,
+        );
         trees
-            .transaction(|(log, ids, states, meta)| {
+            .transaction(|(log, ids, states, meta, outbox, published)| {
                 let last = tx_counter(meta, META_LAST_SEQ)?;
                 let mut seqs = Vec::with_capacity(log_values.len());
                 let mut seq = last;
@@ -244,6 +325,10 @@ impl Store {
                 }
                 for (key, value) in &state_values {
                     states.insert(key.as_slice(), value.as_slice())?;
+                }
+                tx_enqueue(outbox, meta, &outbox_values)?;
+                for (key, value) in &published_values {
+                    published.insert(key.as_slice(), value.as_slice())?;
                 }
                 #[cfg(test)]
                 if inject_fault {
@@ -341,78 +426,22 @@ impl Store {
         Ok(())
     }
 
-    /// Adds pushes to the outbox, returning their ids. Durable only after the next `sync`.
-    ///
-    /// Ids increase monotonically per store and are never reused: the counter is written in
-    /// the same transaction as the entries.
-    pub fn enqueue(&self, entries: &[OutboxEntry]) -> Result<Vec<u64>, StoreError> {
-        let values = entries
+    /// Every published value, by channel then SKU (for the engine's start).
+    pub fn all_published(&self) -> Result<Vec<(ChannelId, Sku, Published)>, StoreError> {
+        let mut all = self
+            .published
             .iter()
-            .map(|entry| {
-                let prefix = codec::channel_prefix(&entry.channel);
-                codec::encode_outbox(entry).map_err(|d| self.bad("outbox", &prefix, d))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        (&self.outbox, &self.meta)
-            .transaction(|(outbox, meta)| {
-                let mut id = tx_counter(meta, META_LAST_OUTBOX_ID)?;
-                let mut ids = Vec::with_capacity(entries.len());
-                for (entry, value) in entries.iter().zip(&values) {
-                    id = id
-                        .checked_add(1)
-                        .ok_or(ConflictableTransactionError::Abort(Abort::SeqOverflow))?;
-                    outbox.insert(codec::outbox_key(&entry.channel, id), value.as_slice())?;
-                    ids.push(id);
-                }
-                meta.insert(META_LAST_OUTBOX_ID, &codec::encode_u64(id))?;
-                Ok(ids)
-            })
-            .map_err(|e| self.tx_error("enqueueing pushes", e, &[]))
-    }
-
-    /// Up to `limit` pending pushes for `channel`, oldest first.
-    pub fn pending(
-        &self,
-        channel: &ChannelId,
-        limit: usize,
-    ) -> Result<Vec<(u64, OutboxEntry)>, StoreError> {
-        self.outbox
-            .scan_prefix(codec::channel_prefix(channel))
-            .take(limit)
             .map(|item| {
-                let (key, value) = item.map_err(self.backend("reading the outbox"))?;
-                let bad = |d| self.bad("outbox", &key, d);
-                let id = codec::outbox_id_from_key(channel, &key).map_err(bad)?;
-                let entry = codec::decode_outbox(channel, &value).map_err(bad)?;
-                Ok((id, entry))
+                let (key, value) = item.map_err(self.backend("reading the published values"))?;
+                let bad = |d| self.bad("published", &key, d);
+                let (channel, sku) = codec::published_key_parts(&key).map_err(bad)?;
+                let value = codec::decode_published(&value).map_err(bad)?;
+                Ok((channel, sku, value))
             })
-            .collect()
-    }
-
-    /// Removes pushes the channel confirmed. Unknown ids are ignored: a confirmation may
-    /// arrive twice.
-    pub fn confirm(&self, channel: &ChannelId, ids: &[u64]) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
-        for &id in ids {
-            batch.remove(codec::outbox_key(channel, id));
-        }
-        self.outbox
-            .apply_batch(batch)
-            .map_err(self.backend("removing confirmed pushes"))
-    }
-
-    /// How many pushes are pending for `channel` (counts them: O(pending)).
-    pub fn outbox_len(&self, channel: &ChannelId) -> Result<usize, StoreError> {
-        let mut count = 0;
-        for item in self
-            .outbox
-            .scan_prefix(codec::channel_prefix(channel))
-            .keys()
-        {
-            item.map_err(self.backend("reading the outbox"))?;
-            count += 1;
-        }
-        Ok(count)
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // Keys order channels by name length first; callers expect names in order.
+        all.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        Ok(all)
     }
 
     fn meta_counter(&self, key: &'static [u8]) -> Result<u64, StoreError> {

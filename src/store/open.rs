@@ -36,12 +36,13 @@ pub(super) fn open(dir: &Path) -> Result<Store, StoreError> {
     };
     let (log, ids, states) = (tree("log")?, tree("ids")?, tree("states")?);
     let (published, outbox, meta) = (tree("published")?, tree("outbox")?, tree("meta")?);
+    let (dead, channels) = (tree("dead")?, tree("channels")?);
     let opened = Opened {
         dir,
         db: &db,
         log: &log,
         meta: &meta,
-        data: [&log, &ids, &states, &published, &outbox],
+        data: [&log, &ids, &states, &published, &outbox, &dead, &channels],
         db_len,
     };
     opened.check(marker)?;
@@ -54,6 +55,8 @@ pub(super) fn open(dir: &Path) -> Result<Store, StoreError> {
         states,
         published,
         outbox,
+        dead,
+        channels,
         meta,
         durability,
     })
@@ -181,7 +184,7 @@ struct Opened<'a> {
     db: &'a sled::Db,
     log: &'a sled::Tree,
     meta: &'a sled::Tree,
-    data: [&'a sled::Tree; 5],
+    data: [&'a sled::Tree; 7],
     /// The db file's length before sled opened it.
     db_len: u64,
 }

@@ -6,15 +6,15 @@ use omnistock_sdk::{ChannelId, EventId, LocationId, Sku, StockChange, StockEvent
 
 use super::*;
 
-fn channel(name: &str) -> ChannelId {
+pub(super) fn channel(name: &str) -> ChannelId {
     ChannelId::new(name).expect("valid channel")
 }
 
-fn sku(name: &str) -> Sku {
+pub(super) fn sku(name: &str) -> Sku {
     Sku::new(name).expect("valid sku")
 }
 
-fn event(chan: &str, id: &str, sku_name: &str, by: i64) -> NewEvent {
+pub(super) fn event(chan: &str, id: &str, sku_name: &str, by: i64) -> NewEvent {
     NewEvent {
         channel: channel(chan),
         received_at: Timestamp::from_millis(1_700_000_000_123),
@@ -31,20 +31,21 @@ fn event(chan: &str, id: &str, sku_name: &str, by: i64) -> NewEvent {
     }
 }
 
-fn push(chan: &str, sku_name: &str, target: i64) -> OutboxEntry {
+pub(super) fn push(chan: &str, sku_name: &str, target: i64) -> OutboxEntry {
     OutboxEntry {
         channel: channel(chan),
         sku: sku(sku_name),
         target,
         created_at: Timestamp::from_millis(1_700_000_000_500),
+        attempt: None,
     }
 }
 
-fn open(dir: &Path) -> Store {
+pub(super) fn open(dir: &Path) -> Store {
     Store::open(dir).expect("store opens")
 }
 
-fn store_dir() -> (tempfile::TempDir, std::path::PathBuf) {
+pub(super) fn store_dir() -> (tempfile::TempDir, std::path::PathBuf) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("store");
     (tmp, dir)
@@ -73,8 +74,26 @@ fn committed_events_come_back_from_the_log_in_order() {
         event("shop", "e1", "MUG", -2),
         event("pos", "e2", "CUP", 3),
     ];
-    assert_eq!(store.commit(&events[..2], &[]).expect("commit"), [1, 2]);
-    assert_eq!(store.commit(&events[2..], &[]).expect("commit"), [3]);
+    assert_eq!(
+        store
+            .commit(&Commit {
+                events: &events[..2],
+                states: &[],
+                ..Commit::default()
+            })
+            .expect("commit"),
+        [1, 2]
+    );
+    assert_eq!(
+        store
+            .commit(&Commit {
+                events: &events[2..],
+                states: &[],
+                ..Commit::default()
+            })
+            .expect("commit"),
+        [3]
+    );
     let all = log(&store, 0);
     assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
     for (logged, new) in all.iter().zip(&events) {
@@ -97,7 +116,11 @@ fn event_ids_are_found_per_channel() {
     let (_tmp, dir) = store_dir();
     let store = open(&dir);
     store
-        .commit(&[event("pos", "e1", "MUG", -1)], &[])
+        .commit(&Commit {
+            events: &[event("pos", "e1", "MUG", -1)],
+            states: &[],
+            ..Commit::default()
+        })
         .expect("commit");
     let id = EventId::new("e1").expect("id");
     assert!(store.contains_event(&channel("pos"), &id).expect("lookup"));
@@ -115,13 +138,18 @@ fn a_duplicate_event_fails_the_whole_commit() {
     let (_tmp, dir) = store_dir();
     let store = open(&dir);
     store
-        .commit(&[event("pos", "e1", "MUG", -1)], &[])
+        .commit(&Commit {
+            events: &[event("pos", "e1", "MUG", -1)],
+            states: &[],
+            ..Commit::default()
+        })
         .expect("commit");
     let err = store
-        .commit(
-            &[event("pos", "e2", "MUG", -1), event("pos", "e1", "MUG", -1)],
-            &[],
-        )
+        .commit(&Commit {
+            events: &[event("pos", "e2", "MUG", -1), event("pos", "e1", "MUG", -1)],
+            states: &[],
+            ..Commit::default()
+        })
         .expect_err("duplicate");
     assert!(
         matches!(err, StoreError::DuplicateEvent { seq: 1, .. }),
@@ -129,7 +157,13 @@ fn a_duplicate_event_fails_the_whole_commit() {
     );
     assert!(err.to_string().contains("\"e1\" from channel pos"), "{err}");
     let again = [event("pos", "e3", "MUG", -1), event("pos", "e3", "MUG", -1)];
-    let err = store.commit(&again, &[]).expect_err("duplicate in batch");
+    let err = store
+        .commit(&Commit {
+            events: &again,
+            states: &[],
+            ..Commit::default()
+        })
+        .expect_err("duplicate in batch");
     assert!(matches!(err, StoreError::DuplicateEvent { .. }), "{err}");
     assert_eq!(log(&store, 0).len(), 1);
     let e2 = EventId::new("e2").expect("id");
@@ -143,7 +177,14 @@ fn a_failed_commit_leaves_nothing_behind() {
     let state = SkuState::default();
     let mug = sku("MUG");
     let err = store
-        .commit_inner(&[event("pos", "e1", "MUG", -1)], &[(&mug, &state)], true)
+        .commit_inner(
+            &Commit {
+                events: &[event("pos", "e1", "MUG", -1)],
+                states: &[(&mug, &state)],
+                ..Commit::default()
+            },
+            true,
+        )
         .expect_err("injected fault");
     assert!(err.to_string().contains("injected fault"), "{err}");
     assert!(log(&store, 0).is_empty());
@@ -152,7 +193,11 @@ fn a_failed_commit_leaves_nothing_behind() {
     assert!(store.load_states().expect("states").is_empty());
     assert_eq!(store.last_seq().expect("last seq"), 0);
     let seqs = store
-        .commit(&[event("pos", "e1", "MUG", -1)], &[])
+        .commit(&Commit {
+            events: &[event("pos", "e1", "MUG", -1)],
+            states: &[],
+            ..Commit::default()
+        })
         .expect("commit");
     assert_eq!(seqs, [1]);
 }
@@ -163,7 +208,11 @@ fn states_round_trip() {
     let store = open(&dir);
     let (mug, cup, state) = (sku("MUG"), sku("CUP"), SkuState::default());
     store
-        .commit(&[], &[(&mug, &state), (&cup, &state)])
+        .commit(&Commit {
+            events: &[],
+            states: &[(&mug, &state), (&cup, &state)],
+            ..Commit::default()
+        })
         .expect("commit");
     let states = store.load_states().expect("states");
     assert_eq!(states, [(cup, state.clone()), (mug, state)]);
@@ -189,7 +238,11 @@ fn a_bad_log_record_is_an_error_not_a_gap() {
     let (_tmp, dir) = store_dir();
     let store = open(&dir);
     store
-        .commit(&[event("pos", "e1", "MUG", -1)], &[])
+        .commit(&Commit {
+            events: &[event("pos", "e1", "MUG", -1)],
+            states: &[],
+            ..Commit::default()
+        })
         .expect("commit");
     store
         .log
@@ -241,7 +294,7 @@ fn the_outbox_keeps_order_per_channel_and_forgets_confirmed_pushes() {
     assert_eq!(pending[0].1, push("shop", "MUG", 1));
     assert_eq!(store.pending(&shop, 2).expect("pending").len(), 2);
     assert_eq!(store.outbox_len(&shop).expect("len"), 3);
-    store.confirm(&shop, &[1, 4, 99]).expect("confirm");
+    store.confirm(&shop, &[1, 4, 99], &[]).expect("confirm");
     let left: Vec<_> = store
         .pending(&shop, 10)
         .expect("pending")
@@ -274,7 +327,11 @@ async fn a_reopened_store_has_everything_that_was_synced() {
     {
         let store = open(&dir);
         store
-            .commit(&[event("pos", "e1", "MUG", -1)], &[(&mug, &state)])
+            .commit(&Commit {
+                events: &[event("pos", "e1", "MUG", -1)],
+                states: &[(&mug, &state)],
+                ..Commit::default()
+            })
             .expect("commit");
         store
             .set_published(&channel("shop"), &mug, &value)
@@ -296,7 +353,11 @@ async fn a_reopened_store_has_everything_that_was_synced() {
     );
     assert_eq!(
         store
-            .commit(&[event("pos", "e2", "MUG", -1)], &[])
+            .commit(&Commit {
+                events: &[event("pos", "e2", "MUG", -1)],
+                states: &[],
+                ..Commit::default()
+            })
             .expect("commit"),
         [2]
     );
@@ -370,7 +431,13 @@ async fn damaged_store(
         let batch: Vec<_> = (0..events)
             .map(|i| event("pos", &format!("e{i}"), "MUG", -1))
             .collect();
-        store.commit(&batch, &[]).expect("commit");
+        store
+            .commit(&Commit {
+                events: &batch,
+                states: &[],
+                ..Commit::default()
+            })
+            .expect("commit");
         store.sync().await.expect("sync");
     }
     damage(&dir.join("db"));
@@ -472,20 +539,32 @@ async fn sync_cost() {
     let mut fsync_inline = Vec::new();
     for i in 0..rounds {
         store
-            .commit(&[event("pos", &format!("a{i}"), "MUG", -1)], &[])
+            .commit(&Commit {
+                events: &[event("pos", &format!("a{i}"), "MUG", -1)],
+                states: &[],
+                ..Commit::default()
+            })
             .expect("commit");
         let started = Instant::now();
         store.db.flush_async().await.expect("flush");
         flush_only.push(micros(started.elapsed()));
         store
-            .commit(&[event("pos", &format!("c{i}"), "MUG", -1)], &[])
+            .commit(&Commit {
+                events: &[event("pos", &format!("c{i}"), "MUG", -1)],
+                states: &[],
+                ..Commit::default()
+            })
             .expect("commit");
         store.db.flush_async().await.expect("flush");
         let started = Instant::now();
         store.durability.sync_files().expect("fsync");
         fsync_inline.push(micros(started.elapsed()));
         store
-            .commit(&[event("pos", &format!("b{i}"), "MUG", -1)], &[])
+            .commit(&Commit {
+                events: &[event("pos", &format!("b{i}"), "MUG", -1)],
+                states: &[],
+                ..Commit::default()
+            })
             .expect("commit");
         let stats = store.sync().await.expect("sync");
         flush.push(stats.flush_micros);

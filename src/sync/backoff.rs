@@ -14,12 +14,20 @@ pub struct Backoff {
 
 impl Backoff {
     pub fn new(base: Duration, max: Duration, seed: u64) -> Self {
-        Self { base, max, failures: 0, rng: SplitMix64(seed) }
+        Self {
+            base,
+            max,
+            failures: 0,
+            rng: SplitMix64(seed),
+        }
     }
 
     /// The next delay: uniform in [ceiling/2, ceiling], the ceiling doubling per failure up to `max`.
     pub fn next_delay(&mut self) -> Duration {
-        let ceiling = self.base.saturating_mul(1u32 << self.failures.min(20)).min(self.max);
+        let ceiling = self
+            .base
+            .saturating_mul(1u32 << self.failures.min(20))
+            .min(self.max);
         self.failures = self.failures.saturating_add(1);
         let fraction = 0.5 + 0.5 * self.rng.next_f64();
         ceiling.mul_f64(fraction)

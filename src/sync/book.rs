@@ -17,11 +17,15 @@ pub struct PublishedBook(Arc<Mutex<HashMap<(ChannelId, Sku), Published>>>);
 
 impl PublishedBook {
     pub fn from_store(values: Vec<(ChannelId, Sku, Published)>) -> Self {
-        Self(Arc::new(Mutex::new(values.into_iter().map(|(c, s, p)| ((c, s), p)).collect())))
+        Self(Arc::new(Mutex::new(
+            values.into_iter().map(|(c, s, p)| ((c, s), p)).collect(),
+        )))
     }
 
     pub fn lock(&self) -> MutexGuard<'_, HashMap<(ChannelId, Sku), Published>> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -45,11 +49,24 @@ pub struct StatusBoard(Arc<Mutex<BTreeMap<ChannelId, ChannelHealth>>>);
 
 impl StatusBoard {
     pub fn update(&self, channel: &ChannelId, change: impl FnOnce(&mut ChannelHealth)) {
-        let mut board = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        change(board.entry(channel.clone()).or_insert_with(|| ChannelHealth { healthy: true, ..ChannelHealth::default() }));
+        let mut board = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        change(
+            board
+                .entry(channel.clone())
+                .or_insert_with(|| ChannelHealth {
+                    healthy: true,
+                    ..ChannelHealth::default()
+                }),
+        );
     }
 
     pub fn snapshot(&self) -> BTreeMap<ChannelId, ChannelHealth> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 }

@@ -12,13 +12,23 @@ use crate::config::{ChannelConfig, ChannelKind};
 /// How long one call to a channel may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A pushing channel's connector and the location its number is reported at; `None` for a
-/// channel without a push side.
-pub fn build(id: &ChannelId, channel: &ChannelConfig) -> Result<Option<(Arc<dyn Connector>, LocationId)>, ConnectorError> {
-    let Some(location) = channel.sells_from.first().cloned() else { return Ok(None) };
+/// A pushing channel's connector and the location its number is reported at.
+pub struct PushSide {
+    pub connector: Arc<dyn Connector>,
+    pub location: LocationId,
+}
+
+/// A pushing channel's push side; `None` for a channel without one.
+pub fn build(id: &ChannelId, channel: &ChannelConfig) -> Result<Option<PushSide>, ConnectorError> {
+    let Some(location) = channel.sells_from.first().cloned() else {
+        return Ok(None);
+    };
     match &channel.kind {
         ChannelKind::Generic { push_url: None, .. } => Ok(None),
-        ChannelKind::Generic { push_url: Some(url), webhook_secret } => {
+        ChannelKind::Generic {
+            push_url: Some(url),
+            webhook_secret,
+        } => {
             let connector = GenericConnector::new(GenericSettings {
                 channel: id.clone(),
                 push_url: url.clone(),
@@ -29,7 +39,10 @@ pub fn build(id: &ChannelId, channel: &ChannelConfig) -> Result<Option<(Arc<dyn 
                 burst: channel.limits.burst,
                 timeout: CALL_TIMEOUT,
             })?;
-            Ok(Some((Arc::new(connector), location)))
+            Ok(Some(PushSide {
+                connector: Arc::new(connector),
+                location,
+            }))
         }
     }
 }

@@ -84,9 +84,13 @@ impl Engine {
             tasks: Vec::new(),
         };
         for (i, (id, channel)) in setup.config.channels.iter().enumerate() {
-            let built = connectors::build(id, channel)
-                .map_err(|e| EngineError::Connector { channel: id.clone(), message: e.to_string() })?;
-            let Some((connector, location)) = built else { continue };
+            let built = connectors::build(id, channel).map_err(|e| EngineError::Connector {
+                channel: id.clone(),
+                message: e.to_string(),
+            })?;
+            let Some((connector, location)) = built else {
+                continue;
+            };
             let wake = Arc::new(Notify::new());
             let (paused_tx, paused_rx) = watch::channel(paused_channels.contains(id));
             let pusher = pusher::Pusher::new(pusher::PusherSetup {
@@ -124,7 +128,10 @@ impl Engine {
 
     /// Pauses or resumes a channel's pushes; remembered across restarts.
     pub fn set_paused(&self, channel: &ChannelId, paused: bool) -> Result<(), EngineError> {
-        let sender = self.paused.get(channel).ok_or_else(|| EngineError::NotPushing(channel.clone()))?;
+        let sender = self
+            .paused
+            .get(channel)
+            .ok_or_else(|| EngineError::NotPushing(channel.clone()))?;
         self.store.set_paused(channel, paused)?;
         sender.send_replace(paused);
         tracing::info!(channel = %channel, paused, "Channel pushes {}.", if paused { "paused" } else { "resumed" });

@@ -58,7 +58,9 @@ impl Planner {
         for (sku, state) in skus {
             let numbers = allocation::availability(state, config);
             for channel in &self.pushing {
-                let Some(number) = numbers.channels.get(channel) else { continue };
+                let Some(number) = numbers.channels.get(channel) else {
+                    continue;
+                };
                 if self.last.get(&(channel.clone(), sku.clone())) == Some(&number.available) {
                     continue;
                 }
@@ -77,7 +79,8 @@ impl Planner {
     /// Remembers entries the store committed.
     pub fn planned(&mut self, entries: &[OutboxEntry]) {
         for entry in entries {
-            self.last.insert((entry.channel.clone(), entry.sku.clone()), entry.target);
+            self.last
+                .insert((entry.channel.clone(), entry.sku.clone()), entry.target);
         }
     }
 }
@@ -101,20 +104,34 @@ mod tests {
     use omnistock_sdk::{EventId, LineKey, LocationId, OrderId};
 
     use super::*;
-    use crate::state::{LineDetails, Lifecycle, Reservation};
+    use crate::state::{Lifecycle, LineDetails, Reservation};
 
-    fn line(channel: &str, order: &str, quantity: u32, lifecycle: Lifecycle) -> (LineKey, Reservation) {
+    fn line(
+        channel: &str,
+        order: &str,
+        quantity: u32,
+        lifecycle: Lifecycle,
+    ) -> (LineKey, Reservation) {
         let key = LineKey {
             channel: ChannelId::new(channel).expect("id"),
             order: OrderId::new(order).expect("id"),
             line: "1".into(),
         };
         let details = LineDetails {
-            opened: (Timestamp::EPOCH, EventId::new(format!("{channel}-{order}")).expect("id")),
+            opened: (
+                Timestamp::EPOCH,
+                EventId::new(format!("{channel}-{order}")).expect("id"),
+            ),
             location: LocationId::new("wh").expect("id"),
             quantity,
         };
-        (key, Reservation { details: Some(details), lifecycle })
+        (
+            key,
+            Reservation {
+                details: Some(details),
+                lifecycle,
+            },
+        )
     }
 
     #[test]
@@ -122,12 +139,29 @@ mod tests {
         let mut state = SkuState::default();
         for (key, r) in [
             line("web", "1", 2, Lifecycle::Open),
-            line("web", "2", 1, Lifecycle::Cancelled { at: Timestamp::EPOCH }),
-            line("web", "3", 4, Lifecycle::Fulfilled { at: Timestamp::EPOCH }),
+            line(
+                "web",
+                "2",
+                1,
+                Lifecycle::Cancelled {
+                    at: Timestamp::EPOCH,
+                },
+            ),
+            line(
+                "web",
+                "3",
+                4,
+                Lifecycle::Fulfilled {
+                    at: Timestamp::EPOCH,
+                },
+            ),
             line("pos", "4", 8, Lifecycle::Open),
         ] {
             state.replica.reservations.insert(key, r);
         }
-        assert_eq!(own_sold_units(&state, &ChannelId::new("web").expect("id")), 7);
+        assert_eq!(
+            own_sold_units(&state, &ChannelId::new("web").expect("id")),
+            7
+        );
     }
 }

@@ -16,7 +16,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use omnistock_sdk::{ChannelId, Connector, ConnectorError, ItemRef, LocationId, PushOutcome, PushRequest, Sku};
+use omnistock_sdk::{
+    ChannelId, Connector, ConnectorError, ItemRef, LocationId, PushOutcome, PushRequest, Sku,
+};
 use tokio::sync::{Notify, watch};
 
 use super::backoff::Backoff;
@@ -100,10 +102,23 @@ pub struct Pusher {
 impl Pusher {
     pub fn new(setup: PusherSetup) -> Self {
         let limiter = RateLimiter::direct(quota(&setup.limits));
-        let backoff = Backoff::new(setup.tuning.backoff_base, setup.tuning.backoff_max, setup.seed);
-        let labels = ChannelLabels { channel: setup.channel.to_string() };
-        setup.status.update(&setup.channel, |h| h.paused = *setup.paused.borrow());
-        Self { setup, limiter, backoff, labels }
+        let backoff = Backoff::new(
+            setup.tuning.backoff_base,
+            setup.tuning.backoff_max,
+            setup.seed,
+        );
+        let labels = ChannelLabels {
+            channel: setup.channel.to_string(),
+        };
+        setup
+            .status
+            .update(&setup.channel, |h| h.paused = *setup.paused.borrow());
+        Self {
+            setup,
+            limiter,
+            backoff,
+            labels,
+        }
     }
 
     /// Runs until told to stop.
@@ -126,8 +141,16 @@ impl Pusher {
 
     /// One pass over the outbox; returns how many SKUs it handled.
     async fn round(&mut self) -> Result<usize, Halt> {
-        let pending = self.setup.store.pending(&self.setup.channel, ROUND_ENTRIES).map_err(Halt::Store)?;
-        self.setup.metrics.outbox_depth.get_or_create(&self.labels).set(gauge(pending.len()));
+        let pending = self
+            .setup
+            .store
+            .pending(&self.setup.channel, ROUND_ENTRIES)
+            .map_err(Halt::Store)?;
+        self.setup
+            .metrics
+            .outbox_depth
+            .get_or_create(&self.labels)
+            .set(gauge(pending.len()));
         let slots = self.prioritized(coalesce(pending));
         let handled = slots.len();
         let mut slots = slots.into_iter().peekable();
@@ -147,7 +170,9 @@ impl Pusher {
         let mut keyed: Vec<((bool, i64), Slot)> = slots
             .into_iter()
             .map(|slot| {
-                let published = book.get(&(self.setup.channel.clone(), slot.sku.clone())).map(|p| p.quantity);
+                let published = book
+                    .get(&(self.setup.channel.clone(), slot.sku.clone()))
+                    .map(|p| p.quantity);
                 let target = slot.newest.1.target;
                 let increase = published.is_some_and(|p| target > p);
                 ((increase, target), slot)
@@ -159,10 +184,21 @@ impl Pusher {
 
     async fn push_batch(&mut self, batch: Vec<Slot>) -> Result<(), Halt> {
         let channel = self.setup.channel.clone();
-        let items: Vec<ItemRef> = batch.iter().filter_map(|s| ItemRef::new(s.sku.as_str()).ok()).collect();
+        let items: Vec<ItemRef> = batch
+            .iter()
+            .filter_map(|s| ItemRef::new(s.sku.as_str()).ok())
+            .collect();
         self.limiter.until_ready().await;
-        let levels = self.setup.connector.read(&items).await.map_err(Halt::Channel)?;
-        let read: BTreeMap<&str, i64> = levels.iter().map(|l| (l.item.as_str(), l.available)).collect();
+        let levels = self
+            .setup
+            .connector
+            .read(&items)
+            .await
+            .map_err(Halt::Channel)?;
+        let read: BTreeMap<&str, i64> = levels
+            .iter()
+            .map(|l| (l.item.as_str(), l.available))
+            .collect();
 
         let mut requests = Vec::new();
         let mut in_flight = Vec::new();
@@ -179,29 +215,60 @@ impl Pusher {
                 .lock()
                 .get(&(channel.clone(), slot.sku.clone()))
                 .map_or(now_shows, |p| p.quantity);
-            let recovered = slot.newest.1.attempt.as_ref().is_some_and(|a| a.value == now_shows && a.expected != now_shows);
+            let recovered = slot
+                .newest
+                .1
+                .attempt
+                .as_ref()
+                .is_some_and(|a| a.value == now_shows && a.expected != now_shows);
             let value = next_value(target, published_at_read, now_shows);
             if recovered || value == now_shows {
                 // Already showing it (or a push sent before a crash was applied): just confirm.
-                self.confirm(&InFlight { slot, published_at_read })?;
+                self.confirm(&InFlight {
+                    slot,
+                    published_at_read,
+                })?;
                 continue;
             }
             let (id, _) = slot.newest;
-            let attempt = Attempt { expected: now_shows, value, at: self.setup.clock.now() };
-            self.setup.store.record_attempt(&channel, id, &attempt).map_err(Halt::Store)?;
+            let attempt = Attempt {
+                expected: now_shows,
+                value,
+                at: self.setup.clock.now(),
+            };
+            self.setup
+                .store
+                .record_attempt(&channel, id, &attempt)
+                .map_err(Halt::Store)?;
             requests.push(PushRequest {
                 idempotency_key: format!("omnistock:{channel}:{id}:{now_shows}"),
-                item: ItemRef::new(slot.sku.as_str()).map_err(|e| Halt::Channel(ConnectorError::Permanent(e.to_string())))?,
+                item: ItemRef::new(slot.sku.as_str())
+                    .map_err(|e| Halt::Channel(ConnectorError::Permanent(e.to_string())))?,
                 location: self.setup.location.clone(),
                 expected: now_shows,
                 target: value,
             });
-            in_flight.push(InFlight { slot, published_at_read });
+            in_flight.push(InFlight {
+                slot,
+                published_at_read,
+            });
         }
         if !requests.is_empty() {
+            // The attempts must be durable before the pushes leave: after a crash they tell
+            // a push that was applied from one that was not.
+            self.setup.store.sync().await.map_err(Halt::Store)?;
             self.limiter.until_ready().await;
-            let outcomes = self.setup.connector.push(&requests).await.map_err(Halt::Channel)?;
-            self.setup.metrics.push_batch_size.get_or_create(&self.labels).observe(requests.len() as f64);
+            let outcomes = self
+                .setup
+                .connector
+                .push(&requests)
+                .await
+                .map_err(Halt::Channel)?;
+            self.setup
+                .metrics
+                .push_batch_size
+                .get_or_create(&self.labels)
+                .observe(requests.len() as f64);
             for (flight, outcome) in in_flight.into_iter().zip(outcomes) {
                 match outcome {
                     PushOutcome::Applied => {
@@ -211,8 +278,14 @@ impl Pusher {
                     }
                     PushOutcome::StaleCompare { .. } => {
                         // A sale landed between our read and our set: read again next round.
-                        self.setup.status.update(&channel, |h| h.stale_compares += 1);
-                        self.setup.metrics.stale_compares.get_or_create(&self.labels).inc();
+                        self.setup
+                            .status
+                            .update(&channel, |h| h.stale_compares += 1);
+                        self.setup
+                            .metrics
+                            .stale_compares
+                            .get_or_create(&self.labels)
+                            .inc();
                     }
                     PushOutcome::Rejected(reason) => self.dead_letter(&flight.slot, &reason)?,
                 }
@@ -237,23 +310,43 @@ impl Pusher {
         let now = self.setup.clock.now();
         let mut book = self.setup.published.lock();
         let key = (channel.clone(), flight.slot.sku.clone());
-        let moved_since_read = book.get(&key).map_or(0, |p| p.quantity - flight.published_at_read);
-        let published = Published { quantity: entry.target + moved_since_read, at: now };
+        let moved_since_read = book
+            .get(&key)
+            .map_or(0, |p| p.quantity - flight.published_at_read);
+        let published = Published {
+            quantity: entry.target + moved_since_read,
+            at: now,
+        };
         self.setup
             .store
-            .confirm(channel, &flight.slot.ids, &[(flight.slot.sku.clone(), published.clone())])
+            .confirm(
+                channel,
+                &flight.slot.ids,
+                &[(flight.slot.sku.clone(), published.clone())],
+            )
             .map_err(Halt::Store)?;
         book.insert(key, published);
         let lag = (now.as_millis() - entry.created_at.as_millis()).max(0) as f64 / 1000.0;
-        self.setup.metrics.sync_lag_seconds.get_or_create(&self.labels).observe(lag);
+        self.setup
+            .metrics
+            .sync_lag_seconds
+            .get_or_create(&self.labels)
+            .observe(lag);
         Ok(())
     }
 
     fn dead_letter(&self, slot: &Slot, reason: &str) -> Result<(), Halt> {
         let channel = &self.setup.channel;
         tracing::warn!(channel = %channel, sku = %slot.sku, reason, "Push dead-lettered; see omnistock deadletter list.");
-        self.setup.store.dead_letter(channel, &slot.ids, reason, self.setup.clock.now()).map_err(Halt::Store)?;
-        self.setup.metrics.dead_letters.get_or_create(&self.labels).inc();
+        self.setup
+            .store
+            .dead_letter(channel, &slot.ids, reason, self.setup.clock.now())
+            .map_err(Halt::Store)?;
+        self.setup
+            .metrics
+            .dead_letters
+            .get_or_create(&self.labels)
+            .inc();
         Ok(())
     }
 
@@ -262,13 +355,16 @@ impl Pusher {
         let channel = self.setup.channel.clone();
         let wait = match &halt {
             Halt::Channel(ConnectorError::RateLimited { retry_after, .. }) => {
-                self.setup.metrics.rate_limited.get_or_create(&self.labels).inc();
+                self.setup
+                    .metrics
+                    .rate_limited
+                    .get_or_create(&self.labels)
+                    .inc();
                 self.setup.status.update(&channel, |h| h.rate_limited += 1);
                 *retry_after
             }
-            Halt::Channel(ConnectorError::Permanent(_) | ConnectorError::BadInput(_)) | Halt::Store(_) => {
-                self.backoff.next_delay().max(Duration::from_secs(1))
-            }
+            Halt::Channel(ConnectorError::Permanent(_) | ConnectorError::BadInput(_))
+            | Halt::Store(_) => self.backoff.next_delay().max(Duration::from_secs(1)),
             Halt::Channel(ConnectorError::Retryable(_)) => self.backoff.next_delay(),
         };
         let message = match &halt {
@@ -336,7 +432,14 @@ fn coalesce(pending: Vec<(u64, OutboxEntry)>) -> Vec<Slot> {
             }
             None => {
                 let sku = entry.sku.clone();
-                slots.insert(sku.clone(), Slot { sku, ids: vec![id], newest: (id, entry) });
+                slots.insert(
+                    sku.clone(),
+                    Slot {
+                        sku,
+                        ids: vec![id],
+                        newest: (id, entry),
+                    },
+                );
             }
         }
     }
@@ -347,7 +450,9 @@ fn coalesce(pending: Vec<(u64, OutboxEntry)>) -> Vec<Slot> {
 fn quota(limits: &ApiLimits) -> Quota {
     let period = Duration::from_secs_f64(1.0 / limits.per_second.max(0.001));
     let burst = NonZeroU32::new(limits.burst).unwrap_or(NonZeroU32::MIN);
-    Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN)).allow_burst(burst)
+    Quota::with_period(period)
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+        .allow_burst(burst)
 }
 
 fn gauge(n: usize) -> i64 {
