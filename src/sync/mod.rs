@@ -88,7 +88,11 @@ impl Engine {
                 channel: id.clone(),
                 message: e.to_string(),
             })?;
-            let Some(connectors::PushSide { connector, location }) = built else {
+            let Some(connectors::PushSide {
+                connector,
+                location,
+            }) = built
+            else {
                 continue;
             };
             let wake = Arc::new(Notify::new());

@@ -50,7 +50,8 @@ pub struct Call {
 struct State {
     levels: BTreeMap<String, i64>,
     applied: HashMap<String, crate::protocol::Change>,
-    failures: VecDeque<Failure>,
+    /// The next failures, each for any endpoint (`None`) or only one.
+    failures: VecDeque<(Option<&'static str>, Failure)>,
     calls: Vec<Call>,
     /// Sales to make right after the next levels read: the race rule 6 is about.
     sell_after_read: Vec<(String, i64)>,
@@ -140,8 +141,15 @@ impl FakeReceiver {
             .push((sku.to_owned(), quantity));
     }
 
+    /// The next call, whichever endpoint, goes wrong this way.
     pub fn fail_next(&self, failure: Failure) {
-        self.state().failures.push_back(failure);
+        self.state().failures.push_back((None, failure));
+    }
+
+    /// The next `set` call goes wrong this way (reads before it are answered normally).
+    /// With [`Failure::Slow`], the change is applied at once and only the answer is late.
+    pub fn fail_next_set(&self, failure: Failure) {
+        self.state().failures.push_back((Some("set"), failure));
     }
 
     /// Every request received so far.
@@ -177,7 +185,12 @@ impl Respond for Responder {
             body,
         });
         let mut delay = Duration::ZERO;
-        match state.failures.pop_front() {
+        let failure = match state.failures.front() {
+            Some((None, _)) => state.failures.pop_front(),
+            Some((Some(endpoint), _)) if *endpoint == self.endpoint => state.failures.pop_front(),
+            _ => None,
+        };
+        match failure.map(|(_, f)| f) {
             Some(Failure::RateLimited { retry_after_secs }) => {
                 return ResponseTemplate::new(429)
                     .insert_header("retry-after", retry_after_secs.to_string().as_str());

@@ -1,0 +1,533 @@
+//! The sync engine against fake channels over HTTP: every change reaches every pushing
+//! channel, batched, within its rate, through failures, without destroying a sale.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{
+    ADMIN_TOKEN, Api, Daemon, POS_SECRET, Site, WEB_SECRET, WMS_SECRET, adjusted, counted, event,
+    opened,
+};
+use omnistock_generic::fake::{Failure, FakeReceiver};
+use serde_json::Value;
+
+/// The store (owned by `pos`) and the warehouse (owned by `wms`); `web` sells from both with
+/// a buffer of 1 and receives pushes; `outlet` sells from the warehouse and receives pushes.
+fn config(web: &FakeReceiver, outlet: &FakeReceiver, web_limits: &str) -> String {
+    format!(
+        r#"
+node_id = "test-node"
+listen = "127.0.0.1:0"
+state_dir = "state"
+
+[api]
+admin_token = {{ env = "OMNISTOCK_TEST_ADMIN_TOKEN" }}
+
+[locations.store]
+owner = "pos"
+
+[locations.wh]
+owner = "wms"
+
+[channels.pos]
+kind = "generic"
+webhook_secret = {{ env = "OMNISTOCK_TEST_POS_SECRET" }}
+sells_from = ["store"]
+
+[channels.wms]
+kind = "generic"
+webhook_secret = {{ env = "OMNISTOCK_TEST_WMS_SECRET" }}
+sells_from = ["wh"]
+
+[channels.web]
+kind = "generic"
+webhook_secret = {{ env = "OMNISTOCK_TEST_WEB_SECRET" }}
+sells_from = ["store", "wh"]
+buffer = 1
+push_url = "{web}"
+{web_limits}
+
+[channels.outlet]
+kind = "generic"
+webhook_secret = {{ env = "OMNISTOCK_TEST_WMS_SECRET" }}
+sells_from = ["wh"]
+push_url = "{outlet}"
+"#,
+        web = web.url(),
+        outlet = outlet.url(),
+    )
+}
+
+/// Waits until `check` holds, up to 20 s (a slow CI machine), polling.
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn start(web: &FakeReceiver, outlet: &FakeReceiver, web_limits: &str) -> (Site, Daemon, Api) {
+    let site = Site::with_config(&config(web, outlet, web_limits));
+    let daemon = site.start();
+    let api = Api::new(&daemon.url);
+    (site, daemon, api)
+}
+
+async fn post(api: &Api, channel: &str, secret: &str, events: Vec<Value>) {
+    let (status, answer) = api
+        .post_events(channel, secret, events)
+        .await
+        .expect("post");
+    assert_eq!(status, 200, "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sale_anywhere_reaches_every_other_channel_and_own_sales_are_not_pushed_back() {
+    let web = FakeReceiver::builder("web", WEB_SECRET)
+        .level("MUG", 0)
+        .start()
+        .await;
+    let outlet = FakeReceiver::builder("outlet", WMS_SECRET)
+        .level("MUG", 0)
+        .start()
+        .await;
+    let (_site, _daemon, api) = start(&web, &outlet, "").await;
+
+    post(
+        &api,
+        "pos",
+        POS_SECRET,
+        vec![event(
+            "p1",
+            "2026-11-23T09:00:00Z",
+            "MUG",
+            counted("store", 10),
+        )],
+    )
+    .await;
+    post(
+        &api,
+        "wms",
+        WMS_SECRET,
+        vec![event(
+            "w1",
+            "2026-11-23T09:00:00Z",
+            "MUG",
+            counted("wh", 20),
+        )],
+    )
+    .await;
+    eventually("web shows 29 and outlet 20", || {
+        web.level("MUG") == Some(29) && outlet.level("MUG") == Some(20)
+    })
+    .await;
+
+    // A till sale in the store: the web shop drops, the outlet (warehouse only) does not.
+    post(
+        &api,
+        "pos",
+        POS_SECRET,
+        vec![event(
+            "p2",
+            "2026-11-23T09:05:00Z",
+            "MUG",
+            adjusted("store", -1),
+        )],
+    )
+    .await;
+    eventually("web shows 28", || web.level("MUG") == Some(28)).await;
+    assert_eq!(outlet.level("MUG"), Some(20));
+
+    // The web shop sells 2 from the warehouse: it lowered its own number already; its order
+    // arrives later. The outlet drops by 2; nothing is pushed back to the web shop.
+    web.sell("MUG", 2);
+    let web_calls = web.calls().len();
+    post(
+        &api,
+        "web",
+        WEB_SECRET,
+        vec![event(
+            "o1",
+            "2026-11-23T09:06:00Z",
+            "MUG",
+            opened("1001", "wh", 2),
+        )],
+    )
+    .await;
+    eventually("outlet shows 18", || outlet.level("MUG") == Some(18)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        web.level("MUG"),
+        Some(26),
+        "the web shop's own sale is counted once"
+    );
+    let sets = web.calls()[web_calls..]
+        .iter()
+        .filter(|c| c.endpoint == "set")
+        .count();
+    assert_eq!(sets, 0, "nothing is pushed back to the channel that sold");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_changes_are_coalesced_into_few_batched_calls_within_the_rate() {
+    let web = FakeReceiver::builder("web", WEB_SECRET).start().await;
+    let outlet = FakeReceiver::builder("outlet", WMS_SECRET).start().await;
+    let skus: Vec<String> = (0..10).map(|i| format!("SKU-{i}")).collect();
+    for sku in &skus {
+        web.sell(sku, 0);
+        outlet.sell(sku, 0);
+    }
+    let (_site, _daemon, api) =
+        start(&web, &outlet, "rate_limit = { per_second = 4, burst = 2 }").await;
+
+    // 1,000 changes to 10 SKUs, in requests of 50.
+    let events: Vec<Value> = (0..1000)
+        .map(|i| {
+            event(
+                &format!("c{i}"),
+                "2026-11-23T09:00:00Z",
+                &skus[i % 10],
+                adjusted("wh", 1),
+            )
+        })
+        .collect();
+    for chunk in events.chunks(50) {
+        post(&api, "wms", WMS_SECRET, chunk.to_vec()).await;
+    }
+    eventually("every SKU at 100 on the outlet and 99 on the web", || {
+        skus.iter()
+            .all(|s| outlet.level(s) == Some(100) && web.level(s) == Some(99))
+    })
+    .await;
+
+    let calls = web.calls();
+    let sets: Vec<_> = calls.iter().filter(|c| c.endpoint == "set").collect();
+    assert!(
+        sets.len() <= 20,
+        "1,000 changes took {} set calls",
+        sets.len()
+    );
+    let largest = sets
+        .iter()
+        .map(|c| c.body["changes"].as_array().map_or(0, Vec::len))
+        .max()
+        .unwrap_or(0);
+    assert!(largest > 1, "pushes are batched");
+    // Never above 4 calls/s after a burst of 2: n calls need at least (n - 2) / 4 seconds.
+    if let (Some(first), Some(last)) = (calls.first(), calls.last()) {
+        let span = last.at.duration_since(first.at).as_secs_f64();
+        let allowed = 2.0 + span * 4.0 * 1.1;
+        assert!(
+            (calls.len() as f64) <= allowed,
+            "{} calls in {span:.2} s exceed 4/s",
+            calls.len()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_slow_the_channel_down_without_losing_a_push() {
+    let web = FakeReceiver::builder("web", WEB_SECRET)
+        .level("MUG", 0)
+        .start()
+        .await;
+    let outlet = FakeReceiver::builder("outlet", WMS_SECRET)
+        .level("MUG", 0)
+        .start()
+        .await;
+    for failure in [
+        Failure::RateLimited {
+            retry_after_secs: 1,
+        },
+        Failure::ServerError,
+        Failure::Garbage,
+        Failure::ServerError,
+    ] {
+        outlet.fail_next(failure);
+    }
+    let (_site, _daemon, api) = start(&web, &outlet, "").await;
+    post(
+        &api,
+        "wms",
+        WMS_SECRET,
+        vec![event("w1", "2026-11-23T09:00:00Z", "MUG", counted("wh", 7))],
+    )
+    .await;
+    eventually("the outlet shows 7 after its failures", || {
+        outlet.level("MUG") == Some(7)
+    })
+    .await;
+    assert_eq!(
+        web.level("MUG"),
+        Some(6),
+        "the other channel was not held up"
+    );
+
+    let metrics = reqwest::get(format!("{}/metrics", api.url))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("omnistock_rate_limited_total{channel=\"outlet\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("omnistock_push_retries_total{channel=\"outlet\"} 3"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sale_between_our_read_and_our_set_is_kept() {
+    let web = FakeReceiver::builder("web", WEB_SECRET)
+        .level("MUG", 0)
+        .start()
+        .await;
+    let outlet = FakeReceiver::builder("outlet", WMS_SECRET)
+        .level("MUG", 0)
+        .start()
+        .await;
+    let (_site, _daemon, api) = start(&web, &outlet, "").await;
+    post(
+        &api,
+        "wms",
+        WMS_SECRET,
+        vec![event(
+            "w1",
+            "2026-11-23T09:00:00Z",
+            "MUG",
+            counted("wh", 10),
+        )],
+    )
+    .await;
+    eventually("outlet at 10", || outlet.level("MUG") == Some(10)).await;
+
+    // The outlet sells one right after our next read: our compare goes stale, we read again
+    // and set the new target while keeping the outlet's own sale.
+    outlet.sell_after_next_read("MUG", 1);
+    post(
+        &api,
+        "wms",
+        WMS_SECRET,
+        vec![event(
+            "w2",
+            "2026-11-23T09:01:00Z",
+            "MUG",
+            adjusted("wh", 5),
+        )],
+    )
+    .await;
+    eventually("outlet at 14 (15 minus its own unseen sale)", || {
+        outlet.level("MUG") == Some(14)
+    })
+    .await;
+    let metrics = reqwest::get(format!("{}/metrics", api.url))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("omnistock_stale_compares_total{channel=\"outlet\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_cut_by_kill_9_is_neither_lost_nor_doubled() {
+    let web = FakeReceiver::builder("web", WEB_SECRET)
+        .level("MUG", 0)
+        .start()
+        .await;
+    let outlet = FakeReceiver::builder("outlet", WMS_SECRET)
+        .level("MUG", 0)
+        .start()
+        .await;
+    let (site, daemon, api) = start(&web, &outlet, "").await;
+    post(
+        &api,
+        "wms",
+        WMS_SECRET,
+        vec![event(
+            "w1",
+            "2026-11-23T09:00:00Z",
+            "MUG",
+            counted("wh", 10),
+        )],
+    )
+    .await;
+    eventually("outlet at 10", || outlet.level("MUG") == Some(10)).await;
+
+    // The next set is applied by the outlet but answered late: we die before the answer,
+    // between "outbox written" and "channel confirmed".
+    outlet.fail_next_set(Failure::Slow(Duration::from_secs(5)));
+    post(
+        &api,
+        "wms",
+        WMS_SECRET,
+        vec![event(
+            "w2",
+            "2026-11-23T09:01:00Z",
+            "MUG",
+            adjusted("wh", -3),
+        )],
+    )
+    .await;
+    eventually("the outlet applied the push", || {
+        outlet.level("MUG") == Some(7)
+    })
+    .await;
+    daemon.kill_9();
+    let sets_before = outlet
+        .calls()
+        .iter()
+        .filter(|c| c.endpoint == "set")
+        .count();
+
+    // On restart the entry is still in the outbox with its recorded attempt: the read shows
+    // the attempted value, so it is confirmed without pushing again.
+    let daemon = site.start();
+    let api = Api::new(&daemon.url);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while api.get("/v1/channels").await.1["outlet"]["outbox"] != 0 {
+        assert!(Instant::now() < deadline, "the outbox never emptied");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(outlet.level("MUG"), Some(7), "not doubled");
+    let sets_after = outlet
+        .calls()
+        .iter()
+        .filter(|c| c.endpoint == "set")
+        .count();
+    assert_eq!(
+        sets_after, sets_before,
+        "the applied push was recognized, not sent again"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_the_channel_does_not_know_is_dead_lettered_and_can_be_retried_or_dropped() {
+    let web = FakeReceiver::builder("web", WEB_SECRET).start().await;
+    let outlet = FakeReceiver::builder("outlet", WMS_SECRET).start().await;
+    let (_site, _daemon, api) = start(&web, &outlet, "").await;
+    post(
+        &api,
+        "wms",
+        WMS_SECRET,
+        vec![event(
+            "w1",
+            "2026-11-23T09:00:00Z",
+            "GHOST",
+            counted("wh", 3),
+        )],
+    )
+    .await;
+
+    let letters = loop {
+        let (_, letters) = api.get("/v1/deadletters?channel=outlet").await;
+        if letters.as_array().is_some_and(|l| !l.is_empty()) {
+            break letters;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(letters[0]["sku"], "GHOST");
+    assert!(
+        letters[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("does not know")),
+        "{letters}"
+    );
+    let id = letters[0]["id"].as_u64().expect("id");
+
+    // The channel learns the SKU; ops retry the dead letter.
+    outlet.sell("GHOST", 0);
+    let retry = api
+        .http
+        .post(format!("{}/v1/deadletters/outlet/{id}/retry", api.url))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("retry");
+    assert_eq!(retry.status().as_u16(), 200);
+    eventually("outlet shows 3", || outlet.level("GHOST") == Some(3)).await;
+
+    // The web shop never learns it: drop its dead letter.
+    let (_, letters) = api.get("/v1/deadletters?channel=web").await;
+    let id = letters[0]["id"].as_u64().expect("id");
+    let url = format!("{}/v1/deadletters/web/{id}", api.url);
+    assert_eq!(
+        api.http
+            .delete(&url)
+            .send()
+            .await
+            .expect("drop")
+            .status()
+            .as_u16(),
+        401
+    );
+    assert_eq!(
+        api.http
+            .delete(&url)
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("drop")
+            .status()
+            .as_u16(),
+        200
+    );
+    assert_eq!(api.get("/v1/deadletters").await.1, serde_json::json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_channel_gets_nothing_until_resumed() {
+    let web = FakeReceiver::builder("web", WEB_SECRET)
+        .level("MUG", 0)
+        .start()
+        .await;
+    let outlet = FakeReceiver::builder("outlet", WMS_SECRET)
+        .level("MUG", 0)
+        .start()
+        .await;
+    let (_site, _daemon, api) = start(&web, &outlet, "").await;
+    let control = |action: &str| {
+        api.http
+            .post(format!("{}/v1/channels/outlet/{action}", api.url))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+    };
+    assert_eq!(
+        control("pause").await.expect("pause").status().as_u16(),
+        200
+    );
+    post(
+        &api,
+        "wms",
+        WMS_SECRET,
+        vec![event("w1", "2026-11-23T09:00:00Z", "MUG", counted("wh", 5))],
+    )
+    .await;
+    eventually("web shows 4", || web.level("MUG") == Some(4)).await;
+    assert_eq!(outlet.level("MUG"), Some(0), "paused");
+    let (_, channels) = api.get("/v1/channels").await;
+    assert_eq!(
+        (
+            channels["outlet"]["paused"].as_bool(),
+            channels["outlet"]["outbox"].as_u64()
+        ),
+        (Some(true), Some(1))
+    );
+
+    assert_eq!(
+        control("resume").await.expect("resume").status().as_u16(),
+        200
+    );
+    eventually("outlet shows 5", || outlet.level("MUG") == Some(5)).await;
+}
