@@ -391,8 +391,8 @@ async fn a_push_cut_by_kill_9_is_neither_lost_nor_doubled() {
         .filter(|c| c.endpoint == "set")
         .count();
 
-    // On restart the entry is still in the outbox with its recorded attempt: the read shows
-    // the attempted value, so it is confirmed without pushing again.
+    // On restart the entry is still in the outbox with its recorded attempt: it is sent again
+    // as it was, and the channel's idempotency key answers it applied without applying twice.
     let daemon = site.start();
     let api = Api::new(&daemon.url);
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -401,14 +401,17 @@ async fn a_push_cut_by_kill_9_is_neither_lost_nor_doubled() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(outlet.level("MUG"), Some(7), "not doubled");
-    let sets_after = outlet
+    let sets: Vec<_> = outlet
         .calls()
-        .iter()
+        .into_iter()
         .filter(|c| c.endpoint == "set")
-        .count();
+        .collect();
+    assert_eq!(sets.len(), sets_before + 1, "sent again once");
+    let change = |i: usize| sets[i].body["changes"][0].clone();
     assert_eq!(
-        sets_after, sets_before,
-        "the applied push was recognized, not sent again"
+        change(sets_before),
+        change(sets_before - 1),
+        "as it was: same key, compare and value"
     );
 }
 

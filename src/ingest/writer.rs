@@ -183,9 +183,16 @@ impl Writer {
         }
         let now = self.clock.now();
         let states: Vec<(&Sku, &SkuState)> = group.touched.iter().collect();
-        let outbox = self.sync.planner.plan(config, group.touched.iter(), now);
         let mut book = self.sync.published.lock();
         let published = own_sales(group, &book, now);
+        let moved: Vec<(ChannelId, Sku)> = published
+            .iter()
+            .map(|(c, s, _)| (c.clone(), s.clone()))
+            .collect();
+        let outbox = self
+            .sync
+            .planner
+            .plan(config, group.touched.iter(), &moved, now);
         let commit = Commit {
             events: &group.logged,
             states: &states,
@@ -210,7 +217,7 @@ impl Writer {
             let states = self.view.read();
             self.sync
                 .planner
-                .plan(&config, states.iter(), self.clock.now())
+                .plan(&config, states.iter(), &[], self.clock.now())
         };
         if outbox.is_empty() {
             return;

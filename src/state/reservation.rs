@@ -18,16 +18,23 @@ use super::timeline::Mark;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Lifecycle {
     Open,
-    Fulfilled { at: Timestamp },
-    Cancelled { at: Timestamp },
+    Fulfilled {
+        at: Timestamp,
+    },
+    /// `restocked`: the selling channel put the units back into its own number.
+    Cancelled {
+        at: Timestamp,
+        #[serde(default)]
+        restocked: bool,
+    },
 }
 
 impl Lifecycle {
-    fn rank(&self) -> (u8, Timestamp) {
+    fn rank(&self) -> (u8, Timestamp, bool) {
         match self {
-            Self::Open => (0, Timestamp::EPOCH),
-            Self::Fulfilled { at } => (1, *at),
-            Self::Cancelled { at } => (2, *at),
+            Self::Open => (0, Timestamp::EPOCH, false),
+            Self::Fulfilled { at } => (1, *at, false),
+            Self::Cancelled { at, restocked } => (2, *at, *restocked),
         }
     }
 

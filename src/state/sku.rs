@@ -167,10 +167,15 @@ impl SkuState {
                     at: event.occurred_at,
                 }),
             ),
-            StockChange::OrderLineCancelled { order, line } => self.reserve(
+            StockChange::OrderLineCancelled {
+                order,
+                line,
+                restocked,
+            } => self.reserve(
                 input.line_key(order, line),
                 Reservation::with_lifecycle(Lifecycle::Cancelled {
                     at: event.occurred_at,
+                    restocked: *restocked,
                 }),
             ),
         };
@@ -325,7 +330,7 @@ fn summarize(change: &StockChange) -> String {
         StockChange::OrderLineFulfilled { order, line } => {
             format!("order {order} line {line} fulfilled")
         }
-        StockChange::OrderLineCancelled { order, line } => {
+        StockChange::OrderLineCancelled { order, line, .. } => {
             format!("order {order} line {line} cancelled")
         }
     }

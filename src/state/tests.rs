@@ -131,6 +131,7 @@ fn to_event(i: usize, op: Op, occurred_at: Timestamp) -> (usize, StockEvent) {
             StockChange::OrderLineCancelled {
                 order: order(n),
                 line: "1".into(),
+                restocked: true,
             },
         ),
     };

@@ -15,6 +15,8 @@ pub mod book;
 pub mod connectors;
 pub mod plan;
 pub mod pusher;
+#[cfg(test)]
+mod simulation;
 pub mod target;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -68,8 +70,26 @@ pub struct EngineSetup {
 }
 
 impl Engine {
-    /// Builds every pushing channel's connector and starts its pusher.
+    /// Builds every pushing channel's connector from the configuration and starts its pusher.
     pub fn start(setup: EngineSetup) -> Result<Engine, EngineError> {
+        let mut sides = BTreeMap::new();
+        for (id, channel) in &setup.config.channels {
+            let built = connectors::build(id, channel).map_err(|e| EngineError::Connector {
+                channel: id.clone(),
+                message: e.to_string(),
+            })?;
+            if let Some(side) = built {
+                sides.insert(id.clone(), side);
+            }
+        }
+        Self::start_with(setup, sides)
+    }
+
+    /// Starts a pusher for each given push side: the seam a simulation drives channels through.
+    pub fn start_with(
+        setup: EngineSetup,
+        sides: BTreeMap<ChannelId, connectors::PushSide>,
+    ) -> Result<Engine, EngineError> {
         let published = PublishedBook::from_store(setup.store.all_published()?);
         let paused_channels = setup.store.paused_channels()?;
         let status = StatusBoard::default();
@@ -83,20 +103,16 @@ impl Engine {
             stop,
             tasks: Vec::new(),
         };
-        for (i, (id, channel)) in setup.config.channels.iter().enumerate() {
-            let built = connectors::build(id, channel).map_err(|e| EngineError::Connector {
-                channel: id.clone(),
-                message: e.to_string(),
-            })?;
-            let Some(connectors::PushSide {
-                connector,
-                location,
-            }) = built
-            else {
+        for (i, (id, side)) in sides.into_iter().enumerate() {
+            let Some(channel) = setup.config.channels.get(&id) else {
                 continue;
             };
+            let connectors::PushSide {
+                connector,
+                location,
+            } = side;
             let wake = Arc::new(Notify::new());
-            let (paused_tx, paused_rx) = watch::channel(paused_channels.contains(id));
+            let (paused_tx, paused_rx) = watch::channel(paused_channels.contains(&id));
             let pusher = pusher::Pusher::new(pusher::PusherSetup {
                 channel: id.clone(),
                 connector,

@@ -12,7 +12,7 @@ use omnistock_sdk::{ChannelId, Sku, Timestamp};
 
 use crate::allocation;
 use crate::config::Config;
-use crate::state::SkuState;
+use crate::state::{Lifecycle, SkuState};
 use crate::store::{OutboxEntry, Published};
 
 /// The last target planned per pushing channel and SKU.
@@ -47,11 +47,14 @@ impl Planner {
     }
 
     /// Outbox entries for every pushing channel whose number for one of `skus` changed since
-    /// the last planned one. Call [`Planner::planned`] once they are committed.
+    /// the last planned one, or whose published value moved (`moved`: a channel's own sale or
+    /// restock changes what the next push must do even when the target stays). Call
+    /// [`Planner::planned`] once they are committed.
     pub fn plan<'a>(
         &self,
         config: &Config,
         skus: impl IntoIterator<Item = (&'a Sku, &'a SkuState)>,
+        moved: &[(ChannelId, Sku)],
         now: Timestamp,
     ) -> Vec<OutboxEntry> {
         let mut entries = Vec::new();
@@ -61,7 +64,8 @@ impl Planner {
                 let Some(number) = numbers.channels.get(channel) else {
                     continue;
                 };
-                if self.last.get(&(channel.clone(), sku.clone())) == Some(&number.available) {
+                let key = (channel.clone(), sku.clone());
+                if self.last.get(&key) == Some(&number.available) && !moved.contains(&key) {
                     continue;
                 }
                 entries.push(OutboxEntry {
@@ -85,15 +89,24 @@ impl Planner {
     }
 }
 
-/// Units sold on `channel` itself, by its order lines that ever opened: the amount the
-/// channel lowered its own number by. Cancellations and fulfilments leave it as it is — the
-/// channel's own restock, if any, shows up as a rise the next push corrects.
+/// Units sold on `channel` itself that it still keeps out of its own number: its order lines
+/// that opened, unless cancelled with a restock. Fulfilment leaves the channel's number as
+/// it is; a restocking cancellation puts the units back.
 pub fn own_sold_units(state: &SkuState, channel: &ChannelId) -> i64 {
     state
         .replica
         .reservations
         .iter()
-        .filter(|(key, _)| &key.channel == channel)
+        .filter(|(key, r)| {
+            &key.channel == channel
+                && !matches!(
+                    r.lifecycle,
+                    Lifecycle::Cancelled {
+                        restocked: true,
+                        ..
+                    }
+                )
+        })
         .filter_map(|(_, r)| r.details.as_ref())
         .map(|d| i64::from(d.quantity))
         .sum()
@@ -135,18 +148,16 @@ mod tests {
     }
 
     #[test]
-    fn own_sales_count_whatever_became_of_them() {
+    fn own_sales_count_until_a_restocking_cancellation() {
         let mut state = SkuState::default();
+        let cancelled = |restocked| Lifecycle::Cancelled {
+            at: Timestamp::EPOCH,
+            restocked,
+        };
         for (key, r) in [
             line("web", "1", 2, Lifecycle::Open),
-            line(
-                "web",
-                "2",
-                1,
-                Lifecycle::Cancelled {
-                    at: Timestamp::EPOCH,
-                },
-            ),
+            line("web", "2", 1, cancelled(true)),
+            line("web", "5", 16, cancelled(false)),
             line(
                 "web",
                 "3",
@@ -161,7 +172,7 @@ mod tests {
         }
         assert_eq!(
             own_sold_units(&state, &ChannelId::new("web").expect("id")),
-            7
+            2 + 16 + 4
         );
     }
 }

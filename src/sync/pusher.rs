@@ -10,7 +10,7 @@
 //! for Retry-After; other transient failures back off exponentially with jitter. Every call
 //! passes through the channel's one rate limiter.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,12 +18,13 @@ use std::time::Duration;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use omnistock_sdk::{
     ChannelId, Connector, ConnectorError, ItemRef, LocationId, PushOutcome, PushRequest, Sku,
+    Timestamp,
 };
 use tokio::sync::{Notify, watch};
 
 use super::backoff::Backoff;
 use super::book::{PublishedBook, StatusBoard};
-use super::target::next_value;
+use super::target::{next_value, published_after};
 use crate::clock::Clock;
 use crate::config::ApiLimits;
 use crate::metrics::{ChannelLabels, Metrics};
@@ -41,6 +42,11 @@ pub struct Tuning {
     pub unhealthy_after: u32,
     /// How often an idle pusher looks at its outbox even without a wake-up.
     pub idle_poll: Duration,
+    /// How long an unexplained rise on a channel is left in place before it is corrected as
+    /// drift: a channel that restocks a cancelled order raises its number before its
+    /// webhook reaches us, and correcting that rise at once would, once the webhook
+    /// arrives, leave the restock looking like a sale we have not seen.
+    pub rise_grace: Duration,
 }
 
 impl Default for Tuning {
@@ -50,6 +56,7 @@ impl Default for Tuning {
             backoff_max: Duration::from_secs(60),
             unhealthy_after: 5,
             idle_poll: Duration::from_secs(5),
+            rise_grace: Duration::from_secs(10),
         }
     }
 }
@@ -73,17 +80,31 @@ pub struct PusherSetup {
     pub seed: u64,
 }
 
-/// The newest pending target of one SKU, and every entry it stands for.
+/// The newest pending target of one SKU, every entry it stands for, and the newest push
+/// attempt recorded on any of them.
 struct Slot {
     sku: Sku,
     ids: Vec<u64>,
     newest: (u64, OutboxEntry),
+    attempt: Option<Recorded>,
 }
 
-/// A push on its way, with the published value it was computed from.
+/// A push attempt recorded on outbox entry `id`, for `target`.
+#[derive(Clone)]
+struct Recorded {
+    id: u64,
+    target: i64,
+    attempt: Attempt,
+}
+
+/// A push on its way: the published value when we read the channel, and the value it
+/// leaves published once applied. `replay`: the entry whose unanswered attempt this re-sends,
+/// and the value it asked for.
 struct InFlight {
     slot: Slot,
-    published_at_read: i64,
+    book_at_read: Option<i64>,
+    published_after: i64,
+    replay: Option<(u64, i64)>,
 }
 
 /// Why a round stopped early.
@@ -94,6 +115,13 @@ enum Halt {
 
 pub struct Pusher {
     setup: PusherSetup,
+    /// When each SKU's current unexplained rise was first seen.
+    rises: HashMap<Sku, Timestamp>,
+    /// Entries whose recorded attempt the channel refused (stale compare): never applied.
+    unapplied: HashSet<u64>,
+    /// For attempts this run recorded: the published value then (if any) and the base the
+    /// push was computed from, so a re-sent push that applied moves `published` exactly.
+    attempt_bases: HashMap<u64, (Option<i64>, i64)>,
     limiter: DefaultDirectRateLimiter,
     backoff: Backoff,
     labels: ChannelLabels,
@@ -115,6 +143,9 @@ impl Pusher {
             .update(&setup.channel, |h| h.paused = *setup.paused.borrow());
         Self {
             setup,
+            rises: HashMap::new(),
+            unapplied: HashSet::new(),
+            attempt_bases: HashMap::new(),
             limiter,
             backoff,
             labels,
@@ -139,7 +170,8 @@ impl Pusher {
         tracing::info!(channel = %channel, "Pusher stopped.");
     }
 
-    /// One pass over the outbox; returns how many SKUs it handled.
+    /// One pass over the outbox; returns how many SKUs it settled (confirmed, pushed,
+    /// dead-lettered). Zero means nothing to do until a wake-up or the next poll.
     async fn round(&mut self) -> Result<usize, Halt> {
         let pending = self
             .setup
@@ -152,16 +184,16 @@ impl Pusher {
             .get_or_create(&self.labels)
             .set(gauge(pending.len()));
         let slots = self.prioritized(coalesce(pending));
-        let handled = slots.len();
+        let mut settled = 0;
         let mut slots = slots.into_iter().peekable();
         while slots.peek().is_some() {
             let batch: Vec<Slot> = slots.by_ref().take(self.setup.limits.max_batch).collect();
-            self.push_batch(batch).await?;
+            settled += self.push_batch(batch).await?;
             if *self.setup.stop.borrow() || *self.setup.paused.borrow() {
                 break;
             }
         }
-        Ok(handled)
+        Ok(settled)
     }
 
     /// Decreases first, then the smallest targets: those are where overselling happens.
@@ -182,7 +214,8 @@ impl Pusher {
         keyed.into_iter().map(|(_, slot)| slot).collect()
     }
 
-    async fn push_batch(&mut self, batch: Vec<Slot>) -> Result<(), Halt> {
+    async fn push_batch(&mut self, batch: Vec<Slot>) -> Result<usize, Halt> {
+        let mut settled = 0;
         let channel = self.setup.channel.clone();
         let items: Vec<ItemRef> = batch
             .iter()
@@ -206,31 +239,67 @@ impl Pusher {
             let Some(&now_shows) = read.get(slot.sku.as_str()) else {
                 let reason = format!("{channel} does not know SKU {}", slot.sku);
                 self.dead_letter(&slot, &reason)?;
+                settled += 1;
                 continue;
             };
-            let target = slot.newest.1.target;
-            let published_at_read = self
+            let book_at_read = self
                 .setup
                 .published
                 .lock()
                 .get(&(channel.clone(), slot.sku.clone()))
-                .map_or(now_shows, |p| p.quantity);
-            let recovered = slot
-                .newest
-                .1
+                .map(|p| p.quantity);
+            // A first push adopts what the channel shows as its baseline.
+            let base = book_at_read.unwrap_or(now_shows);
+            if let Some(recorded) = slot
                 .attempt
-                .as_ref()
-                .is_some_and(|a| a.value == now_shows && a.expected != now_shows);
-            let value = next_value(target, published_at_read, now_shows);
-            if recovered || value == now_shows {
-                // Already showing it (or a push sent before a crash was applied): just confirm.
-                self.confirm(&InFlight {
+                .clone()
+                .filter(|r| !self.unapplied.contains(&r.id))
+            {
+                // A push whose answer we never got (a crash, a timeout): send it again as it
+                // was. The channel's idempotency key or compare tells whether it applied; if it
+                // did, `published` moves from what it was when the push was computed (after a
+                // restart, from what it is now).
+                let (book_then, base_then) = self
+                    .attempt_bases
+                    .get(&recorded.id)
+                    .copied()
+                    .unwrap_or((book_at_read, base));
+                let after = published_after(recorded.target, base_then, recorded.attempt.expected);
+                requests.push(self.request(
+                    &slot.sku,
+                    recorded.id,
+                    recorded.attempt.expected,
+                    recorded.attempt.value,
+                )?);
+                in_flight.push(InFlight {
                     slot,
-                    published_at_read,
-                })?;
+                    book_at_read: book_then,
+                    published_after: after,
+                    replay: Some((recorded.id, recorded.attempt.value)),
+                });
                 continue;
             }
-            let (id, _) = slot.newest;
+            if self.rise_in_grace(&slot.sku, now_shows - base) {
+                // An unexplained rise, maybe a restock whose webhook is on its way: leave the
+                // entry pending and look again; after the grace it is drift and corrected.
+                tracing::debug!(channel = %channel, sku = %slot.sku, rise = now_shows - base, "Unexplained rise; waiting for its webhook.");
+                continue;
+            }
+            let target = slot.newest.1.target;
+            let value = next_value(target, base, now_shows);
+            let after = published_after(target, base, now_shows);
+            if value == now_shows {
+                // Already showing it: just confirm.
+                self.confirm(&InFlight {
+                    slot,
+                    book_at_read,
+                    published_after: after,
+                    replay: None,
+                })?;
+                settled += 1;
+                continue;
+            }
+            let id = slot.newest.0;
             let attempt = Attempt {
                 expected: now_shows,
                 value,
@@ -240,22 +309,20 @@ impl Pusher {
                 .store
                 .record_attempt(&channel, id, &attempt)
                 .map_err(Halt::Store)?;
-            requests.push(PushRequest {
-                idempotency_key: format!("omnistock:{channel}:{id}:{now_shows}"),
-                item: ItemRef::new(slot.sku.as_str())
-                    .map_err(|e| Halt::Channel(ConnectorError::Permanent(e.to_string())))?,
-                location: self.setup.location.clone(),
-                expected: now_shows,
-                target: value,
-            });
+            // A new attempt on this entry: whatever became of the previous one is settled.
+            self.unapplied.remove(&id);
+            self.attempt_bases.insert(id, (book_at_read, base));
+            requests.push(self.request(&slot.sku, id, now_shows, value)?);
             in_flight.push(InFlight {
                 slot,
-                published_at_read,
+                book_at_read,
+                published_after: after,
+                replay: None,
             });
         }
         if !requests.is_empty() {
-            // The attempts must be durable before the pushes leave: after a crash they tell
-            // a push that was applied from one that was not.
+            // The attempts must be durable before the pushes leave: after a crash they are
+            // sent again as they were, and the channel tells whether they applied.
             self.setup.store.sync().await.map_err(Halt::Store)?;
             self.limiter.until_ready().await;
             let outcomes = self
@@ -270,25 +337,7 @@ impl Pusher {
                 .get_or_create(&self.labels)
                 .observe(requests.len() as f64);
             for (flight, outcome) in in_flight.into_iter().zip(outcomes) {
-                match outcome {
-                    PushOutcome::Applied => {
-                        self.confirm(&flight)?;
-                        self.setup.status.update(&channel, |h| h.pushed += 1);
-                        self.setup.metrics.pushes.get_or_create(&self.labels).inc();
-                    }
-                    PushOutcome::StaleCompare { .. } => {
-                        // A sale landed between our read and our set: read again next round.
-                        self.setup
-                            .status
-                            .update(&channel, |h| h.stale_compares += 1);
-                        self.setup
-                            .metrics
-                            .stale_compares
-                            .get_or_create(&self.labels)
-                            .inc();
-                    }
-                    PushOutcome::Rejected(reason) => self.dead_letter(&flight.slot, &reason)?,
-                }
+                settled += self.settle(flight, outcome)?;
             }
         }
         self.setup.store.sync().await.map_err(Halt::Store)?;
@@ -299,32 +348,108 @@ impl Pusher {
             h.consecutive_failures = 0;
             h.last_success = Some(now);
         });
-        Ok(())
+        Ok(settled)
     }
 
-    /// The channel shows the slot's target: its entries leave the outbox and `published`
-    /// becomes the target, plus whatever the channel's own orders moved it by meanwhile.
-    fn confirm(&self, flight: &InFlight) -> Result<(), Halt> {
+    /// The compare-and-set request for entry `id`; its key is derived from the entry and the
+    /// compared value, so the same push sent again is applied once.
+    fn request(&self, sku: &Sku, id: u64, expected: i64, value: i64) -> Result<PushRequest, Halt> {
+        Ok(PushRequest {
+            idempotency_key: format!("omnistock:{}:{id}:{expected}", self.setup.channel),
+            item: ItemRef::new(sku.as_str())
+                .map_err(|e| Halt::Channel(ConnectorError::Permanent(e.to_string())))?,
+            location: self.setup.location.clone(),
+            expected,
+            target: value,
+        })
+    }
+
+    /// Acts on what the channel said about one push; returns 1 if the slot is settled.
+    fn settle(&mut self, flight: InFlight, outcome: PushOutcome) -> Result<usize, Halt> {
+        let channel = self.setup.channel.clone();
+        match outcome {
+            PushOutcome::Applied => {
+                self.setup.status.update(&channel, |h| h.pushed += 1);
+                self.setup.metrics.pushes.get_or_create(&self.labels).inc();
+                self.confirm(&flight)?;
+                Ok(1)
+            }
+            PushOutcome::StaleCompare { .. } => {
+                // The channel moved since that read (a sale landed): the push did not apply.
+                // Read again next round.
+                let attempted = flight.replay.map_or(flight.slot.newest.0, |(id, _)| id);
+                self.unapplied.insert(attempted);
+                self.setup
+                    .status
+                    .update(&channel, |h| h.stale_compares += 1);
+                self.setup
+                    .metrics
+                    .stale_compares
+                    .get_or_create(&self.labels)
+                    .inc();
+                Ok(0)
+            }
+            PushOutcome::Rejected(reason) => {
+                self.dead_letter(&flight.slot, &reason)?;
+                Ok(1)
+            }
+        }
+    }
+
+    /// Whether an unexplained rise of `rise` units on `sku` is still within its grace. The
+    /// clock starts at the first round that sees the rise and stops when it is explained.
+    fn rise_in_grace(&mut self, sku: &Sku, rise: i64) -> bool {
+        if rise <= 0 {
+            self.rises.remove(sku);
+            return false;
+        }
+        let now = self.setup.clock.now();
+        let since = *self.rises.entry(sku.clone()).or_insert(now);
+        let grace = i64::try_from(self.setup.tuning.rise_grace.as_millis()).unwrap_or(i64::MAX);
+        now.as_millis() - since.as_millis() < grace
+    }
+
+    /// The channel shows the slot's new value: its entries leave the outbox and `published`
+    /// moves as computed, plus whatever the channel's own orders moved it by meanwhile.
+    fn confirm(&mut self, flight: &InFlight) -> Result<(), Halt> {
         let channel = &self.setup.channel;
         let (_, entry) = &flight.slot.newest;
         let now = self.setup.clock.now();
         let mut book = self.setup.published.lock();
         let key = (channel.clone(), flight.slot.sku.clone());
-        let moved_since_read = book
-            .get(&key)
-            .map_or(0, |p| p.quantity - flight.published_at_read);
+        // The channel's own orders that arrived while we pushed moved it further.
+        let moved_since_read = match (flight.book_at_read, book.get(&key)) {
+            (Some(at_read), Some(now)) => now.quantity - at_read,
+            _ => 0,
+        };
         let published = Published {
-            quantity: entry.target + moved_since_read,
+            quantity: flight.published_after + moved_since_read,
             at: now,
+        };
+        // A re-sent older attempt settles only the entries up to its own; newer ones still
+        // need their push.
+        let ids: Vec<u64> = match flight.replay {
+            Some((replayed, _)) => flight
+                .slot
+                .ids
+                .iter()
+                .copied()
+                .filter(|id| *id <= replayed)
+                .collect(),
+            None => flight.slot.ids.clone(),
         };
         self.setup
             .store
             .confirm(
                 channel,
-                &flight.slot.ids,
+                &ids,
                 &[(flight.slot.sku.clone(), published.clone())],
             )
             .map_err(Halt::Store)?;
+        for id in &ids {
+            self.attempt_bases.remove(id);
+            self.unapplied.remove(id);
+        }
         book.insert(key, published);
         let lag = (now.as_millis() - entry.created_at.as_millis()).max(0) as f64 / 1000.0;
         self.setup
@@ -422,13 +547,18 @@ impl Pusher {
 /// Groups pending entries by SKU, the newest target standing for all.
 fn coalesce(pending: Vec<(u64, OutboxEntry)>) -> Vec<Slot> {
     let mut slots: BTreeMap<Sku, Slot> = BTreeMap::new();
+    // Pending entries come oldest first: later ones replace the newest and the attempt.
     for (id, entry) in pending {
+        let attempt = entry.attempt.clone().map(|attempt| Recorded {
+            id,
+            target: entry.target,
+            attempt,
+        });
         match slots.get_mut(&entry.sku) {
             Some(slot) => {
                 slot.ids.push(id);
-                if id > slot.newest.0 {
-                    slot.newest = (id, entry);
-                }
+                slot.attempt = attempt.or(slot.attempt.take());
+                slot.newest = (id, entry);
             }
             None => {
                 let sku = entry.sku.clone();
@@ -438,6 +568,7 @@ fn coalesce(pending: Vec<(u64, OutboxEntry)>) -> Vec<Slot> {
                         sku,
                         ids: vec![id],
                         newest: (id, entry),
+                        attempt,
                     },
                 );
             }

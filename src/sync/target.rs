@@ -16,6 +16,13 @@ pub fn next_value(target: i64, published: i64, read: i64) -> i64 {
     target.saturating_add(unseen_sales).max(0)
 }
 
+/// `published` after the channel moved from `read` to [`next_value`]: the target, unless the
+/// channel's unseen sales exceed it — then the channel shows 0 and `published` stays that far
+/// above what it shows, so those sales are still remembered when the target rises again.
+pub fn published_after(target: i64, published: i64, read: i64) -> i64 {
+    target.max(published.saturating_sub(read))
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -38,6 +45,17 @@ mod tests {
         assert_eq!(next_value(5, 5, 9), 5);
     }
 
+    #[test]
+    fn unseen_sales_beyond_the_target_are_remembered() {
+        // Published 1, the channel sold 3 unseen (shows -2 → clamps to 0), target 1.
+        let (target, published, read) = (1, 4, 1);
+        assert_eq!(next_value(target, published, read), 0);
+        let published = published_after(target, published, read);
+        assert_eq!(published, 3);
+        // The target rises to 5: the 3 unseen sales still count.
+        assert_eq!(next_value(5, published, 0), 2);
+    }
+
     proptest! {
         #[test]
         fn never_above_the_target_nor_below_zero(target in 0..1000i64, published in -50..1000i64, read in -50..1000i64) {
@@ -49,7 +67,9 @@ mod tests {
         fn pushing_twice_changes_nothing(target in 0..1000i64, published in 0..1000i64, read in 0..1000i64) {
             // After a push, published becomes the target and the channel shows `value`.
             let value = next_value(target, published, read);
-            prop_assert_eq!(next_value(target, target, value), value);
+            let published = published_after(target, published, read);
+            prop_assert_eq!(next_value(target, published, value), value);
+            prop_assert_eq!(published_after(target, published, value), published);
         }
     }
 }

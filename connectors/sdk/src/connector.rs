@@ -99,6 +99,9 @@ pub trait Connector: Send + Sync {
     ) -> Result<Vec<StockEvent>, ConnectorError>;
 
     /// Pushes one batch (at most `max_batch` requests); one outcome per request, in order.
+    /// Must be idempotent per `idempotency_key`: the engine sends a push whose answer it never
+    /// got (a timeout, a crash) again as it was, and a re-sent push that had applied must
+    /// answer `Applied` without applying twice.
     async fn push(&self, batch: &[PushRequest]) -> Result<Vec<PushOutcome>, ConnectorError>;
 
     /// How long to wait before polling again when the channel gives no hint.

@@ -50,8 +50,14 @@ pub enum StockChange {
     /// The order line's units left the location; the reservation is released once the owner's
     /// count has caught up.
     OrderLineFulfilled { order: OrderId, line: String },
-    /// The order line will never ship; its reservation is released at once.
-    OrderLineCancelled { order: OrderId, line: String },
+    /// The order line will never ship; its reservation is released at once. `restocked`
+    /// says whether the channel put the units back into its own number (on the wire it
+    /// defaults to `true`: assuming a restock that did not happen only ever under-sells).
+    OrderLineCancelled {
+        order: OrderId,
+        line: String,
+        restocked: bool,
+    },
 }
 
 /// The variants' fields, deserialized on their own so an error names the field at fault
@@ -91,6 +97,19 @@ mod form {
     pub struct Line {
         pub order: OrderId,
         pub line: String,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Cancelled {
+        pub order: OrderId,
+        pub line: String,
+        #[serde(default = "restocked_by_default")]
+        pub restocked: bool,
+    }
+
+    fn restocked_by_default() -> bool {
+        true
     }
 }
 
@@ -159,10 +178,11 @@ impl<'de> Deserialize<'de> for StockChange {
                 }
             }
             "order_line_cancelled" => {
-                let f: form::Line = fields(body)?;
+                let f: form::Cancelled = fields(body)?;
                 Self::OrderLineCancelled {
                     order: f.order,
                     line: f.line,
+                    restocked: f.restocked,
                 }
             }
             other => return Err(D::Error::unknown_variant(other, CHANGE_TYPES)),
