@@ -180,11 +180,7 @@ impl ShopifyConnector {
             }
         }
         for ids in ids.chunks(chunk) {
-            let action = format!(
-                "reading {} items from {}",
-                ids.len(),
-                self.settings.channel
-            );
+            let action = format!("reading {} items from {}", ids.len(), self.settings.channel);
             let n = ids.len() as u32;
             let data: queries::ReadData = self
                 .graphql
@@ -322,7 +318,12 @@ impl ShopifyConnector {
         Form::for_version(self.settings.api_version)
     }
 
-    pub(crate) async fn run_set(&self, input: Value, key: &str, n: usize) -> Result<Vec<queries::UserError>, ConnectorError> {
+    pub(crate) async fn run_set(
+        &self,
+        input: Value,
+        key: &str,
+        n: usize,
+    ) -> Result<Vec<queries::UserError>, ConnectorError> {
         let form = self.push_form();
         let action = format!("pushing {n} quantities to {}", self.settings.channel);
         let mut variables = json!({ "input": input });
@@ -341,7 +342,12 @@ impl ShopifyConnector {
         Ok(data.inventory_set_quantities.user_errors)
     }
 
-    pub(crate) async fn run_adjust(&self, input: Value, key: &str, n: usize) -> Result<Vec<queries::UserError>, ConnectorError> {
+    pub(crate) async fn run_adjust(
+        &self,
+        input: Value,
+        key: &str,
+        n: usize,
+    ) -> Result<Vec<queries::UserError>, ConnectorError> {
         let form = self.push_form();
         let action = format!("adjusting {n} quantities on {}", self.settings.channel);
         let mut variables = json!({ "input": input });

@@ -134,8 +134,9 @@ struct Bucket {
 impl Bucket {
     fn refill(&mut self) {
         let now = Instant::now();
-        self.available =
-            (self.available + self.restore * now.duration_since(self.at).as_secs_f64()).min(self.max);
+        self.available = (self.available
+            + self.restore * now.duration_since(self.at).as_secs_f64())
+        .min(self.max);
         self.at = now;
     }
 
@@ -198,7 +199,8 @@ impl FakeShopify {
 impl FakeShopifyBuilder {
     /// A variant with `sku`, its inventory item `item_id`, stocked at `(location, available)`.
     pub fn variant(mut self, sku: &str, item_id: u64, levels: &[(u64, i64)]) -> Self {
-        self.items.insert(item_id, item(Some(sku.to_owned()), levels));
+        self.items
+            .insert(item_id, item(Some(sku.to_owned()), levels));
         self
     }
 
@@ -209,7 +211,13 @@ impl FakeShopifyBuilder {
     }
 
     /// `count` variants `PREFIX-00001…`, item ids from `first_item`, each at every location.
-    pub fn many_variants(mut self, prefix: &str, first_item: u64, count: u64, locations: &[(u64, i64)]) -> Self {
+    pub fn many_variants(
+        mut self,
+        prefix: &str,
+        first_item: u64,
+        count: u64,
+        locations: &[(u64, i64)],
+    ) -> Self {
         for n in 0..count {
             self.items.insert(
                 first_item + n,
@@ -322,7 +330,12 @@ impl FakeShopify {
     /// Connector settings for this shop: its URL, token and secret; no locations mapped.
     pub fn settings(&self, channel: &str) -> ShopifySettings {
         let state = self.state();
-        ShopifySettings::new(channel, self.uri(), state.token.clone(), state.secret.clone())
+        ShopifySettings::new(
+            channel,
+            self.uri(),
+            state.token.clone(),
+            state.secret.clone(),
+        )
     }
 
     /// The `available` quantity of an item at a location.
@@ -378,7 +391,12 @@ impl FakeShopify {
     /// The headers Shopify would send with `body` under `topic`. The event id is derived
     /// from both, so a redelivery of the same body carries the same id.
     pub fn webhook_headers(&self, topic: &str, body: &[u8]) -> Vec<(String, String)> {
-        let digest = hex::encode(Sha256::new().chain_update(topic).chain_update(body).finalize());
+        let digest = hex::encode(
+            Sha256::new()
+                .chain_update(topic)
+                .chain_update(body)
+                .finalize(),
+        );
         let uuid = format!(
             "{}-{}-{}-{}-{}",
             &digest[0..8],
@@ -391,11 +409,20 @@ impl FakeShopify {
             ("Content-Type".into(), "application/json".into()),
             ("X-Shopify-Topic".into(), topic.into()),
             ("X-Shopify-Hmac-Sha256".into(), self.sign(body)),
-            ("X-Shopify-Shop-Domain".into(), "fake-shop.myshopify.com".into()),
-            ("X-Shopify-API-Version".into(), ApiVersion::CURRENT.to_string()),
+            (
+                "X-Shopify-Shop-Domain".into(),
+                "fake-shop.myshopify.com".into(),
+            ),
+            (
+                "X-Shopify-API-Version".into(),
+                ApiVersion::CURRENT.to_string(),
+            ),
             ("X-Shopify-Webhook-Id".into(), format!("w{}", &uuid[1..])),
             ("X-Shopify-Event-Id".into(), uuid),
-            ("X-Shopify-Triggered-At".into(), "2026-11-23T11:00:00.000Z".into()),
+            (
+                "X-Shopify-Triggered-At".into(),
+                "2026-11-23T11:00:00.000Z".into(),
+            ),
         ]
     }
 
@@ -545,7 +572,11 @@ impl Respond for Handler {
             }
         };
         state.requests.push(body.clone());
-        let query = body.get("query").and_then(Value::as_str).unwrap_or("").to_owned();
+        let query = body
+            .get("query")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
         let variables = body.get("variables").cloned().unwrap_or(json!({}));
         let answer = state.execute(version, &query, &variables);
         let response = ResponseTemplate::new(200).set_body_json(answer);
@@ -679,9 +710,22 @@ fn decode_cursor(cursor: &Value) -> Option<u64> {
 }
 
 const REASONS: &[&str] = &[
-    "correction", "cycle_count_available", "damaged", "movement_created", "movement_updated",
-    "movement_received", "movement_canceled", "other", "promotion", "quality_control", "received",
-    "reservation_created", "reservation_deleted", "reservation_updated", "restock", "safety_stock",
+    "correction",
+    "cycle_count_available",
+    "damaged",
+    "movement_created",
+    "movement_updated",
+    "movement_received",
+    "movement_canceled",
+    "other",
+    "promotion",
+    "quality_control",
+    "received",
+    "reservation_created",
+    "reservation_deleted",
+    "reservation_updated",
+    "restock",
+    "safety_stock",
     "shrinkage",
 ];
 
@@ -757,12 +801,23 @@ impl State {
         args_of(query, "quantities")
             .and_then(|a| arg(a, "names", variables))
             .and_then(|v| v.as_array().cloned())
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
     /// An item node with at most `first` levels after `after`; and its cost.
-    fn item_node(&self, id: u64, item: &FakeItem, names: &[String], first: u64, after: Option<u64>) -> (Value, f64) {
+    fn item_node(
+        &self,
+        id: u64,
+        item: &FakeItem,
+        names: &[String],
+        first: u64,
+        after: Option<u64>,
+    ) -> (Value, f64) {
         let levels: Vec<(&u64, &FakeLevel)> = item
             .levels
             .iter()
@@ -814,7 +869,11 @@ impl State {
             cost += c;
             edges.push(json!({ "cursor": encode_cursor("item", **id), "node": node }));
         }
-        let last = candidates.iter().take(first as usize).last().map(|(id, _)| **id);
+        let last = candidates
+            .iter()
+            .take(first as usize)
+            .last()
+            .map(|(id, _)| **id);
         let data = json!({ "data": { "inventoryItems": {
             "edges": edges,
             "pageInfo": {
@@ -827,8 +886,10 @@ impl State {
 
     fn item_levels(&self, query: &str, variables: &Value, levels: u64) -> (Value, f64) {
         let args = args_of(query, "inventoryItem").unwrap_or("");
-        let id = arg(args, "id", variables)
-            .and_then(|v| v.as_str().and_then(|s| Gid::parse(s, GidKind::InventoryItem).ok()));
+        let id = arg(args, "id", variables).and_then(|v| {
+            v.as_str()
+                .and_then(|s| Gid::parse(s, GidKind::InventoryItem).ok())
+        });
         let after = args_of(query, "inventoryLevels")
             .and_then(|a| arg(a, "after", variables))
             .and_then(|c| decode_cursor(&c));
@@ -887,11 +948,19 @@ impl State {
         let has_directive = query.contains("@idempotent");
         if !version.uses_change_from() {
             if has_directive {
-                return Err(top_error("Directive 'idempotent' is not defined", "undefinedDirective"));
-            }
-            if entries.iter().any(|e| e.get("changeFromQuantity").is_some()) {
                 return Err(top_error(
-                    &format!("Variable $input of type {entry_type} was provided invalid value: changeFromQuantity (Field is not defined on InventoryQuantityInput)"),
+                    "Directive 'idempotent' is not defined",
+                    "undefinedDirective",
+                ));
+            }
+            if entries
+                .iter()
+                .any(|e| e.get("changeFromQuantity").is_some())
+            {
+                return Err(top_error(
+                    &format!(
+                        "Variable $input of type {entry_type} was provided invalid value: changeFromQuantity (Field is not defined on InventoryQuantityInput)"
+                    ),
                     "INVALID_VARIABLE",
                 ));
             }
@@ -899,7 +968,9 @@ impl State {
         if version.requires_idempotency() {
             if entries.iter().any(|e| e.get("compareQuantity").is_some()) {
                 return Err(top_error(
-                    &format!("Variable $input of type {entry_type} was provided invalid value: compareQuantity (Field is not defined on InventoryQuantityInput)"),
+                    &format!(
+                        "Variable $input of type {entry_type} was provided invalid value: compareQuantity (Field is not defined on InventoryQuantityInput)"
+                    ),
                     "INVALID_VARIABLE",
                 ));
             }
@@ -909,7 +980,10 @@ impl State {
                     "BAD_REQUEST",
                 ));
             }
-            if entries.iter().any(|e| e.get("changeFromQuantity").is_none()) {
+            if entries
+                .iter()
+                .any(|e| e.get("changeFromQuantity").is_none())
+            {
                 return Err(top_error(
                     "changeFromQuantity is required on every quantity (pass null to opt out).",
                     "BAD_REQUEST",
@@ -950,7 +1024,12 @@ impl State {
         }
     }
 
-    fn level_errors(&self, entries: &[Value], list: &str, errors: &mut Vec<Value>) -> Vec<Option<(u64, u64)>> {
+    fn level_errors(
+        &self,
+        entries: &[Value],
+        list: &str,
+        errors: &mut Vec<Value>,
+    ) -> Vec<Option<(u64, u64)>> {
         let mut seen = std::collections::HashSet::new();
         entries
             .iter()
@@ -966,24 +1045,37 @@ impl State {
                     .and_then(Value::as_str)
                     .and_then(|s| Gid::parse(s, GidKind::Location).ok());
                 let Some(item) = item.filter(|g| self.items.contains_key(&g.id)) else {
-                    errors.push(user_error("INVALID_INVENTORY_ITEM", &["input", list, &index, "inventoryItemId"],
-                        "The specified inventory item could not be found."));
+                    errors.push(user_error(
+                        "INVALID_INVENTORY_ITEM",
+                        &["input", list, &index, "inventoryItemId"],
+                        "The specified inventory item could not be found.",
+                    ));
                     return None;
                 };
-                let known_location = location.filter(|l| self.items.values().any(|i| i.levels.contains_key(&l.id)));
+                let known_location =
+                    location.filter(|l| self.items.values().any(|i| i.levels.contains_key(&l.id)));
                 let Some(location) = known_location else {
-                    errors.push(user_error("INVALID_LOCATION", &["input", list, &index, "locationId"],
-                        "The specified location could not be found."));
+                    errors.push(user_error(
+                        "INVALID_LOCATION",
+                        &["input", list, &index, "locationId"],
+                        "The specified location could not be found.",
+                    ));
                     return None;
                 };
                 if !self.items[&item.id].levels.contains_key(&location.id) {
-                    errors.push(user_error("ITEM_NOT_STOCKED_AT_LOCATION", &["input", list, &index, "locationId"],
-                        "The specified inventory item is not stocked at the location."));
+                    errors.push(user_error(
+                        "ITEM_NOT_STOCKED_AT_LOCATION",
+                        &["input", list, &index, "locationId"],
+                        "The specified inventory item is not stocked at the location.",
+                    ));
                     return None;
                 }
                 if !seen.insert((item.id, location.id)) {
-                    errors.push(user_error("NO_DUPLICATE_INVENTORY_ITEM_ID_GROUP_ID_PAIR", &["input", list, &index],
-                        "The combination of inventoryItemId and locationId must be unique."));
+                    errors.push(user_error(
+                        "NO_DUPLICATE_INVENTORY_ITEM_ID_GROUP_ID_PAIR",
+                        &["input", list, &index],
+                        "The combination of inventoryItemId and locationId must be unique.",
+                    ));
                     return None;
                 }
                 Some((item.id, location.id))
@@ -1012,14 +1104,22 @@ impl State {
     fn set(&mut self, version: ApiVersion, query: &str, variables: &Value) -> Value {
         const ROOT: &str = "inventorySetQuantities";
         let input = variables.get("input").cloned().unwrap_or(Value::Null);
-        let entries = input.get("quantities").and_then(Value::as_array).cloned().unwrap_or_default();
+        let entries = input
+            .get("quantities")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         if entries.len() > MAX_QUANTITIES {
             return top_error(
-                &format!("The input array size of {} is greater than the maximum allowed of {MAX_QUANTITIES}.", entries.len()),
+                &format!(
+                    "The input array size of {} is greater than the maximum allowed of {MAX_QUANTITIES}.",
+                    entries.len()
+                ),
                 "MAX_INPUT_SIZE_EXCEEDED",
             );
         }
-        let key = match self.check_version(version, query, &entries, "InventorySetQuantitiesInput!") {
+        let key = match self.check_version(version, query, &entries, "InventorySetQuantitiesInput!")
+        {
             Ok(_) => self.idempotency_key(query, variables),
             Err(e) => return e,
         };
@@ -1036,30 +1136,49 @@ impl State {
         let name = input.get("name").and_then(Value::as_str).unwrap_or("");
         let mut errors = Vec::new();
         if !matches!(name, "available" | "on_hand") {
-            errors.push(user_error("INVALID_NAME", &["input", "name"],
-                "The quantity name must be either 'available' or 'on_hand'."));
+            errors.push(user_error(
+                "INVALID_NAME",
+                &["input", "name"],
+                "The quantity name must be either 'available' or 'on_hand'.",
+            ));
         }
         if !REASONS.contains(&input.get("reason").and_then(Value::as_str).unwrap_or("")) {
-            errors.push(user_error("INVALID_REASON", &["input", "reason"], "The specified reason is invalid."));
+            errors.push(user_error(
+                "INVALID_REASON",
+                &["input", "reason"],
+                "The specified reason is invalid.",
+            ));
         }
         let targets = self.level_errors(&entries, "quantities", &mut errors);
-        let ignore_compare = input.get("ignoreCompareQuantity").and_then(Value::as_bool) == Some(true);
+        let ignore_compare =
+            input.get("ignoreCompareQuantity").and_then(Value::as_bool) == Some(true);
         for (i, (entry, target)) in entries.iter().zip(&targets).enumerate() {
-            let Some((item, location)) = *target else { continue };
+            let Some((item, location)) = *target else {
+                continue;
+            };
             let level = self.items[&item].levels[&location];
-            let current = if name == "on_hand" { level.on_hand() } else { level.available };
+            let current = if name == "on_hand" {
+                level.on_hand()
+            } else {
+                level.available
+            };
             let index = i.to_string();
             if entry.get("quantity").and_then(Value::as_i64).unwrap_or(0) > 1_000_000_000 {
-                errors.push(user_error("INVALID_QUANTITY_TOO_HIGH", &["input", "quantities", &index, "quantity"],
-                    "The quantity can't be higher than 1,000,000,000."));
+                errors.push(user_error(
+                    "INVALID_QUANTITY_TOO_HIGH",
+                    &["input", "quantities", &index, "quantity"],
+                    "The quantity can't be higher than 1,000,000,000.",
+                ));
             }
             if version.uses_change_from() && entry.get("changeFromQuantity").is_some() {
                 if let Some(from) = entry.get("changeFromQuantity").and_then(Value::as_i64)
                     && from != current
                 {
-                    errors.push(user_error("CHANGE_FROM_QUANTITY_STALE",
+                    errors.push(user_error(
+                        "CHANGE_FROM_QUANTITY_STALE",
                         &["input", "quantities", &index, "changeFromQuantity"],
-                        "The changeFromQuantity value does not match persisted value."));
+                        "The changeFromQuantity value does not match persisted value.",
+                    ));
                 }
             } else if !ignore_compare {
                 match entry.get("compareQuantity").and_then(Value::as_i64) {
@@ -1080,10 +1199,16 @@ impl State {
         }
         let mut changes = Vec::new();
         for (entry, target) in entries.iter().zip(&targets) {
-            let Some((item, location)) = *target else { continue };
+            let Some((item, location)) = *target else {
+                continue;
+            };
             let quantity = entry.get("quantity").and_then(Value::as_i64).unwrap_or(0);
             let level = self.level_mut(item, location);
-            let delta = if name == "on_hand" { quantity - level.on_hand() } else { quantity - level.available };
+            let delta = if name == "on_hand" {
+                quantity - level.on_hand()
+            } else {
+                quantity - level.available
+            };
             level.available += delta;
             let (available, on_hand) = (level.available, level.on_hand());
             changes.push(Self::change("available", delta, available, item, location));
@@ -1091,7 +1216,8 @@ impl State {
         }
         self.stats.mutations_applied += 1;
         let group = self.group(&input, changes);
-        let data = json!({ "data": { ROOT: { "inventoryAdjustmentGroup": group, "userErrors": [] } } });
+        let data =
+            json!({ "data": { ROOT: { "inventoryAdjustmentGroup": group, "userErrors": [] } } });
         self.remember(key, &input, &data, false);
         data
     }
@@ -1106,43 +1232,65 @@ impl State {
     fn adjust(&mut self, version: ApiVersion, query: &str, variables: &Value) -> Value {
         const ROOT: &str = "inventoryAdjustQuantities";
         let input = variables.get("input").cloned().unwrap_or(Value::Null);
-        let entries = input.get("changes").and_then(Value::as_array).cloned().unwrap_or_default();
+        let entries = input
+            .get("changes")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         if entries.len() > MAX_QUANTITIES {
             return top_error(
-                &format!("The input array size of {} is greater than the maximum allowed of {MAX_QUANTITIES}.", entries.len()),
+                &format!(
+                    "The input array size of {} is greater than the maximum allowed of {MAX_QUANTITIES}.",
+                    entries.len()
+                ),
                 "MAX_INPUT_SIZE_EXCEEDED",
             );
         }
-        let key = match self.check_version(version, query, &entries, "InventoryAdjustQuantitiesInput!") {
-            Ok(_) => self.idempotency_key(query, variables),
-            Err(e) => return e,
-        };
+        let key =
+            match self.check_version(version, query, &entries, "InventoryAdjustQuantitiesInput!") {
+                Ok(_) => self.idempotency_key(query, variables),
+                Err(e) => return e,
+            };
         if let Some(replayed) = self.replay(key.as_ref(), &input, ROOT) {
             return replayed;
         }
         self.stats.largest_batch = self.stats.largest_batch.max(entries.len());
         let mut errors = Vec::new();
         if input.get("name").and_then(Value::as_str) != Some("available") {
-            errors.push(user_error("INVALID_QUANTITY_NAME", &["input", "name"], "The quantity name is not adjustable here."));
+            errors.push(user_error(
+                "INVALID_QUANTITY_NAME",
+                &["input", "name"],
+                "The quantity name is not adjustable here.",
+            ));
         }
         if !REASONS.contains(&input.get("reason").and_then(Value::as_str).unwrap_or("")) {
-            errors.push(user_error("INVALID_REASON", &["input", "reason"], "The specified reason is invalid."));
+            errors.push(user_error(
+                "INVALID_REASON",
+                &["input", "reason"],
+                "The specified reason is invalid.",
+            ));
         }
         let targets = self.level_errors(&entries, "changes", &mut errors);
         for (i, (entry, target)) in entries.iter().zip(&targets).enumerate() {
-            let Some((item, location)) = *target else { continue };
+            let Some((item, location)) = *target else {
+                continue;
+            };
             if let Some(from) = entry.get("changeFromQuantity").and_then(Value::as_i64)
                 && version.uses_change_from()
                 && from != self.items[&item].levels[&location].available
             {
-                errors.push(user_error("CHANGE_FROM_QUANTITY_STALE",
+                errors.push(user_error(
+                    "CHANGE_FROM_QUANTITY_STALE",
                     &["input", "changes", &i.to_string(), "changeFromQuantity"],
-                    "The changeFromQuantity value does not match persisted value."));
+                    "The changeFromQuantity value does not match persisted value.",
+                ));
             }
             if entry.get("ledgerDocumentUri").is_some() {
-                errors.push(user_error("INVALID_AVAILABLE_DOCUMENT",
+                errors.push(user_error(
+                    "INVALID_AVAILABLE_DOCUMENT",
                     &["input", "changes", &i.to_string(), "ledgerDocumentUri"],
-                    "A ledger document URI is not allowed when adjusting available."));
+                    "A ledger document URI is not allowed when adjusting available.",
+                ));
             }
         }
         if !errors.is_empty() {
@@ -1152,7 +1300,9 @@ impl State {
         }
         let mut changes = Vec::new();
         for (entry, target) in entries.iter().zip(&targets) {
-            let Some((item, location)) = *target else { continue };
+            let Some((item, location)) = *target else {
+                continue;
+            };
             let delta = entry.get("delta").and_then(Value::as_i64).unwrap_or(0);
             let level = self.level_mut(item, location);
             level.available += delta;
@@ -1161,7 +1311,8 @@ impl State {
         }
         self.stats.mutations_applied += 1;
         let group = self.group(&input, changes);
-        let data = json!({ "data": { ROOT: { "inventoryAdjustmentGroup": group, "userErrors": [] } } });
+        let data =
+            json!({ "data": { ROOT: { "inventoryAdjustmentGroup": group, "userErrors": [] } } });
         self.remember(key, &input, &data, false);
         data
     }
@@ -1192,7 +1343,11 @@ impl State {
             return json!({ "data": { "webhookSubscriptionCreate": { "webhookSubscription": null,
                 "userErrors": [{ "field": ["webhookSubscription", "uri"], "message": "Address can't be blank" }] } } });
         };
-        if self.subscriptions.values().any(|(t, u)| *t == topic && *u == uri) {
+        if self
+            .subscriptions
+            .values()
+            .any(|(t, u)| *t == topic && *u == uri)
+        {
             return json!({ "data": { "webhookSubscriptionCreate": { "webhookSubscription": null,
                 "userErrors": [{ "field": ["webhookSubscription", "uri"], "message": "Address for this topic has already been taken" }] } } });
         }
@@ -1206,11 +1361,16 @@ impl State {
 
     fn webhook_update(&mut self, query: &str, variables: &Value) -> Value {
         let args = args_of(query, "webhookSubscriptionUpdate").unwrap_or("");
-        let id = arg(args, "id", variables)
-            .and_then(|v| v.as_str().and_then(|s| Gid::parse(s, GidKind::WebhookSubscription).ok()));
+        let id = arg(args, "id", variables).and_then(|v| {
+            v.as_str()
+                .and_then(|s| Gid::parse(s, GidKind::WebhookSubscription).ok())
+        });
         let uri = arg(args, "webhookSubscription", variables)
             .and_then(|v| v.get("uri").and_then(Value::as_str).map(str::to_owned));
-        match (id.and_then(|g| self.subscriptions.get_mut(&g.id).map(|s| (g.id, s))), uri) {
+        match (
+            id.and_then(|g| self.subscriptions.get_mut(&g.id).map(|s| (g.id, s))),
+            uri,
+        ) {
             (Some((id, sub)), Some(uri)) => {
                 sub.1 = uri;
                 json!({ "data": { "webhookSubscriptionUpdate": { "webhookSubscription": {
@@ -1237,7 +1397,10 @@ mod tests {
             args_of(q, "inventoryItems").and_then(|a| arg(a, "after", &vars)),
             Some(json!("abc"))
         );
-        assert_eq!(State::quantity_names(q, &vars), vec!["available", "on_hand"]);
+        assert_eq!(
+            State::quantity_names(q, &vars),
+            vec!["available", "on_hand"]
+        );
         let m = "inventorySetQuantities(input: $input) @idempotent(key: \"k-1\") { x }";
         let d = m.find("@idempotent").expect("present");
         assert_eq!(
@@ -1248,6 +1411,9 @@ mod tests {
 
     #[test]
     fn cursors_round_trip() {
-        assert_eq!(decode_cursor(&json!(encode_cursor("item", u64::MAX))), Some(u64::MAX));
+        assert_eq!(
+            decode_cursor(&json!(encode_cursor("item", u64::MAX))),
+            Some(u64::MAX)
+        );
     }
 }

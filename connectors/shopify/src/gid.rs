@@ -77,7 +77,10 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(gid.id, 271_878_346_596_884_015);
-        assert_ne!(gid.id as f64 as u64, gid.id, "would be corrupted as a float");
+        assert_ne!(
+            gid.id as f64 as u64, gid.id,
+            "would be corrupted as a float"
+        );
         let level = Gid::parse(
             "gid://shopify/InventoryLevel/24826418?inventory_item_id=1",
             GidKind::InventoryLevel,
@@ -86,6 +89,9 @@ mod tests {
         assert_eq!(level.id, 24_826_418);
         assert!(Gid::parse("gid://shopify/Location/x", GidKind::Location).is_err());
         assert!(Gid::parse("gid://shopify/Location/1", GidKind::InventoryItem).is_err());
-        assert_eq!(Gid::parse_or_number("42", GidKind::Location), Ok(Gid { id: 42 }));
+        assert_eq!(
+            Gid::parse_or_number("42", GidKind::Location),
+            Ok(Gid { id: 42 })
+        );
     }
 }

@@ -234,10 +234,12 @@ fn classify_errors(errors: &Value, cost: Option<&Cost>, action: &str) -> Connect
             retry_after,
         };
     }
-    if list
-        .iter()
-        .any(|e| matches!(code_of(e).as_str(), "INTERNAL_SERVER_ERROR" | "SERVICE_UNAVAILABLE"))
-    {
+    if list.iter().any(|e| {
+        matches!(
+            code_of(e).as_str(),
+            "INTERNAL_SERVER_ERROR" | "SERVICE_UNAVAILABLE"
+        )
+    }) {
         return ConnectorError::Retryable(format!("{action}: {text}"));
     }
     ConnectorError::Permanent(format!("{action}: {text}"))
@@ -259,12 +261,22 @@ mod tests {
     fn the_bucket_waits_before_running_dry() {
         let now = Instant::now();
         let mut bucket = Bucket::default();
-        assert_eq!(bucket.reserve(900.0, now), Duration::ZERO, "unknown bucket: go");
+        assert_eq!(
+            bucket.reserve(900.0, now),
+            Duration::ZERO,
+            "unknown bucket: go"
+        );
         bucket.observe(status(100.0), now);
         let wait = bucket.reserve(600.0, now);
         // 500 points short at 50/s is 10 s, plus the margin.
-        assert!(wait >= Duration::from_secs(10) && wait < Duration::from_secs(12), "{wait:?}");
-        assert_eq!(bucket.reserve(600.0, now + Duration::from_secs(10)), Duration::ZERO);
+        assert!(
+            wait >= Duration::from_secs(10) && wait < Duration::from_secs(12),
+            "{wait:?}"
+        );
+        assert_eq!(
+            bucket.reserve(600.0, now + Duration::from_secs(10)),
+            Duration::ZERO
+        );
         // The booked cost is gone from the estimate.
         assert!(bucket.reserve(600.0, now + Duration::from_secs(10)) > Duration::ZERO);
     }

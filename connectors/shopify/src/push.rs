@@ -354,7 +354,11 @@ mod tests {
         let a = request("outbox-1", 5);
         let b = request("outbox-1", 6);
         assert_eq!(set_key(&[&a], 0), set_key(&[&a.clone()], 0));
-        assert_ne!(set_key(&[&a], 0), set_key(&[&b], 0), "recomputed push, new key");
+        assert_ne!(
+            set_key(&[&a], 0),
+            set_key(&[&b], 0),
+            "recomputed push, new key"
+        );
         assert_ne!(set_key(&[&a], 0), set_key(&[&a], 1));
         assert!(set_key(&[&a], 0).len() <= 64);
     }
@@ -364,12 +368,22 @@ mod tests {
         let errors = vec![
             UserError {
                 code: Some("CHANGE_FROM_QUANTITY_STALE".into()),
-                field: Some(vec!["input".into(), "quantities".into(), "1".into(), "changeFromQuantity".into()]),
+                field: Some(vec![
+                    "input".into(),
+                    "quantities".into(),
+                    "1".into(),
+                    "changeFromQuantity".into(),
+                ]),
                 message: "stale".into(),
             },
             UserError {
                 code: Some("ITEM_NOT_STOCKED_AT_LOCATION".into()),
-                field: Some(vec!["input".into(), "quantities".into(), "2".into(), "locationId".into()]),
+                field: Some(vec![
+                    "input".into(),
+                    "quantities".into(),
+                    "2".into(),
+                    "locationId".into(),
+                ]),
                 message: "not stocked".into(),
             },
         ];
@@ -377,7 +391,9 @@ mod tests {
             Round::Settled(s) => {
                 assert_eq!(s.len(), 2);
                 assert_eq!(s[0], (1, PushOutcome::StaleCompare { actual: None }));
-                assert!(matches!(&s[1], (2, PushOutcome::Rejected(m)) if m.starts_with("ITEM_NOT_STOCKED")));
+                assert!(
+                    matches!(&s[1], (2, PushOutcome::Rejected(m)) if m.starts_with("ITEM_NOT_STOCKED"))
+                );
             }
             _ => panic!("expected settled"),
         }

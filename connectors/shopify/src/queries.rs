@@ -12,8 +12,7 @@ use serde::Deserialize;
 use crate::graphql::MAX_QUERY_COST;
 
 /// The named quantities we read (CONTRACTS.md §1: on_hand = available + committed + unavailable).
-pub const QUANTITY_NAMES: &str =
-    r#"["available", "on_hand", "committed", "reserved", "incoming"]"#;
+pub const QUANTITY_NAMES: &str = r#"["available", "on_hand", "committed", "reserved", "incoming"]"#;
 
 const LEVELS_SELECTION: &str = r#"edges { node { location { id } quantities(names: ["available", "on_hand", "committed", "reserved", "incoming"]) { name quantity } } }
       pageInfo { hasNextPage endCursor }"#;
@@ -116,7 +115,8 @@ pub const WEBHOOK_CREATE: &str = "mutation OmnistockWebhookCreate($topic: Webhoo
   }
 }";
 
-pub const WEBHOOK_UPDATE: &str = "mutation OmnistockWebhookUpdate($id: ID!, $webhookSubscription: WebhookSubscriptionInput!) {
+pub const WEBHOOK_UPDATE: &str =
+    "mutation OmnistockWebhookUpdate($id: ID!, $webhookSubscription: WebhookSubscriptionInput!) {
   webhookSubscriptionUpdate(id: $id, webhookSubscription: $webhookSubscription) {
     webhookSubscription { id topic uri }
     userErrors { field message }
@@ -277,7 +277,10 @@ mod tests {
     fn pages_stay_within_the_cost_limit() {
         for levels in [1, 5, 10, 50, 250] {
             let first = items_per_page(levels);
-            assert!(list_cost(first, levels) <= f64::from(MAX_QUERY_COST), "{levels}");
+            assert!(
+                list_cost(first, levels) <= f64::from(MAX_QUERY_COST),
+                "{levels}"
+            );
         }
         // The contract's example: 50 × 5 is about 950; we ask for 55.
         assert_eq!(items_per_page(5), 55);

@@ -58,7 +58,10 @@ impl ShopifyConnector {
                     id: same.id.clone(),
                 });
             } else if let Some(other) = mine.first() {
-                let action = format!("pointing the {topic} webhook of {} at {uri}", self.settings.channel);
+                let action = format!(
+                    "pointing the {topic} webhook of {} at {uri}",
+                    self.settings.channel
+                );
                 let data: queries::WebhookUpdateData = self
                     .graphql
                     .call(
@@ -96,17 +99,29 @@ impl ShopifyConnector {
     }
 
     async fn webhook_subscriptions(&self) -> Result<Vec<WebhookNode>, ConnectorError> {
-        let action = format!("listing the webhook subscriptions of {}", self.settings.channel);
+        let action = format!(
+            "listing the webhook subscriptions of {}",
+            self.settings.channel
+        );
         let mut all = Vec::new();
         let mut after: Option<String> = None;
         loop {
             let data: queries::WebhooksData = self
                 .graphql
-                .call(&action, queries::WEBHOOKS_QUERY, json!({ "after": after }), 2.0 + 100.0)
+                .call(
+                    &action,
+                    queries::WEBHOOKS_QUERY,
+                    json!({ "after": after }),
+                    2.0 + 100.0,
+                )
                 .await?;
             let subs = data.webhook_subscriptions;
             all.extend(subs.edges.into_iter().map(|e| e.node));
-            match subs.page_info.filter(|p| p.has_next_page).and_then(|p| p.end_cursor) {
+            match subs
+                .page_info
+                .filter(|p| p.has_next_page)
+                .and_then(|p| p.end_cursor)
+            {
                 Some(next) => after = Some(next),
                 None => return Ok(all),
             }
@@ -117,9 +132,12 @@ impl ShopifyConnector {
 fn accepted(payload: queries::WebhookPayload, action: &str) -> Result<WebhookNode, ConnectorError> {
     if !payload.user_errors.is_empty() {
         let text: Vec<String> = payload.user_errors.into_iter().map(|e| e.message).collect();
-        return Err(ConnectorError::Permanent(format!("{action}: {}", text.join("; "))));
+        return Err(ConnectorError::Permanent(format!(
+            "{action}: {}",
+            text.join("; ")
+        )));
     }
-    payload
-        .webhook_subscription
-        .ok_or_else(|| ConnectorError::Retryable(format!("{action}: no subscription in the answer")))
+    payload.webhook_subscription.ok_or_else(|| {
+        ConnectorError::Retryable(format!("{action}: no subscription in the answer"))
+    })
 }

@@ -210,7 +210,12 @@ mod tests {
     fn versions_parse_and_order() {
         let v: ApiVersion = "2025-10".parse().expect("valid");
         assert!(!v.uses_change_from());
-        assert!("2026-01".parse::<ApiVersion>().expect("valid").uses_change_from());
+        assert!(
+            "2026-01"
+                .parse::<ApiVersion>()
+                .expect("valid")
+                .uses_change_from()
+        );
         assert!(ApiVersion::CURRENT.requires_idempotency());
         assert_eq!(v.to_string(), "2025-10");
         assert!("2026-13".parse::<ApiVersion>().is_err());
@@ -221,8 +226,10 @@ mod tests {
     #[test]
     fn validation_reports_every_problem() {
         let mut s = ShopifySettings::new("shopify-main", "ftp://x", "", "");
-        s.locations
-            .insert("gid://shopify/Product/1".into(), LocationId::new("wh").expect("id"));
+        s.locations.insert(
+            "gid://shopify/Product/1".into(),
+            LocationId::new("wh").expect("id"),
+        );
         let problems = s.validate().expect_err("four problems");
         assert_eq!(problems.len(), 4, "{problems:?}");
         assert!(problems[3].starts_with("locations."), "{problems:?}");

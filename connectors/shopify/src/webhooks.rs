@@ -228,17 +228,15 @@ pub(crate) fn parse(
         "orders/cancelled" => {
             let order: Order = body(raw, topic)?;
             let at = d.time(&[order.cancelled_at.as_ref(), order.updated_at.as_ref()])?;
-            order_lines(&mut d, order, at, |order, line| StockChange::OrderLineCancelled {
-                order,
-                line,
+            order_lines(&mut d, order, at, |order, line| {
+                StockChange::OrderLineCancelled { order, line }
             })?;
         }
         "orders/fulfilled" => {
             let order: Order = body(raw, topic)?;
             let at = d.time(&[order.updated_at.as_ref(), order.created_at.as_ref()])?;
-            order_lines(&mut d, order, at, |order, line| StockChange::OrderLineFulfilled {
-                order,
-                line,
+            order_lines(&mut d, order, at, |order, line| {
+                StockChange::OrderLineFulfilled { order, line }
             })?;
         }
         "fulfillments/create" => fulfillment_created(&mut d, body(raw, topic)?)?,
