@@ -5,12 +5,12 @@
 //! Behind the `http` feature, so the types-only part of the SDK stays light.
 //!
 //! # TLS
-//! reqwest's `rustls` feature brings the `aws-lc-rs` crypto provider, whose C build (cmake,
-//! a large assembly set) dominates a cold build on a small machine. We use
-//! `rustls-no-provider` with rustls' `ring` provider instead: the same rustls and the same
-//! platform certificate verifier, a fraction of the build. [`HttpClient::build`] installs
-//! `ring` as the process-wide default provider unless one is already installed, so a daemon
-//! that prefers `aws-lc-rs` can install it first and we will use it.
+//! reqwest's `rustls` feature, with its default `aws-lc-rs` crypto provider. We tried
+//! `rustls-no-provider` + `ring` for a faster build, and rejected it: Cargo unifies reqwest's
+//! features across the workspace, so every other `reqwest::Client` in the daemon's process
+//! (its CLI client, its tests) would then panic at `build()` unless some code had installed a
+//! process-wide provider first — a start-up-order trap. `aws-lc-rs` builds without cmake
+//! here and costs about 45 s once on a cold 2-core build, then nothing.
 //!
 //! # Example
 //! ```no_run
@@ -176,7 +176,6 @@ pub struct HttpClient {
 impl HttpClient {
     /// Builds the client and its limiter from the connector's capabilities.
     pub fn build(settings: &HttpSettings, caps: &Capabilities) -> Result<Self, ConnectorError> {
-        install_crypto_provider();
         let client = reqwest::Client::builder()
             .user_agent(settings.user_agent.clone())
             .connect_timeout(settings.connect_timeout)
@@ -230,14 +229,6 @@ impl HttpClient {
                 body,
             }),
         }
-    }
-}
-
-/// Installs rustls' `ring` provider as the process default, unless one is already there.
-pub fn install_crypto_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Losing a race to another installer is fine: any installed provider will do.
-        let _ = rustls::crypto::ring::default_provider().install_default();
     }
 }
 

@@ -872,7 +872,7 @@ impl State {
         let last = candidates
             .iter()
             .take(first as usize)
-            .last()
+            .next_back()
             .map(|(id, _)| **id);
         let data = json!({ "data": { "inventoryItems": {
             "edges": edges,
@@ -943,8 +943,7 @@ impl State {
         query: &str,
         entries: &[Value],
         entry_type: &str,
-    ) -> Result<Option<String>, Value> {
-        let key = self.idempotency_key(query, &json!(null));
+    ) -> Result<(), Value> {
         let has_directive = query.contains("@idempotent");
         if !version.uses_change_from() {
             if has_directive {
@@ -990,7 +989,7 @@ impl State {
                 ));
             }
         }
-        Ok(key)
+        Ok(())
     }
 
     /// Replays or refuses a known key; `None` when the key is new.

@@ -48,7 +48,7 @@ impl Form {
 const MAX_ROUNDS: usize = 8;
 
 /// The `@idempotent` key of a mutation carrying `parts` (one line per quantity).
-pub fn mutation_key<'a>(parts: impl IntoIterator<Item = String>, salt: u32) -> String {
+pub fn mutation_key(parts: impl IntoIterator<Item = String>, salt: u32) -> String {
     let mut hash = Sha256::new();
     hash.update(salt.to_be_bytes());
     for part in parts {

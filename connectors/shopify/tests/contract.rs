@@ -153,7 +153,7 @@ async fn a_push_is_compare_and_set_with_an_idempotency_key() {
     let c = connector(settings(&fake));
     let request = push("outbox-1", MUG, 10, 7);
     assert_eq!(
-        c.push(&[request.clone()]).await,
+        c.push(std::slice::from_ref(&request)).await,
         Ok(vec![PushOutcome::Applied])
     );
     assert_eq!(fake.level(MUG, STORE), Some(7));
@@ -210,7 +210,7 @@ async fn a_retried_stale_push_gets_a_new_key_instead_of_failing_forever() {
     fake.set_available(MUG, STORE, 9);
     let stale = push("o-1", MUG, 10, 12);
     assert_eq!(
-        c.push(&[stale.clone()]).await,
+        c.push(std::slice::from_ref(&stale)).await,
         Ok(vec![PushOutcome::StaleCompare { actual: None }])
     );
     // The number comes back to what we expected; the same push is now right, and Shopify
@@ -288,7 +288,7 @@ async fn deltas_use_inventory_adjust_quantities_once() {
     };
     for _ in 0..2 {
         assert_eq!(
-            c.push_deltas(&[delta.clone()]).await,
+            c.push_deltas(std::slice::from_ref(&delta)).await,
             Ok(vec![PushOutcome::Applied])
         );
     }
@@ -609,4 +609,90 @@ async fn registration_creates_or_updates_every_subscription_and_says_so() {
             .all(|a| matches!(a, WebhookAction::Unchanged { .. })),
         "{again:?}"
     );
+}
+
+// ---- the fake is no kinder than Shopify ----
+
+async fn raw(
+    fake: &FakeShopify,
+    version: &str,
+    query: &str,
+    input: serde_json::Value,
+) -> serde_json::Value {
+    reqwest::Client::new()
+        .post(format!("{}/admin/api/{version}/graphql.json", fake.uri()))
+        .header(
+            "X-Shopify-Access-Token",
+            omnistock_shopify::fake::DEFAULT_TOKEN,
+        )
+        .json(&serde_json::json!({ "query": query, "variables": { "input": input, "k": "key-1" } }))
+        .send()
+        .await
+        .expect("fake answers")
+        .json()
+        .await
+        .expect("json")
+}
+
+#[tokio::test]
+async fn the_fake_enforces_each_versions_push_rules() {
+    let fake = shop().await;
+    let with_key = "mutation($input: InventorySetQuantitiesInput!, $k: String!) { inventorySetQuantities(input: $input) @idempotent(key: $k) { userErrors { code field message } } }";
+    let without_key = "mutation($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input) { userErrors { code field message } } }";
+    let quantity = |field: &str| {
+        serde_json::json!({ "name": "available", "reason": "correction", "quantities": [{
+            "inventoryItemId": format!("gid://shopify/InventoryItem/{MUG}"),
+            "locationId": format!("gid://shopify/Location/{STORE}"), "quantity": 4, field: 10 }] })
+    };
+    let old_field = raw(&fake, "2026-04", with_key, quantity("compareQuantity")).await;
+    assert_eq!(
+        old_field["errors"][0]["extensions"]["code"],
+        "INVALID_VARIABLE"
+    );
+    let no_key = raw(
+        &fake,
+        "2026-04",
+        without_key,
+        quantity("changeFromQuantity"),
+    )
+    .await;
+    assert!(
+        no_key["errors"][0]["message"]
+            .as_str()
+            .expect("message")
+            .contains("@idempotent")
+    );
+    let too_new = raw(
+        &fake,
+        "2025-10",
+        without_key,
+        quantity("changeFromQuantity"),
+    )
+    .await;
+    assert_eq!(
+        too_new["errors"][0]["extensions"]["code"],
+        "INVALID_VARIABLE"
+    );
+    let missing = raw(&fake, "2025-10", without_key, quantity("quantity")).await;
+    assert_eq!(
+        missing["data"]["inventorySetQuantities"]["userErrors"][0]["code"],
+        "COMPARE_QUANTITY_REQUIRED"
+    );
+    assert!(
+        old_field["extensions"]["cost"]["throttleStatus"].is_object()
+            || old_field["errors"].is_array()
+    );
+    // A replayed key with other inputs is a mismatch, and nothing moves.
+    assert!(
+        raw(&fake, "2026-04", with_key, quantity("changeFromQuantity")).await["data"].is_object()
+    );
+    let mut other = quantity("changeFromQuantity");
+    other["quantities"][0]["quantity"] = 5.into();
+    other["quantities"][0]["changeFromQuantity"] = 4.into();
+    let mismatch = raw(&fake, "2026-04", with_key, other).await;
+    assert_eq!(
+        mismatch["data"]["inventorySetQuantities"]["userErrors"][0]["code"],
+        "IDEMPOTENCY_KEY_PARAMETER_MISMATCH"
+    );
+    assert_eq!(fake.level(MUG, STORE), Some(4));
 }
