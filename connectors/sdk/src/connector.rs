@@ -78,6 +78,43 @@ pub enum PushOutcome {
     Rejected(String),
 }
 
+/// A difference to apply on the channel's side, for systems (or intents) where a delta is what
+/// we mean: a manual adjustment, a transfer. Used with [`Connector::push_deltas`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeltaRequest {
+    /// Derived from the outbox entry, so a retried delta is applied once.
+    pub idempotency_key: String,
+    pub item: ItemRef,
+    pub location: LocationId,
+    /// The change: `-2` takes two units away.
+    pub by: i64,
+}
+
+/// Something a connector saw but could not turn into an event or a level: an item without a
+/// SKU, a location the config does not map, a topic it does not handle. Reported, never
+/// guessed, and never a reason to lose the rest of the input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unmapped {
+    /// What was seen, in the channel's own words (`gid://shopify/Location/7`, `line 42`).
+    pub what: String,
+    /// Why it was left out (`location not in config`, `no SKU`).
+    pub reason: String,
+}
+
+/// The events of one webhook, with what could not be mapped.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WebhookReport {
+    pub events: Vec<StockEvent>,
+    pub unmapped: Vec<Unmapped>,
+}
+
+/// One page of a listing, with what could not be mapped on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListReport {
+    pub page: ListPage,
+    pub unmapped: Vec<Unmapped>,
+}
+
 /// A connection to one outside system.
 #[async_trait]
 pub trait Connector: Send + Sync {
@@ -103,6 +140,42 @@ pub trait Connector: Send + Sync {
     /// got (a timeout, a crash) again as it was, and a re-sent push that had applied must
     /// answer `Applied` without applying twice.
     async fn push(&self, batch: &[PushRequest]) -> Result<Vec<PushOutcome>, ConnectorError>;
+
+    /// Like [`Connector::parse_webhook`], and also says what it could not map (an unknown SKU,
+    /// a location not in config), so the daemon can count and log it. The default reports
+    /// nothing beyond the events.
+    fn parse_webhook_report(
+        &self,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<WebhookReport, ConnectorError> {
+        Ok(WebhookReport {
+            events: self.parse_webhook(headers, body)?,
+            unmapped: Vec::new(),
+        })
+    }
+
+    /// Like [`Connector::list`], and also says what it could not map on the page. The default
+    /// reports nothing beyond the page.
+    async fn list_report(&self, cursor: Option<String>) -> Result<ListReport, ConnectorError> {
+        Ok(ListReport {
+            page: self.list(cursor).await?,
+            unmapped: Vec::new(),
+        })
+    }
+
+    /// Applies differences on the channel's side, for channels that offer [`PushForm::Delta`].
+    /// One outcome per request, in order. The default refuses: a connector that lists
+    /// `Delta` in its capabilities overrides it.
+    async fn push_deltas(
+        &self,
+        batch: &[DeltaRequest],
+    ) -> Result<Vec<PushOutcome>, ConnectorError> {
+        Err(ConnectorError::Permanent(format!(
+            "pushing {} deltas: this connector has no delta form",
+            batch.len()
+        )))
+    }
 
     /// How long to wait before polling again when the channel gives no hint.
     fn poll_interval(&self) -> Duration {
