@@ -18,7 +18,13 @@ use super::{Attempt, DeadLetter, LoggedEvent, NewEvent, OutboxEntry, Published};
 use crate::state::SkuState;
 
 /// The store's layout version, kept in meta and in the marker file.
-pub(super) const FORMAT_VERSION: u8 = 1;
+///
+/// 2: states are checkpoints (`meta.checkpoint_seq`), the log after them is replayed at
+/// start. 1: every commit wrote the states; opened as 2 with its checkpoint at the log's end.
+/// A build that reads only 1 refuses a 2 rather than take its states for current.
+pub(super) const FORMAT_VERSION: u8 = 2;
+/// The oldest layout this build opens (and upgrades).
+pub(super) const OLDEST_FORMAT_VERSION: u8 = 1;
 
 /// The encoding version of each value written by this build.
 const V1: u8 = 1;

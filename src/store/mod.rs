@@ -4,6 +4,11 @@
 //! `crdts` types' serde form. `commit` is atomic but not yet durable; `sync` makes everything
 //! committed so far power-loss durable (sled flush, then fsync of the store's files), and the
 //! ingest acknowledges events only after a `sync` that covers them.
+//!
+//! SKU states are derived from the log, so they are not written with every commit: the
+//! ingest writes a `checkpoint` of the states it changed now and then, with the seq they
+//! include (`checkpoint_seq`), and at start replays the log after it. A checkpoint needs no
+//! sync of its own: until a sync covers it, the log it summarizes still rebuilds it.
 
 //!
 //! # Layout
@@ -17,7 +22,7 @@
 //! Trees: `log` (seq → event), `ids` (channel, event id → seq), `states` (SKU → state),
 //! `published` (channel, SKU → quantity shown), `outbox` (channel, id → push), `dead`
 //! (channel, id → push given up on), `channels` (channel → control flags), `meta` (format
-//! version, node term, last applied seq, last outbox id).
+//! version, node term, last logged seq, checkpoint seq, last outbox id).
 
 #![allow(clippy::disallowed_types)] // The one module allowed to speak sled.
 
@@ -99,11 +104,11 @@ pub struct DeadLetter {
     pub at: Timestamp,
 }
 
-/// Everything one atomic `commit` writes.
+/// Everything one atomic `commit` writes. SKU states are not part of it: they go into a
+/// [`Store::checkpoint`] (the log rebuilds them until then).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Commit<'a> {
     pub events: &'a [NewEvent],
-    pub states: &'a [(&'a Sku, &'a SkuState)],
     /// New outbox entries (ids assigned here).
     pub outbox: &'a [OutboxEntry],
     /// Published values to overwrite (channel, SKU, value), e.g. a channel's own sale.
@@ -119,7 +124,11 @@ pub struct SyncStats {
 
 const META_FORMAT: &[u8] = b"format";
 const META_TERM: &[u8] = b"term";
+/// The seq of the last event in the log. The key keeps the name it had when every commit
+/// also wrote the states (format 1); `META_CHECKPOINT_SEQ` is what the states include now.
 const META_LAST_SEQ: &[u8] = b"last_applied_seq";
+/// The last seq whose effects the `states` tree includes; absent means 0 (format 2).
+const META_CHECKPOINT_SEQ: &[u8] = b"checkpoint_seq";
 const META_LAST_OUTBOX_ID: &[u8] = b"last_outbox_id";
 
 /// The open store. Holds sled's lock on its directory until dropped.
@@ -149,6 +158,7 @@ enum Abort {
         detail: String,
     },
     SeqOverflow,
+    Checkpoint(String),
     #[cfg(test)]
     Injected,
 }
@@ -226,7 +236,8 @@ impl Store {
         Ok(term)
     }
 
-    /// Every SKU's state, each record checked as it is decoded.
+    /// Every SKU's state as of the last checkpoint (see [`Store::checkpoint_seq`]), each
+    /// record checked as it is decoded. The log after `checkpoint_seq` is not in them.
     pub fn load_states(&self) -> Result<Vec<(Sku, SkuState)>, StoreError> {
         self.states
             .iter()
@@ -251,9 +262,51 @@ impl Store {
         self.meta_counter(META_LAST_SEQ)
     }
 
+    /// The last seq the checkpointed states include: the log after it must be replayed onto
+    /// [`Store::load_states`] to get the current states.
+    pub fn checkpoint_seq(&self) -> Result<u64, StoreError> {
+        self.meta_counter(META_CHECKPOINT_SEQ)
+    }
+
+    /// Writes `states` and, with them, `through_seq` as the checkpoint seq, atomically.
+    ///
+    /// The caller promises that the given states include exactly the log up to `through_seq`
+    /// and that every SKU left out changed in no event after the previous checkpoint. It
+    /// may not go back (`through_seq` below the current checkpoint) nor ahead of the log.
+    /// Durable only after the next `sync`, and needs none: the log rebuilds it until then.
+    pub fn checkpoint(
+        &self,
+        states: &[(&Sku, &SkuState)],
+        through_seq: u64,
+    ) -> Result<(), StoreError> {
+        let values: Vec<_> = states
+            .iter()
+            .map(|(sku, state)| (codec::sku_key(sku), codec::encode_state(state)))
+            .collect();
+        (&self.states, &self.meta)
+            .transaction(|(tree, meta)| {
+                let last = tx_counter(meta, META_LAST_SEQ)?;
+                let previous = tx_counter(meta, META_CHECKPOINT_SEQ)?;
+                if through_seq > last || through_seq < previous {
+                    return Err(ConflictableTransactionError::Abort(Abort::Checkpoint(
+                        format!(
+                            "a checkpoint through seq {through_seq} is outside the log's \
+                             checkpointed..last range {previous}..{last}"
+                        ),
+                    )));
+                }
+                for (key, value) in &values {
+                    tree.insert(key.as_slice(), value.as_slice())?;
+                }
+                meta.insert(META_CHECKPOINT_SEQ, &codec::encode_u64(through_seq))?;
+                Ok(())
+            })
+            .map_err(|e| self.tx_error("writing a checkpoint of the states", e, &[]))
+    }
+
     /// In one atomic write: appends `events` to the log (returning their sequence numbers),
-    /// records their ids for dedup, writes `states`, adds the `outbox` entries (under new
-    /// ids) and overwrites the `published` values. Durable only after the next `sync`.
+    /// records their ids for dedup, adds the `outbox` entries (under new ids) and overwrites
+    /// the `published` values. Durable only after the next `sync`.
     ///
     /// An event whose id is already recorded (in the log or earlier in `events`) fails the
     /// whole commit with [`StoreError::DuplicateEvent`]: writing it would apply it twice.
@@ -278,11 +331,6 @@ impl Store {
             let value = codec::encode_log(event).map_err(|d| self.bad("log", &id_key, d))?;
             log_values.push((id_key, value));
         }
-        let state_values: Vec<_> = commit
-            .states
-            .iter()
-            .map(|(sku, state)| (codec::sku_key(sku), codec::encode_state(state)))
-            .collect();
         let outbox_values = self.encode_outbox(commit.outbox)?;
         let published_values = commit
             .published
@@ -298,13 +346,12 @@ impl Store {
         let trees = (
             &self.log,
             &self.ids,
-            &self.states,
             &self.meta,
             &self.outbox,
             &self.published,
         );
         trees
-            .transaction(|(log, ids, states, meta, outbox, published)| {
+            .transaction(|(log, ids, meta, outbox, published)| {
                 let last = tx_counter(meta, META_LAST_SEQ)?;
                 let mut seqs = Vec::with_capacity(log_values.len());
                 let mut seq = last;
@@ -322,9 +369,6 @@ impl Store {
                     log.insert(&codec::seq_key(seq), value.as_slice())?;
                     ids.insert(id_key.as_slice(), &codec::encode_u64(seq))?;
                     seqs.push(seq);
-                }
-                for (key, value) in &state_values {
-                    states.insert(key.as_slice(), value.as_slice())?;
                 }
                 tx_enqueue(outbox, meta, &outbox_values)?;
                 for (key, value) in &published_values {
@@ -496,6 +540,11 @@ impl Store {
             TransactionError::Abort(Abort::SeqOverflow) => StoreError::Corrupt {
                 path: self.path.clone(),
                 detail: format!("{action}: a counter in meta would overflow u64"),
+            },
+            TransactionError::Abort(Abort::Checkpoint(detail)) => StoreError::Backend {
+                path: self.path.clone(),
+                action: action.to_owned(),
+                detail,
             },
             #[cfg(test)]
             TransactionError::Abort(Abort::Injected) => StoreError::Backend {
