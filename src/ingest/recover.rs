@@ -2,7 +2,8 @@
 //!
 //! The writer checkpoints states now and then, not with every commit, so the log after
 //! `checkpoint_seq` holds events the stored states do not include. Each is applied again
-//! exactly as the writer applied it (same channel, `manual` for [`MANUAL_CHANNEL`], the
+//! (unless the SKU's own state already includes it: a checkpoint that a crash interrupted
+//! wrote some states and not others) exactly as the writer applied it (same channel, `manual` for [`MANUAL_CHANNEL`], the
 //! logged receive time) but as this run's actors (the new term: a counter entry of the old
 //! term is never written again) and with the current config's owners. Replaying from the
 //! same checkpoint twice gives the same states; a checkpoint is written right after, so
@@ -26,7 +27,7 @@ pub(super) struct Replayed {
     pub states: HashMap<Sku, SkuState>,
     /// SKUs the replayed events touched.
     pub touched: HashSet<Sku>,
-    /// The last seq applied: the log's end.
+    /// The log's end: every state now includes the log up to it.
     pub through: u64,
     pub events: u64,
 }
@@ -40,7 +41,7 @@ pub fn recover(
 ) -> Result<Vec<(Sku, SkuState)>, StoreError> {
     let started = Instant::now();
     let replayed = replay(store, config, term)?;
-    if replayed.events > 0 {
+    if replayed.through > store.checkpoint_seq()? {
         let states: Vec<(&Sku, &SkuState)> = replayed
             .touched
             .iter()
@@ -62,7 +63,13 @@ pub fn recover(
 
 /// The checkpointed states with the log after them applied; writes nothing.
 pub(super) fn replay(store: &Store, config: &Config, term: u64) -> Result<Replayed, StoreError> {
-    let mut states: HashMap<Sku, SkuState> = store.load_states()?.into_iter().collect();
+    let mut states = HashMap::new();
+    // Each state's own seq: a crash during a checkpoint leaves some states past `from`.
+    let mut included = HashMap::new();
+    for (sku, state, seq) in store.load_checkpoint()? {
+        included.insert(sku.clone(), seq);
+        states.insert(sku, state);
+    }
     let from = store.checkpoint_seq()?;
     let last = store.last_seq()?;
     if last > from {
@@ -80,6 +87,11 @@ pub(super) fn replay(store: &Store, config: &Config, term: u64) -> Result<Replay
     let (mut through, mut events) = (from, 0u64);
     for logged in store.log_from(from.saturating_add(1)) {
         let logged = logged?;
+        through = logged.seq;
+        let sku = &logged.event.sku;
+        if included.get(sku).is_some_and(|&seq| logged.seq <= seq) {
+            continue;
+        }
         let manual = logged.channel.as_str() == MANUAL_CHANNEL;
         let actor = actors
             .entry((logged.channel.clone(), manual))
@@ -91,12 +103,10 @@ pub(super) fn replay(store: &Store, config: &Config, term: u64) -> Result<Replay
             received_at: logged.received_at,
             event: &logged.event,
         };
-        let sku = &logged.event.sku;
         let _ = states.entry(sku.clone()).or_default().apply(&input, config);
         if !touched.contains(sku) {
             touched.insert(sku.clone());
         }
-        through = logged.seq;
         events += 1;
         if reported.elapsed() >= PROGRESS_EVERY {
             reported = Instant::now();

@@ -206,6 +206,21 @@ fn tx_enqueue(
     Ok(ids)
 }
 
+/// How many states one checkpoint batch writes: small enough that sled's write lock is
+/// held for about a millisecond.
+const CHECKPOINT_BATCH: usize = 32;
+
+/// Why a checkpoint through `through` may not follow one through `previous` with the log
+/// ending at `last`; `None` if it may.
+fn checkpoint_out_of_range(through: u64, previous: u64, last: u64) -> Option<String> {
+    (through > last || through < previous).then(|| {
+        format!(
+            "a checkpoint through seq {through} is outside the range from the last \
+             checkpoint's seq to the log's end, {previous}..={last}"
+        )
+    })
+}
+
 impl Store {
     /// Opens (or creates) the store in `dir`. A store that is corrupt, of an unknown format
     /// version, or in use by another process is an error naming the path; never reset.
@@ -239,13 +254,31 @@ impl Store {
     /// Every SKU's state as of the last checkpoint (see [`Store::checkpoint_seq`]), each
     /// record checked as it is decoded. The log after `checkpoint_seq` is not in them.
     pub fn load_states(&self) -> Result<Vec<(Sku, SkuState)>, StoreError> {
+        Ok(self
+            .load_checkpoint()?
+            .into_iter()
+            .map(|(sku, state, _)| (sku, state))
+            .collect())
+    }
+
+    /// Every SKU's checkpointed state with the last seq it includes: at least
+    /// [`Store::checkpoint_seq`], more for a state written by a checkpoint that a crash
+    /// interrupted. A replay applies to each state only the log entries after its own seq.
+    pub fn load_checkpoint(&self) -> Result<Vec<(Sku, SkuState, u64)>, StoreError> {
+        let checkpoint_seq = self.checkpoint_seq()?;
         self.states
             .iter()
             .map(|item| {
                 let (key, value) = item.map_err(self.backend("reading the states"))?;
                 let sku = codec::sku_from_key(&key).map_err(|d| self.bad("states", &key, d))?;
-                let state = codec::decode_state(&value).map_err(|d| self.bad("states", &key, d))?;
-                Ok((sku, state))
+                let (seq, state) =
+                    codec::decode_state(&value).map_err(|d| self.bad("states", &key, d))?;
+                // A record without its own seq is format 1's, unchanged since the upgrade.
+                Ok((
+                    sku,
+                    state,
+                    seq.unwrap_or(checkpoint_seq).max(checkpoint_seq),
+                ))
             })
             .collect()
     }
@@ -268,40 +301,85 @@ impl Store {
         self.meta_counter(META_CHECKPOINT_SEQ)
     }
 
-    /// Writes `states` and, with them, `through_seq` as the checkpoint seq, atomically.
+    /// Writes `states`, each tagged with `through_seq`, then records `through_seq` as the
+    /// checkpoint seq.
     ///
     /// The caller promises that the given states include exactly the log up to `through_seq`
     /// and that every SKU left out changed in no event after the previous checkpoint. It
     /// may not go back (`through_seq` below the current checkpoint) nor ahead of the log.
-    /// Durable only after the next `sync`, and needs none: the log rebuilds it until then.
+    ///
+    /// Not one atomic write: the states go in small batches, so that sled's write lock, which
+    /// a batch holds and every commit needs, is never held for long. That is safe because
+    /// each record carries its own seq (a crash midway leaves some states newer than the
+    /// checkpoint seq, and the replay skips what they hold), and the checkpoint seq moves
+    /// only after every state is written. Durable only after the next `sync`, and needs
+    /// none: the log rebuilds it until then.
     pub fn checkpoint(
         &self,
         states: &[(&Sku, &SkuState)],
         through_seq: u64,
     ) -> Result<(), StoreError> {
-        let values: Vec<_> = states
-            .iter()
-            .map(|(sku, state)| (codec::sku_key(sku), codec::encode_state(state)))
-            .collect();
-        (&self.states, &self.meta)
-            .transaction(|(tree, meta)| {
+        self.check_checkpoint_range(through_seq)?;
+        self.write_checkpoint_states(states, through_seq)?;
+        self.record_checkpoint_seq(through_seq)
+    }
+
+    /// A checkpoint's states, in batches of `CHECKPOINT_BATCH`, each tagged `through_seq`.
+    fn write_checkpoint_states(
+        &self,
+        states: &[(&Sku, &SkuState)],
+        through_seq: u64,
+    ) -> Result<(), StoreError> {
+        for chunk in states.chunks(CHECKPOINT_BATCH) {
+            let mut batch = sled::Batch::default();
+            for (sku, state) in chunk {
+                batch.insert(codec::sku_key(sku), codec::encode_state(state, through_seq));
+            }
+            self.states
+                .apply_batch(batch)
+                .map_err(self.backend("writing a checkpoint of the states"))?;
+        }
+        Ok(())
+    }
+
+    /// A checkpoint that a crash interrupts after its states: they are written, the
+    /// checkpoint seq is not (tests).
+    #[cfg(test)]
+    pub(crate) fn checkpoint_interrupted(
+        &self,
+        states: &[(&Sku, &SkuState)],
+        through_seq: u64,
+    ) -> Result<(), StoreError> {
+        self.write_checkpoint_states(states, through_seq)
+    }
+
+    /// Recording the checkpoint seq, the last step of a checkpoint.
+    fn record_checkpoint_seq(&self, through_seq: u64) -> Result<(), StoreError> {
+        self.meta
+            .transaction(|meta| {
                 let last = tx_counter(meta, META_LAST_SEQ)?;
                 let previous = tx_counter(meta, META_CHECKPOINT_SEQ)?;
-                if through_seq > last || through_seq < previous {
+                if let Some(detail) = checkpoint_out_of_range(through_seq, previous, last) {
                     return Err(ConflictableTransactionError::Abort(Abort::Checkpoint(
-                        format!(
-                            "a checkpoint through seq {through_seq} is outside the log's \
-                             checkpointed..last range {previous}..{last}"
-                        ),
+                        detail,
                     )));
-                }
-                for (key, value) in &values {
-                    tree.insert(key.as_slice(), value.as_slice())?;
                 }
                 meta.insert(META_CHECKPOINT_SEQ, &codec::encode_u64(through_seq))?;
                 Ok(())
             })
-            .map_err(|e| self.tx_error("writing a checkpoint of the states", e, &[]))
+            .map_err(|e| self.tx_error("recording the checkpoint seq", e, &[]))
+    }
+
+    fn check_checkpoint_range(&self, through_seq: u64) -> Result<(), StoreError> {
+        let (previous, last) = (self.checkpoint_seq()?, self.last_seq()?);
+        match checkpoint_out_of_range(through_seq, previous, last) {
+            None => Ok(()),
+            Some(detail) => Err(StoreError::Backend {
+                path: self.path.clone(),
+                action: "writing a checkpoint of the states".to_owned(),
+                detail,
+            }),
+        }
     }
 
     /// In one atomic write: appends `events` to the log (returning their sequence numbers),

@@ -659,3 +659,60 @@ async fn sync_cost() {
     println!("sync: flush part   median/p90 {:?} us", median(&mut flush));
     println!("sync: fsync part   median/p90 {:?} us", median(&mut fsync));
 }
+
+/// What a checkpoint of 1,000 SKUs with full timelines costs: encoding, and the write
+/// (which holds sled's write lock, so commits wait for it). `cargo test --release --lib
+/// store::tests::checkpoint_cost -- --ignored --nocapture`.
+#[test]
+#[ignore = "benchmark: prints timings"]
+fn checkpoint_cost() {
+    use crate::state::{Actor, Input};
+    let (_tmp, dir) = store_dir();
+    let store = open(&dir);
+    let owners: std::collections::BTreeMap<LocationId, ChannelId> =
+        [(LocationId::new("store").expect("id"), channel("pos"))]
+            .into_iter()
+            .collect();
+    let actor = Actor::new("pos", 1);
+    let skus: Vec<Sku> = (0..1000).map(|i| sku(&format!("SKU-{i:04}"))).collect();
+    let mut states = Vec::new();
+    for s in &skus {
+        let mut state = SkuState::default();
+        for i in 0..300 {
+            let event = StockEvent {
+                id: EventId::new(format!("a12-{i:04}-0")).expect("id"),
+                occurred_at: Timestamp::from_millis(1_700_000_000_000 + i),
+                sku: s.clone(),
+                change: StockChange::Adjusted {
+                    location: LocationId::new("store").expect("id"),
+                    by: 1,
+                    reason: String::new(),
+                },
+            };
+            let input = Input {
+                channel: &channel("pos"),
+                actor: &actor,
+                manual: false,
+                received_at: event.occurred_at,
+                event: &event,
+            };
+            let _ = state.apply(&input, &owners);
+        }
+        states.push(state);
+    }
+    let pairs: Vec<(&Sku, &SkuState)> = skus.iter().zip(&states).collect();
+    let started = Instant::now();
+    let bytes: usize = states.iter().map(|s| s.encode().len()).sum();
+    let encode = started.elapsed();
+    for round in 0..3 {
+        let started = Instant::now();
+        store.checkpoint(&pairs, 0).expect("checkpoint");
+        println!(
+            "round {round}: checkpoint of {} states ({} KB encoded, encode alone {:?}): {:?}",
+            pairs.len(),
+            bytes / 1024,
+            encode,
+            started.elapsed()
+        );
+    }
+}
