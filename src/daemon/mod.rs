@@ -1,8 +1,9 @@
 //! Wiring: open the store, start the ingest writer, serve the API, handle signals, drain.
 //!
-//! Start: store opened and checked → new term → states loaded → writer started → socket bound
-//! → READY=1. SIGTERM/SIGINT: stop accepting, finish in-flight requests, let the writer drain
-//! its queue and sync, STOPPING=1, exit — within a deadline that names what overran.
+//! Start: store opened and checked → new term → states loaded (checkpoint + log replayed)
+//! → writer started → socket bound → READY=1. SIGTERM/SIGINT: stop accepting, finish
+//! in-flight requests, let the writer drain its queue and checkpoint, sync, STOPPING=1, exit
+//! — within a deadline that names what overran.
 //! SIGHUP: reload (see `reload`).
 
 mod reload;
@@ -21,7 +22,7 @@ use tokio::sync::watch;
 use crate::api::{self, AppState};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::ingest::{Ingest, IngestSetup, SyncHooks};
+use crate::ingest::{self, Ingest, IngestSetup, SyncHooks};
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::sync::{Engine, EngineSetup, Planner, Tuning};
@@ -40,13 +41,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let term = store
         .begin_term()
         .context("starting a new term in the store")?;
-    let states = store.load_states().context("loading the stock state")?;
+    let config = Arc::new(config);
+    let states = {
+        let (store, config) = (store.clone(), config.clone());
+        tokio::task::spawn_blocking(move || ingest::recover(&store, &config, term))
+            .await
+            .context("loading the stock state")?
+            .context("loading the stock state")?
+    };
     tracing::info!(state_dir = %config.state_dir.display(), term, skus = states.len(), "Store opened and checked.");
 
     let metrics = Arc::new(Metrics::new());
     let source = config.source.clone();
     let listen = config.listen;
-    let config = Arc::new(config);
     let engine = Engine::start(EngineSetup {
         config: config.clone(),
         store: store.clone(),

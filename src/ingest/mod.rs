@@ -1,17 +1,24 @@
 //! Events in: verify → normalize → dedup → durable append (group commit) → merge.
 //!
 //! Every accepted event passes through one writer task. It takes whatever requests are
-//! queued (many events), dedups them against the ingest log, applies them to copies of the
-//! SKU states they touch, commits log + ids + states in one atomic store write, syncs once
-//! (flush + fsync) and only then answers every request of the group. One fsync per group,
-//! not per event, is what makes durable ingest fast; a request is never acknowledged before
-//! a sync covered it.
+//! queued (many events), dedups them against the ingest log, applies them to its own copy of
+//! the SKU states, commits log + ids (+ the pushes they call for) in one atomic store write,
+//! applies the same events to the readers' states, syncs once (flush + fsync) and only then
+//! answers every request of the group. One fsync per group, not per event, is what makes
+//! durable ingest fast; a request is never acknowledged before a sync covered it.
+//!
+//! States are derived from the log (DESIGN.md, Storage): the writer does not write them with
+//! each group but checkpoints the changed ones about once a second (and at a clean stop), off
+//! the acknowledgement path; at start, [`recover`] replays the log after the checkpoint.
 
 mod check;
+mod recover;
+#[cfg(test)]
+mod tests;
 mod writer;
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use omnistock_sdk::{ChannelId, LocationId, Sku, StockEvent};
@@ -20,18 +27,29 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 pub use check::{Refused, check_events};
+pub use recover::recover;
 
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::state::{Owners, SkuState};
+use crate::state::{Actor, Owners, SkuState};
 use crate::store::Store;
 use crate::sync::{Planner, PublishedBook, Waker};
 use writer::Writer;
 
 /// The channel name under which manual adjustments are logged. Config refuses it as a
-/// channel name.
+/// channel name. The log keeps only the channel, so replay knows a manual adjustment by it.
 pub const MANUAL_CHANNEL: &str = "@manual";
+
+/// The counter actor an event is written as: the channel, or this node for a manual
+/// adjustment, in this run's term. The writer and the replay at start both use it.
+fn actor_of(config: &Config, channel: &ChannelId, manual: bool, term: u64) -> Actor {
+    if manual {
+        Actor::new(&config.node_id, term)
+    } else {
+        Actor::new(channel.as_str(), term)
+    }
+}
 
 /// The most events one group commit takes; more wait for the next.
 const MAX_GROUP_EVENTS: usize = 8192;
@@ -48,7 +66,8 @@ impl Owners for Config {
 #[derive(Clone, Debug)]
 pub struct Submission {
     pub channel: ChannelId,
-    /// An operator's adjustment: written as the node, allowed on any location.
+    /// An operator's adjustment: written as the node, allowed on any location. Comes with
+    /// channel [`MANUAL_CHANNEL`], by which the replay at start recognizes it.
     pub manual: bool,
     pub events: Vec<StockEvent>,
 }
@@ -81,17 +100,28 @@ type Answer = oneshot::Sender<Result<Vec<Outcome>, IngestError>>;
 enum Job {
     Submit(Submission, Answer),
     Ping(oneshot::Sender<()>),
+    /// Checkpoint now and answer once it is written (tests).
+    #[cfg(test)]
+    Checkpoint(oneshot::Sender<()>),
 }
 
-/// The read side of the stock states, shared with the API.
+/// The read side of the stock states, shared with the API: the states of every committed
+/// event. Each state is shared (`Arc`) so a checkpoint can take a snapshot without copying;
+/// the writer changes them in place (`Arc::make_mut`), copying only one a snapshot holds.
 #[derive(Clone, Default)]
-pub struct StockView(Arc<RwLock<HashMap<Sku, SkuState>>>);
+pub struct StockView(Arc<RwLock<HashMap<Sku, Arc<SkuState>>>>);
 
 impl StockView {
     /// Reads the states; hold the guard briefly.
-    pub fn read(&self) -> RwLockReadGuard<'_, HashMap<Sku, SkuState>> {
+    pub fn read(&self) -> RwLockReadGuard<'_, HashMap<Sku, Arc<SkuState>>> {
         self.0
             .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, HashMap<Sku, Arc<SkuState>>> {
+        self.0
+            .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
@@ -99,6 +129,7 @@ impl StockView {
 /// What the writer needs, fixed at start.
 pub struct IngestSetup {
     pub store: Arc<Store>,
+    /// Every SKU's state as of the log's end: what [`recover`] returns.
     pub states: Vec<(Sku, SkuState)>,
     /// This run's term: the actors it writes as are `channel#term` and `node#term`.
     pub term: u64,
@@ -131,25 +162,19 @@ impl Ingest {
         let (jobs, queue) = mpsc::channel(QUEUE_DEPTH);
         let view = StockView::default();
         {
-            let mut states = view
-                .0
-                .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            states.extend(setup.states.iter().cloned());
+            let mut states = view.write();
+            states.extend(
+                setup
+                    .states
+                    .iter()
+                    .map(|(sku, state)| (sku.clone(), Arc::new(state.clone()))),
+            );
             setup
                 .metrics
                 .skus
                 .set(i64::try_from(states.len()).unwrap_or(i64::MAX));
         }
-        let writer = Writer {
-            store: setup.store,
-            term: setup.term,
-            config: setup.config,
-            clock: setup.clock,
-            metrics: setup.metrics,
-            view: view.clone(),
-            sync: setup.sync,
-        };
+        let writer = Writer::new(setup, view.clone());
         let task = tokio::spawn(writer.run(queue));
         (Ingest { jobs, view }, task)
     }
@@ -175,5 +200,14 @@ impl Ingest {
 
     pub fn view(&self) -> &StockView {
         &self.view
+    }
+
+    /// Has the writer checkpoint every changed state now; returns once it is written.
+    #[cfg(test)]
+    pub(crate) async fn checkpoint(&self) {
+        let (answer, done) = oneshot::channel();
+        if self.jobs.send(Job::Checkpoint(answer)).await.is_ok() {
+            let _ = done.await;
+        }
     }
 }

@@ -1,13 +1,23 @@
 //! The one writer: group commit of events, their merged states and the pushes they call for.
+//!
+//! The writer owns the authoritative copy of the states (`states`) and applies each group to
+//! it in place; once the group is committed it applies the same events to the readers' copy
+//! (the view) — applying is deterministic, so both stay equal, and no state is cloned or
+//! dropped per group. A failed commit puts the touched states back from the view, which
+//! holds only committed events. States reach the store through checkpoints (see `store`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use omnistock_sdk::{ChannelId, EventId, Sku, Timestamp};
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use super::{
-    Answer, IngestError, Job, MAX_GROUP_EVENTS, Outcome, StockView, Submission, SyncHooks,
+    Answer, IngestError, IngestSetup, Job, MAX_GROUP_EVENTS, Outcome, StockView, Submission,
+    SyncHooks, actor_of,
 };
 use crate::clock::Clock;
 use crate::config::Config;
@@ -16,14 +26,38 @@ use crate::state::{Actor, Effect, Input, SkuState};
 use crate::store::{Commit, NewEvent, OutboxEntry, Published, Store, StoreError};
 use crate::sync::plan::own_sold_units;
 
+/// How often, at most, changed states are checkpointed while events keep coming.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// A checkpoint starts sooner once this many SKUs changed since the last one.
+const CHECKPOINT_DIRTY_SKUS: usize = 20_000;
+
 pub(super) struct Writer {
-    pub store: Arc<Store>,
-    pub term: u64,
-    pub config: watch::Receiver<Arc<Config>>,
-    pub clock: Arc<dyn Clock>,
-    pub metrics: Arc<Metrics>,
-    pub view: StockView,
-    pub sync: SyncHooks,
+    store: Arc<Store>,
+    term: u64,
+    config: watch::Receiver<Arc<Config>>,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
+    view: StockView,
+    sync: SyncHooks,
+    /// The states of every committed event (and, during a group, of the group's events).
+    states: HashMap<Sku, SkuState>,
+    checkpoints: Checkpoints,
+}
+
+/// What the next checkpoint must write, and the one being written.
+struct Checkpoints {
+    /// SKUs changed since the last checkpoint started.
+    dirty: HashSet<Sku>,
+    /// The last committed seq: the view includes every event up to it.
+    committed: u64,
+    last_started: Instant,
+    running: Option<Running>,
+}
+
+/// A checkpoint being written on a blocking thread.
+struct Running {
+    task: JoinHandle<Result<(), StoreError>>,
+    skus: Vec<Sku>,
 }
 
 /// One group commit in the making.
@@ -31,18 +65,57 @@ pub(super) struct Writer {
 struct Group {
     answers: Vec<(Answer, Vec<Outcome>)>,
     logged: Vec<NewEvent>,
-    touched: HashMap<Sku, SkuState>,
+    /// For each logged event: its actor (an index into `actors`) and whether it is manual.
+    inputs: Vec<(usize, bool)>,
+    actors: Vec<Actor>,
+    touched: HashSet<Sku>,
     seen: HashSet<(ChannelId, EventId)>,
     /// Each pushing channel's own sold units per touched SKU, before the group.
     sold_before: HashMap<(ChannelId, Sku), i64>,
 }
 
 impl Writer {
+    pub fn new(setup: IngestSetup, view: StockView) -> Writer {
+        let committed = setup.store.last_seq().unwrap_or_else(|e| {
+            // Only a checkpoint's seq depends on it; a bad one is refused by the store.
+            tracing::error!(error = %e, "Reading the last seq failed; checkpoints wait for the next commit.");
+            0
+        });
+        Writer {
+            store: setup.store,
+            term: setup.term,
+            config: setup.config,
+            clock: setup.clock,
+            metrics: setup.metrics,
+            view,
+            sync: setup.sync,
+            states: setup.states.into_iter().collect(),
+            checkpoints: Checkpoints {
+                dirty: HashSet::new(),
+                committed,
+                last_started: Instant::now(),
+                running: None,
+            },
+        }
+    }
+
     pub async fn run(mut self, mut queue: mpsc::Receiver<Job>) {
         // Whatever changed while we were down (or was never pushed) is planned first.
         self.config.mark_unchanged();
         self.plan_everything().await;
-        while let Some(job) = queue.recv().await {
+        loop {
+            let job = if self.checkpoints.pending() {
+                tokio::select! {
+                    job = queue.recv() => job,
+                    () = tokio::time::sleep(CHECKPOINT_EVERY) => {
+                        self.maybe_checkpoint(false).await;
+                        continue;
+                    }
+                }
+            } else {
+                queue.recv().await
+            };
+            let Some(job) = job else { break };
             let mut jobs = vec![job];
             let mut events = 0;
             while events < MAX_GROUP_EVENTS {
@@ -62,8 +135,67 @@ impl Writer {
                 self.plan_everything().await;
             }
             self.commit_group(jobs).await;
+            self.maybe_checkpoint(false).await;
         }
+        // A clean stop leaves nothing to replay at the next start.
+        self.maybe_checkpoint(true).await;
         tracing::debug!("Ingest writer drained and stopped.");
+    }
+
+    /// Starts a checkpoint of the changed states if one is due (or `now`), unless one is
+    /// still being written; `now` also waits for it to be written. The states are shared
+    /// with the view, not copied: a state changed meanwhile is copied then (`make_mut`).
+    async fn maybe_checkpoint(&mut self, now: bool) {
+        let done = self
+            .checkpoints
+            .running
+            .as_ref()
+            .is_some_and(|r| r.task.is_finished());
+        if now || done {
+            self.finish_checkpoint().await;
+        }
+        let checkpoints = &mut self.checkpoints;
+        if checkpoints.running.is_some() || checkpoints.dirty.is_empty() {
+            return;
+        }
+        let due = checkpoints.last_started.elapsed() >= CHECKPOINT_EVERY
+            || checkpoints.dirty.len() >= CHECKPOINT_DIRTY_SKUS;
+        if !(now || due) {
+            return;
+        }
+        let skus: Vec<Sku> = checkpoints.dirty.drain().collect();
+        let snapshot: Vec<(Sku, Arc<SkuState>)> = {
+            let view = self.view.read();
+            skus.iter()
+                .filter_map(|sku| view.get_key_value(sku))
+                .map(|(sku, state)| (sku.clone(), Arc::clone(state)))
+                .collect()
+        };
+        let (store, through) = (Arc::clone(&self.store), checkpoints.committed);
+        let task = tokio::task::spawn_blocking(move || {
+            let states: Vec<(&Sku, &SkuState)> = snapshot.iter().map(|(k, v)| (k, &**v)).collect();
+            store.checkpoint(&states, through)
+        });
+        checkpoints.last_started = Instant::now();
+        checkpoints.running = Some(Running { task, skus });
+        if now {
+            self.finish_checkpoint().await;
+        }
+    }
+
+    /// Waits for the running checkpoint; a failed one leaves its SKUs for the next.
+    async fn finish_checkpoint(&mut self) {
+        let Some(running) = self.checkpoints.running.take() else {
+            return;
+        };
+        let failure = match running.task.await {
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => format!("the blocking task failed: {e}"),
+        };
+        self.metrics.store_errors.inc();
+        tracing::warn!(error = %failure, skus = running.skus.len(), "Checkpoint of the states failed; the log still holds them, the next checkpoint retries.");
+        self.checkpoints.dirty.extend(running.skus);
     }
 
     async fn commit_group(&mut self, jobs: Vec<Job>) {
@@ -73,6 +205,11 @@ impl Writer {
             match job {
                 Job::Ping(pong) => {
                     let _ = pong.send(());
+                }
+                #[cfg(test)]
+                Job::Checkpoint(done) => {
+                    self.maybe_checkpoint(true).await;
+                    let _ = done.send(());
                 }
                 Job::Submit(submission, answer) => {
                     match self.apply(&config, &submission, &mut group) {
@@ -92,31 +229,36 @@ impl Writer {
         let result = match self.commit(&config, &group) {
             Ok(pushes) => {
                 self.metrics.batch_events.observe(group.logged.len() as f64);
-                self.install(group.touched);
+                self.install(&config, &group);
                 let result = self.sync().await;
                 self.sync.waker.wake(pushes.iter());
                 result
             }
-            Err(e) => Err(e),
+            Err(e) => {
+                self.roll_back(&group.touched);
+                Err(e)
+            }
         };
         for (answer, outcomes) in group.answers {
             let _ = answer.send(result.clone().map(|()| outcomes));
         }
     }
 
-    /// Dedups and applies one submission to the group's copies of the states it touches.
+    /// Dedups and applies one submission to the writer's states.
     fn apply(
-        &self,
+        &mut self,
         config: &Config,
         submission: &Submission,
         group: &mut Group,
     ) -> Result<Vec<Outcome>, IngestError> {
         let received_at = self.clock.now();
-        let actor = if submission.manual {
-            Actor::new(&config.node_id, self.term)
-        } else {
-            Actor::new(submission.channel.as_str(), self.term)
-        };
+        debug_assert!(
+            !submission.manual || submission.channel.as_str() == super::MANUAL_CHANNEL,
+            "a manual submission must come as {}: the replay knows it by its channel",
+            super::MANUAL_CHANNEL
+        );
+        let actor = actor_of(config, &submission.channel, submission.manual, self.term);
+        let actor_index = group.actors.len();
         let mut outcomes = Vec::with_capacity(submission.events.len());
         for event in &submission.events {
             let key = (submission.channel.clone(), event.id.clone());
@@ -128,24 +270,16 @@ impl Writer {
             let outcome = if known {
                 Outcome::Duplicate
             } else {
-                let state = match group.touched.entry(event.sku.clone()) {
-                    std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(entry) => {
-                        let state = self
-                            .view
-                            .read()
-                            .get(&event.sku)
-                            .cloned()
-                            .unwrap_or_default();
-                        for channel in self.sync.planner.pushing() {
-                            group.sold_before.insert(
-                                (channel.clone(), event.sku.clone()),
-                                own_sold_units(&state, channel),
-                            );
-                        }
-                        entry.insert(state)
+                let state = self.states.entry(event.sku.clone()).or_default();
+                if !group.touched.contains(&event.sku) {
+                    group.touched.insert(event.sku.clone());
+                    for channel in self.sync.planner.pushing() {
+                        group.sold_before.insert(
+                            (channel.clone(), event.sku.clone()),
+                            own_sold_units(state, channel),
+                        );
                     }
-                };
+                }
                 let input = Input {
                     channel: &submission.channel,
                     actor: &actor,
@@ -159,6 +293,7 @@ impl Writer {
                     received_at,
                     event: event.clone(),
                 });
+                group.inputs.push((actor_index, submission.manual));
                 match state.apply(&input, config) {
                     Effect::Changed => Outcome::Accepted,
                     Effect::Unchanged => Outcome::Unchanged,
@@ -172,36 +307,40 @@ impl Writer {
             self.metrics.events.get_or_create(&labels).inc();
             outcomes.push(outcome);
         }
+        group.actors.push(actor);
         Ok(outcomes)
     }
 
-    /// One atomic write of the group's log entries, ids, states, the pushes they call for and
-    /// the published values the channels' own orders moved. Returns the channels to wake.
+    /// One atomic write of the group's log entries, ids, the pushes they call for and the
+    /// published values the channels' own orders moved. Returns the channels to wake.
     fn commit(&mut self, config: &Config, group: &Group) -> Result<Vec<ChannelId>, IngestError> {
         if group.logged.is_empty() {
             return Ok(Vec::new());
         }
         let now = self.clock.now();
-        let states: Vec<(&Sku, &SkuState)> = group.touched.iter().collect();
         let mut book = self.sync.published.lock();
-        let published = own_sales(group, &book, now);
+        let published = own_sales(group, &self.states, &book, now);
         let moved: Vec<(ChannelId, Sku)> = published
             .iter()
             .map(|(c, s, _)| (c.clone(), s.clone()))
             .collect();
-        let outbox = self
-            .sync
-            .planner
-            .plan(config, group.touched.iter(), &moved, now);
+        let touched = group
+            .touched
+            .iter()
+            .filter_map(|sku| self.states.get_key_value(sku));
+        let outbox = self.sync.planner.plan(config, touched, &moved, now);
         let commit = Commit {
             events: &group.logged,
-            states: &states,
             outbox: &outbox,
             published: &published,
         };
-        self.store
+        let seqs = self
+            .store
             .commit(&commit)
             .map_err(|e| self.store_failed(&e, group.logged.len()))?;
+        if let Some(&last) = seqs.last() {
+            self.checkpoints.committed = last;
+        }
         for (channel, sku, value) in published {
             book.insert((channel, sku), value);
         }
@@ -213,18 +352,15 @@ impl Writer {
     /// Plans every SKU for every pushing channel, as one commit without events.
     async fn plan_everything(&mut self) {
         let config = self.config.borrow().clone();
-        let outbox = {
-            let states = self.view.read();
-            self.sync
-                .planner
-                .plan(&config, states.iter(), &[], self.clock.now())
-        };
+        let outbox = self
+            .sync
+            .planner
+            .plan(&config, self.states.iter(), &[], self.clock.now());
         if outbox.is_empty() {
             return;
         }
         let commit = Commit {
             events: &[],
-            states: &[],
             outbox: &outbox,
             published: &[],
         };
@@ -268,17 +404,58 @@ impl Writer {
         IngestError::Store(error.to_string())
     }
 
-    /// Publishes the group's states to readers.
-    fn install(&self, touched: HashMap<Sku, SkuState>) {
-        let mut states = self
-            .view
-            .0
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        states.extend(touched);
+    /// Publishes the committed group to readers: the same events, applied the same way to
+    /// the view's states, which then equal the writer's. The lock is taken per event, so a
+    /// large group does not hold readers off for long.
+    fn install(&mut self, config: &Config, group: &Group) {
+        for (logged, &(actor, manual)) in group.logged.iter().zip(&group.inputs) {
+            let input = Input {
+                channel: &logged.channel,
+                actor: &group.actors[actor],
+                manual,
+                received_at: logged.received_at,
+                event: &logged.event,
+            };
+            let mut view = self.view.write();
+            let shared = view.entry(logged.event.sku.clone()).or_default();
+            let _ = Arc::make_mut(shared).apply(&input, config);
+        }
+        let view = self.view.read();
+        debug_assert!(
+            group
+                .touched
+                .iter()
+                .all(|sku| view.get(sku).map(|s| &**s) == self.states.get(sku)),
+            "the view and the writer's states differ after the same events"
+        );
         self.metrics
             .skus
-            .set(i64::try_from(states.len()).unwrap_or(i64::MAX));
+            .set(i64::try_from(view.len()).unwrap_or(i64::MAX));
+        drop(view);
+        self.checkpoints.dirty.extend(group.touched.iter().cloned());
+    }
+
+    /// Puts the touched states back as they were before a group that was not committed: the
+    /// view's, which include only committed events.
+    fn roll_back(&mut self, touched: &HashSet<Sku>) {
+        let view = self.view.read();
+        for sku in touched {
+            match view.get(sku) {
+                Some(state) => {
+                    self.states.insert(sku.clone(), SkuState::clone(state));
+                }
+                None => {
+                    self.states.remove(sku);
+                }
+            }
+        }
+    }
+}
+
+impl Checkpoints {
+    /// Whether a checkpoint is owed or being written.
+    fn pending(&self) -> bool {
+        !self.dirty.is_empty() || self.running.is_some()
     }
 }
 
@@ -286,12 +463,13 @@ impl Writer {
 /// channel already lowered its number for them.
 fn own_sales(
     group: &Group,
+    states: &HashMap<Sku, SkuState>,
     book: &HashMap<(ChannelId, Sku), Published>,
     now: Timestamp,
 ) -> Vec<(ChannelId, Sku, Published)> {
     let mut moved = Vec::new();
     for ((channel, sku), before) in &group.sold_before {
-        let Some(state) = group.touched.get(sku) else {
+        let Some(state) = states.get(sku) else {
             continue;
         };
         let sold = own_sold_units(state, channel) - before;

@@ -21,7 +21,12 @@ use omnistock_sdk::{EventId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 /// How many individual deltas after the last count are kept before the oldest are folded.
-pub const MAX_KEPT_DELTAS: usize = 256;
+///
+/// A count taken before the oldest kept delta (that is, older than the 64 newest deltas
+/// after the last placed count) can no longer be placed and is ignored as stale; deltas are
+/// never lost (late ones inside the fold still add to it). 64 keeps a state's record a few
+/// KB; the ingest rewrites it at every checkpoint and clones it when it changes.
+pub const MAX_KEPT_DELTAS: usize = 64;
 
 /// Where an input sits in the owner's timeline: its time, then its id to break ties.
 pub type Mark = (Timestamp, EventId);
@@ -199,5 +204,24 @@ mod tests {
         // A count after everything resets the fold.
         assert_eq!(t.count(mark(10_000, "count"), 4), Placed::Applied);
         assert_eq!(t.value(), 4);
+    }
+
+    #[test]
+    fn a_count_older_than_the_64_newest_deltas_is_stale() {
+        assert_eq!(MAX_KEPT_DELTAS, 64);
+        let mut t = OwnerTimeline::default();
+        t.count(mark(0, "count-0"), 100);
+        for i in 1..=65 {
+            assert_eq!(
+                t.delta(mark(i * 10, &format!("sale-{i}")), -1),
+                Placed::Applied
+            );
+        }
+        // The first sale (at 10) is folded: a count from before it cannot be placed.
+        assert_eq!(t.count(mark(5, "late-count"), 50), Placed::Stale);
+        assert_eq!(t.value(), 35);
+        // A count after the fold can: it drops the deltas it includes and keeps the rest.
+        assert_eq!(t.count(mark(25, "count-2"), 50), Placed::Applied);
+        assert_eq!(t.value(), 50 - 63);
     }
 }

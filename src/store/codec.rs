@@ -18,10 +18,18 @@ use super::{Attempt, DeadLetter, LoggedEvent, NewEvent, OutboxEntry, Published};
 use crate::state::SkuState;
 
 /// The store's layout version, kept in meta and in the marker file.
-pub(super) const FORMAT_VERSION: u8 = 1;
+///
+/// 2: states are checkpoints (`meta.checkpoint_seq`), the log after them is replayed at
+/// start. 1: every commit wrote the states; opened as 2 with its checkpoint at the log's end.
+/// A build that reads only 1 refuses a 2 rather than take its states for current.
+pub(super) const FORMAT_VERSION: u8 = 2;
+/// The oldest layout this build opens (and upgrades).
+pub(super) const OLDEST_FORMAT_VERSION: u8 = 1;
 
 /// The encoding version of each value written by this build.
 const V1: u8 = 1;
+/// A state record with the seq it includes (see `encode_state`).
+const STATE_V2: u8 = 2;
 
 // Names fit a u16 length prefix; the newtypes guarantee it.
 const _: () = assert!(MAX_ID_LEN <= u16::MAX as usize);
@@ -357,14 +365,38 @@ pub(super) fn decode_channel_paused(bytes: &[u8]) -> Result<bool, String> {
 
 /// A SKU state: our version byte framing the state module's own encoding, so the store can
 /// change its framing without asking `state` and vice versa.
-pub(super) fn encode_state(state: &SkuState) -> Vec<u8> {
-    let mut out = vec![V1];
-    out.extend_from_slice(&state.encode());
+///
+/// Version 2 adds the last log seq the state includes (8 bytes, big-endian), so the states
+/// of one checkpoint need not be written in one atomic write: the replay skips, per SKU, what
+/// its state already holds. A version-1 record (every commit wrote it) has no seq of its own.
+pub(super) fn encode_state(state: &SkuState, through_seq: u64) -> Vec<u8> {
+    let body = state.encode();
+    let mut out = Vec::with_capacity(9 + body.len());
+    out.push(STATE_V2);
+    out.extend_from_slice(&through_seq.to_be_bytes());
+    out.extend_from_slice(&body);
     out
 }
 
-pub(super) fn decode_state(bytes: &[u8]) -> Result<SkuState, String> {
-    SkuState::decode(body(bytes)?).map_err(|e| e.to_string())
+/// A state, and the seq it includes if its record says (version 2).
+pub(super) fn decode_state(bytes: &[u8]) -> Result<(Option<u64>, SkuState), String> {
+    let (seq, body) = match bytes.split_first() {
+        Some((&STATE_V2, rest)) => {
+            let (seq, body) = rest
+                .split_first_chunk::<8>()
+                .ok_or("state record too short for its seq")?;
+            (Some(u64::from_be_bytes(*seq)), body)
+        }
+        Some((&V1, body)) => (None, body),
+        Some((v, _)) => {
+            return Err(format!(
+                "unknown value version {v} (this build reads {V1} and {STATE_V2})"
+            ));
+        }
+        None => return Err("empty value".to_owned()),
+    };
+    let state = SkuState::decode(body).map_err(|e| e.to_string())?;
+    Ok((seq, state))
 }
 
 /// A counter in meta, or a seq in the dedup tree.

@@ -4,6 +4,11 @@
 //! `crdts` types' serde form. `commit` is atomic but not yet durable; `sync` makes everything
 //! committed so far power-loss durable (sled flush, then fsync of the store's files), and the
 //! ingest acknowledges events only after a `sync` that covers them.
+//!
+//! SKU states are derived from the log, so they are not written with every commit: the
+//! ingest writes a `checkpoint` of the states it changed now and then, with the seq they
+//! include (`checkpoint_seq`), and at start replays the log after it. A checkpoint needs no
+//! sync of its own: until a sync covers it, the log it summarizes still rebuilds it.
 
 //!
 //! # Layout
@@ -17,7 +22,7 @@
 //! Trees: `log` (seq → event), `ids` (channel, event id → seq), `states` (SKU → state),
 //! `published` (channel, SKU → quantity shown), `outbox` (channel, id → push), `dead`
 //! (channel, id → push given up on), `channels` (channel → control flags), `meta` (format
-//! version, node term, last applied seq, last outbox id).
+//! version, node term, last logged seq, checkpoint seq, last outbox id).
 
 #![allow(clippy::disallowed_types)] // The one module allowed to speak sled.
 
@@ -99,11 +104,11 @@ pub struct DeadLetter {
     pub at: Timestamp,
 }
 
-/// Everything one atomic `commit` writes.
+/// Everything one atomic `commit` writes. SKU states are not part of it: they go into a
+/// [`Store::checkpoint`] (the log rebuilds them until then).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Commit<'a> {
     pub events: &'a [NewEvent],
-    pub states: &'a [(&'a Sku, &'a SkuState)],
     /// New outbox entries (ids assigned here).
     pub outbox: &'a [OutboxEntry],
     /// Published values to overwrite (channel, SKU, value), e.g. a channel's own sale.
@@ -119,7 +124,11 @@ pub struct SyncStats {
 
 const META_FORMAT: &[u8] = b"format";
 const META_TERM: &[u8] = b"term";
+/// The seq of the last event in the log. The key keeps the name it had when every commit
+/// also wrote the states (format 1); `META_CHECKPOINT_SEQ` is what the states include now.
 const META_LAST_SEQ: &[u8] = b"last_applied_seq";
+/// The last seq whose effects the `states` tree includes; absent means 0 (format 2).
+const META_CHECKPOINT_SEQ: &[u8] = b"checkpoint_seq";
 const META_LAST_OUTBOX_ID: &[u8] = b"last_outbox_id";
 
 /// The open store. Holds sled's lock on its directory until dropped.
@@ -149,6 +158,7 @@ enum Abort {
         detail: String,
     },
     SeqOverflow,
+    Checkpoint(String),
     #[cfg(test)]
     Injected,
 }
@@ -196,6 +206,21 @@ fn tx_enqueue(
     Ok(ids)
 }
 
+/// How many states one checkpoint batch writes: small enough that sled's write lock is
+/// held for about a millisecond.
+const CHECKPOINT_BATCH: usize = 32;
+
+/// Why a checkpoint through `through` may not follow one through `previous` with the log
+/// ending at `last`; `None` if it may.
+fn checkpoint_out_of_range(through: u64, previous: u64, last: u64) -> Option<String> {
+    (through > last || through < previous).then(|| {
+        format!(
+            "a checkpoint through seq {through} is outside the range from the last \
+             checkpoint's seq to the log's end, {previous}..={last}"
+        )
+    })
+}
+
 impl Store {
     /// Opens (or creates) the store in `dir`. A store that is corrupt, of an unknown format
     /// version, or in use by another process is an error naming the path; never reset.
@@ -226,15 +251,34 @@ impl Store {
         Ok(term)
     }
 
-    /// Every SKU's state, each record checked as it is decoded.
+    /// Every SKU's state as of the last checkpoint (see [`Store::checkpoint_seq`]), each
+    /// record checked as it is decoded. The log after `checkpoint_seq` is not in them.
     pub fn load_states(&self) -> Result<Vec<(Sku, SkuState)>, StoreError> {
+        Ok(self
+            .load_checkpoint()?
+            .into_iter()
+            .map(|(sku, state, _)| (sku, state))
+            .collect())
+    }
+
+    /// Every SKU's checkpointed state with the last seq it includes: at least
+    /// [`Store::checkpoint_seq`], more for a state written by a checkpoint that a crash
+    /// interrupted. A replay applies to each state only the log entries after its own seq.
+    pub fn load_checkpoint(&self) -> Result<Vec<(Sku, SkuState, u64)>, StoreError> {
+        let checkpoint_seq = self.checkpoint_seq()?;
         self.states
             .iter()
             .map(|item| {
                 let (key, value) = item.map_err(self.backend("reading the states"))?;
                 let sku = codec::sku_from_key(&key).map_err(|d| self.bad("states", &key, d))?;
-                let state = codec::decode_state(&value).map_err(|d| self.bad("states", &key, d))?;
-                Ok((sku, state))
+                let (seq, state) =
+                    codec::decode_state(&value).map_err(|d| self.bad("states", &key, d))?;
+                // A record without its own seq is format 1's, unchanged since the upgrade.
+                Ok((
+                    sku,
+                    state,
+                    seq.unwrap_or(checkpoint_seq).max(checkpoint_seq),
+                ))
             })
             .collect()
     }
@@ -251,9 +295,96 @@ impl Store {
         self.meta_counter(META_LAST_SEQ)
     }
 
+    /// The last seq the checkpointed states include: the log after it must be replayed onto
+    /// [`Store::load_states`] to get the current states.
+    pub fn checkpoint_seq(&self) -> Result<u64, StoreError> {
+        self.meta_counter(META_CHECKPOINT_SEQ)
+    }
+
+    /// Writes `states`, each tagged with `through_seq`, then records `through_seq` as the
+    /// checkpoint seq.
+    ///
+    /// The caller promises that the given states include exactly the log up to `through_seq`
+    /// and that every SKU left out changed in no event after the previous checkpoint. It
+    /// may not go back (`through_seq` below the current checkpoint) nor ahead of the log.
+    ///
+    /// Not one atomic write: the states go in small batches, so that sled's write lock, which
+    /// a batch holds and every commit needs, is never held for long. That is safe because
+    /// each record carries its own seq (a crash midway leaves some states newer than the
+    /// checkpoint seq, and the replay skips what they hold), and the checkpoint seq moves
+    /// only after every state is written. Durable only after the next `sync`, and needs
+    /// none: the log rebuilds it until then.
+    pub fn checkpoint(
+        &self,
+        states: &[(&Sku, &SkuState)],
+        through_seq: u64,
+    ) -> Result<(), StoreError> {
+        self.check_checkpoint_range(through_seq)?;
+        self.write_checkpoint_states(states, through_seq)?;
+        self.record_checkpoint_seq(through_seq)
+    }
+
+    /// A checkpoint's states, in batches of `CHECKPOINT_BATCH`, each tagged `through_seq`.
+    fn write_checkpoint_states(
+        &self,
+        states: &[(&Sku, &SkuState)],
+        through_seq: u64,
+    ) -> Result<(), StoreError> {
+        for chunk in states.chunks(CHECKPOINT_BATCH) {
+            let mut batch = sled::Batch::default();
+            for (sku, state) in chunk {
+                batch.insert(codec::sku_key(sku), codec::encode_state(state, through_seq));
+            }
+            self.states
+                .apply_batch(batch)
+                .map_err(self.backend("writing a checkpoint of the states"))?;
+        }
+        Ok(())
+    }
+
+    /// A checkpoint that a crash interrupts after its states: they are written, the
+    /// checkpoint seq is not (tests).
+    #[cfg(test)]
+    pub(crate) fn checkpoint_interrupted(
+        &self,
+        states: &[(&Sku, &SkuState)],
+        through_seq: u64,
+    ) -> Result<(), StoreError> {
+        self.write_checkpoint_states(states, through_seq)
+    }
+
+    /// Recording the checkpoint seq, the last step of a checkpoint.
+    fn record_checkpoint_seq(&self, through_seq: u64) -> Result<(), StoreError> {
+        self.meta
+            .transaction(|meta| {
+                let last = tx_counter(meta, META_LAST_SEQ)?;
+                let previous = tx_counter(meta, META_CHECKPOINT_SEQ)?;
+                if let Some(detail) = checkpoint_out_of_range(through_seq, previous, last) {
+                    return Err(ConflictableTransactionError::Abort(Abort::Checkpoint(
+                        detail,
+                    )));
+                }
+                meta.insert(META_CHECKPOINT_SEQ, &codec::encode_u64(through_seq))?;
+                Ok(())
+            })
+            .map_err(|e| self.tx_error("recording the checkpoint seq", e, &[]))
+    }
+
+    fn check_checkpoint_range(&self, through_seq: u64) -> Result<(), StoreError> {
+        let (previous, last) = (self.checkpoint_seq()?, self.last_seq()?);
+        match checkpoint_out_of_range(through_seq, previous, last) {
+            None => Ok(()),
+            Some(detail) => Err(StoreError::Backend {
+                path: self.path.clone(),
+                action: "writing a checkpoint of the states".to_owned(),
+                detail,
+            }),
+        }
+    }
+
     /// In one atomic write: appends `events` to the log (returning their sequence numbers),
-    /// records their ids for dedup, writes `states`, adds the `outbox` entries (under new
-    /// ids) and overwrites the `published` values. Durable only after the next `sync`.
+    /// records their ids for dedup, adds the `outbox` entries (under new ids) and overwrites
+    /// the `published` values. Durable only after the next `sync`.
     ///
     /// An event whose id is already recorded (in the log or earlier in `events`) fails the
     /// whole commit with [`StoreError::DuplicateEvent`]: writing it would apply it twice.
@@ -278,11 +409,6 @@ impl Store {
             let value = codec::encode_log(event).map_err(|d| self.bad("log", &id_key, d))?;
             log_values.push((id_key, value));
         }
-        let state_values: Vec<_> = commit
-            .states
-            .iter()
-            .map(|(sku, state)| (codec::sku_key(sku), codec::encode_state(state)))
-            .collect();
         let outbox_values = self.encode_outbox(commit.outbox)?;
         let published_values = commit
             .published
@@ -298,13 +424,12 @@ impl Store {
         let trees = (
             &self.log,
             &self.ids,
-            &self.states,
             &self.meta,
             &self.outbox,
             &self.published,
         );
         trees
-            .transaction(|(log, ids, states, meta, outbox, published)| {
+            .transaction(|(log, ids, meta, outbox, published)| {
                 let last = tx_counter(meta, META_LAST_SEQ)?;
                 let mut seqs = Vec::with_capacity(log_values.len());
                 let mut seq = last;
@@ -322,9 +447,6 @@ impl Store {
                     log.insert(&codec::seq_key(seq), value.as_slice())?;
                     ids.insert(id_key.as_slice(), &codec::encode_u64(seq))?;
                     seqs.push(seq);
-                }
-                for (key, value) in &state_values {
-                    states.insert(key.as_slice(), value.as_slice())?;
                 }
                 tx_enqueue(outbox, meta, &outbox_values)?;
                 for (key, value) in &published_values {
@@ -496,6 +618,11 @@ impl Store {
             TransactionError::Abort(Abort::SeqOverflow) => StoreError::Corrupt {
                 path: self.path.clone(),
                 detail: format!("{action}: a counter in meta would overflow u64"),
+            },
+            TransactionError::Abort(Abort::Checkpoint(detail)) => StoreError::Backend {
+                path: self.path.clone(),
+                action: action.to_owned(),
+                detail,
             },
             #[cfg(test)]
             TransactionError::Abort(Abort::Injected) => StoreError::Backend {

@@ -4,8 +4,9 @@
 //! help: on a damaged `db` file it neither fails nor panics, it keeps the valid prefix of its
 //! log (nothing, for garbage or an emptied file) and rewrites the rest. So the checks here are
 //! ours: the marker file (see `durable`) against what sled came back with, the format version
-//! in meta, and the log's last seq against meta's last applied seq. sled has already rewritten
-//! the file by the time we refuse; the error says so, for whoever restores the backup.
+//! in meta, the log's last seq against meta's last logged seq, and the checkpoint seq against
+//! the log's end. sled has already rewritten the file by the time we refuse; the error says
+//! so, for whoever restores the backup.
 
 use std::io::ErrorKind;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -13,7 +14,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::durable::{self, Durability, MARKER_NAME, Marker};
-use super::{META_FORMAT, META_LAST_SEQ, Store, StoreError, codec};
+use super::{META_CHECKPOINT_SEQ, META_FORMAT, META_LAST_SEQ, Store, StoreError, codec};
 
 /// What to tell an operator after sled reopened a damaged file.
 const REWRITTEN: &str = "sled has rewritten the damaged part of the db file on open; \
@@ -93,7 +94,7 @@ fn prepare_dir(dir: &Path) -> Result<(), StoreError> {
 
 /// Checks that need no sled, done first so that sled never touches a store we must refuse.
 fn check_before_sled(dir: &Path, marker: Marker, db_len: u64) -> Result<(), StoreError> {
-    if marker.format != codec::FORMAT_VERSION {
+    if !(codec::OLDEST_FORMAT_VERSION..=codec::FORMAT_VERSION).contains(&marker.format) {
         return Err(StoreError::UnsupportedVersion {
             path: dir.to_path_buf(),
             found: marker.format,
@@ -215,6 +216,7 @@ impl Opened<'_> {
         let format = self.meta.get(META_FORMAT).map_err(|e| self.backend(e))?;
         match (format.as_deref(), marker) {
             (Some([version]), _) if *version == codec::FORMAT_VERSION => {}
+            (Some([1]), _) => self.upgrade_from_1()?,
             (Some([version]), _) => {
                 return Err(StoreError::UnsupportedVersion {
                     path: self.dir.to_path_buf(),
@@ -240,6 +242,20 @@ impl Opened<'_> {
         self.check_log(marker)
     }
 
+    /// Format 1 wrote the states with every commit: they include the whole log. Checked
+    /// first, then recorded as a checkpoint at the log's end, with format 2, in one write.
+    fn upgrade_from_1(&self) -> Result<(), StoreError> {
+        let last = self.last_in_log()?;
+        self.check_last_logged(last)?;
+        let mut batch = sled::Batch::default();
+        batch.insert(META_CHECKPOINT_SEQ, &codec::encode_u64(last));
+        batch.insert(META_FORMAT, &[codec::FORMAT_VERSION]);
+        self.meta.apply_batch(batch).map_err(|e| self.backend(e))?;
+        self.db.flush().map_err(|e| self.backend(e))?;
+        tracing::info!(path = %self.dir.display(), checkpoint_seq = last, "Store upgraded from format 1 to 2.");
+        Ok(())
+    }
+
     /// Writes the format version into a store that has none, if it is truly new.
     fn initialize(&self) -> Result<(), StoreError> {
         if !self.is_empty() {
@@ -262,27 +278,49 @@ impl Opened<'_> {
         Ok(())
     }
 
-    /// The log's last seq must equal meta's last applied, and reach the marker's.
-    fn check_log(&self, marker: Option<Marker>) -> Result<(), StoreError> {
-        let last_in_log = match self.log.last().map_err(|e| self.backend(e))? {
-            None => 0,
+    fn last_in_log(&self) -> Result<u64, StoreError> {
+        match self.log.last().map_err(|e| self.backend(e))? {
+            None => Ok(0),
             Some((key, _)) => codec::seq_from_key(&key).map_err(|d| {
                 self.corrupt(format!("log key {}: {d}", codec::describe_key("log", &key)))
-            })?,
-        };
-        let last_applied = match self.meta.get(META_LAST_SEQ).map_err(|e| self.backend(e))? {
-            None => 0,
-            Some(bytes) => codec::decode_u64(&bytes)
-                .map_err(|d| self.corrupt(format!("meta's last applied seq: {d}")))?,
-        };
-        if last_in_log != last_applied {
+            }),
+        }
+    }
+
+    fn meta_seq(&self, key: &'static [u8], name: &str) -> Result<u64, StoreError> {
+        match self.meta.get(key).map_err(|e| self.backend(e))? {
+            None => Ok(0),
+            Some(bytes) => {
+                codec::decode_u64(&bytes).map_err(|d| self.corrupt(format!("meta's {name}: {d}")))
+            }
+        }
+    }
+
+    /// The log's last seq must equal meta's last logged seq (both written by each commit).
+    fn check_last_logged(&self, last_in_log: u64) -> Result<(), StoreError> {
+        let last_logged = self.meta_seq(META_LAST_SEQ, "last logged seq")?;
+        if last_in_log != last_logged {
             return Err(self.corrupt(format!(
-                "the log ends at seq {last_in_log} but meta says seq {last_applied} was applied"
+                "the log ends at seq {last_in_log} but meta says seq {last_logged} was logged"
             )));
         }
-        if let Some(marker) = marker.filter(|m| last_applied < m.durable_seq) {
+        Ok(())
+    }
+
+    /// The log must end where meta says, include the checkpoint, and reach the marker's seq.
+    fn check_log(&self, marker: Option<Marker>) -> Result<(), StoreError> {
+        let last_in_log = self.last_in_log()?;
+        self.check_last_logged(last_in_log)?;
+        let checkpoint = self.meta_seq(META_CHECKPOINT_SEQ, "checkpoint seq")?;
+        if checkpoint > last_in_log {
             return Err(self.corrupt(format!(
-                "seq {} was made durable but the log ends at seq {last_applied}: {REWRITTEN}",
+                "the states are checkpointed through seq {checkpoint} but the log ends at seq \
+                 {last_in_log}: {REWRITTEN}"
+            )));
+        }
+        if let Some(marker) = marker.filter(|m| last_in_log < m.durable_seq) {
+            return Err(self.corrupt(format!(
+                "seq {} was made durable but the log ends at seq {last_in_log}: {REWRITTEN}",
                 marker.durable_seq
             )));
         }

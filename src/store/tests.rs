@@ -78,7 +78,6 @@ fn committed_events_come_back_from_the_log_in_order() {
         store
             .commit(&Commit {
                 events: &events[..2],
-                states: &[],
                 ..Commit::default()
             })
             .expect("commit"),
@@ -88,7 +87,6 @@ fn committed_events_come_back_from_the_log_in_order() {
         store
             .commit(&Commit {
                 events: &events[2..],
-                states: &[],
                 ..Commit::default()
             })
             .expect("commit"),
@@ -118,7 +116,6 @@ fn event_ids_are_found_per_channel() {
     store
         .commit(&Commit {
             events: &[event("pos", "e1", "MUG", -1)],
-            states: &[],
             ..Commit::default()
         })
         .expect("commit");
@@ -140,14 +137,12 @@ fn a_duplicate_event_fails_the_whole_commit() {
     store
         .commit(&Commit {
             events: &[event("pos", "e1", "MUG", -1)],
-            states: &[],
             ..Commit::default()
         })
         .expect("commit");
     let err = store
         .commit(&Commit {
             events: &[event("pos", "e2", "MUG", -1), event("pos", "e1", "MUG", -1)],
-            states: &[],
             ..Commit::default()
         })
         .expect_err("duplicate");
@@ -160,7 +155,6 @@ fn a_duplicate_event_fails_the_whole_commit() {
     let err = store
         .commit(&Commit {
             events: &again,
-            states: &[],
             ..Commit::default()
         })
         .expect_err("duplicate in batch");
@@ -174,13 +168,10 @@ fn a_duplicate_event_fails_the_whole_commit() {
 fn a_failed_commit_leaves_nothing_behind() {
     let (_tmp, dir) = store_dir();
     let store = open(&dir);
-    let state = SkuState::default();
-    let mug = sku("MUG");
     let err = store
         .commit_inner(
             &Commit {
                 events: &[event("pos", "e1", "MUG", -1)],
-                states: &[(&mug, &state)],
                 ..Commit::default()
             },
             true,
@@ -195,7 +186,6 @@ fn a_failed_commit_leaves_nothing_behind() {
     let seqs = store
         .commit(&Commit {
             events: &[event("pos", "e1", "MUG", -1)],
-            states: &[],
             ..Commit::default()
         })
         .expect("commit");
@@ -208,14 +198,102 @@ fn states_round_trip() {
     let store = open(&dir);
     let (mug, cup, state) = (sku("MUG"), sku("CUP"), SkuState::default());
     store
+        .checkpoint(&[(&mug, &state), (&cup, &state)], 0)
+        .expect("checkpoint");
+    let states = store.load_states().expect("states");
+    assert_eq!(states, [(cup, state.clone()), (mug, state)]);
+}
+
+#[test]
+fn a_commit_writes_no_states_and_a_checkpoint_records_its_seq() {
+    let (_tmp, dir) = store_dir();
+    let store = open(&dir);
+    let (mug, state) = (sku("MUG"), SkuState::default());
+    store
         .commit(&Commit {
-            events: &[],
-            states: &[(&mug, &state), (&cup, &state)],
+            events: &[event("pos", "e1", "MUG", -1), event("pos", "e2", "MUG", -1)],
             ..Commit::default()
         })
         .expect("commit");
-    let states = store.load_states().expect("states");
-    assert_eq!(states, [(cup, state.clone()), (mug, state)]);
+    assert!(store.load_states().expect("states").is_empty());
+    assert_eq!(store.checkpoint_seq().expect("checkpoint seq"), 0);
+    store.checkpoint(&[(&mug, &state)], 1).expect("checkpoint");
+    assert_eq!(store.checkpoint_seq().expect("checkpoint seq"), 1);
+    assert_eq!(
+        store.load_states().expect("states"),
+        [(mug.clone(), state.clone())]
+    );
+    // Neither past the log's end nor back.
+    let ahead = store
+        .checkpoint(&[(&mug, &state)], 3)
+        .expect_err("ahead of the log");
+    assert!(ahead.to_string().contains("outside"), "{ahead}");
+    let back = store
+        .checkpoint(&[(&mug, &state)], 0)
+        .expect_err("backwards");
+    assert!(back.to_string().contains("outside"), "{back}");
+    assert_eq!(store.checkpoint_seq().expect("checkpoint seq"), 1);
+}
+
+#[test]
+fn a_checkpoint_past_the_log_is_refused_on_open() {
+    let (_tmp, dir) = store_dir();
+    {
+        let store = open(&dir);
+        store
+            .meta
+            .insert(META_CHECKPOINT_SEQ, &codec::encode_u64(5))
+            .expect("raw insert");
+        store.db.flush().expect("flush");
+    }
+    let err = open_err(&dir);
+    assert!(
+        err.to_string()
+            .contains("checkpointed through seq 5 but the log ends at seq 0"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_format_1_store_opens_with_its_states_checkpointed_at_the_log_end() {
+    let (_tmp, dir) = store_dir();
+    {
+        let store = open(&dir);
+        store
+            .commit(&Commit {
+                events: &[event("pos", "e1", "MUG", -1), event("pos", "e2", "MUG", -1)],
+                ..Commit::default()
+            })
+            .expect("commit");
+        store.meta.insert(META_FORMAT, &[1u8]).expect("raw insert");
+        store.sync_blocking().expect("sync");
+    }
+    rewrite_marker_format(&dir, 1);
+    let store = open(&dir);
+    assert_eq!(store.checkpoint_seq().expect("checkpoint seq"), 2);
+    assert_eq!(
+        store.meta.get(META_FORMAT).expect("read").as_deref(),
+        Some(&[codec::FORMAT_VERSION][..])
+    );
+}
+
+/// Rewrites both marker slots with another format byte (and a valid checksum).
+fn rewrite_marker_format(dir: &std::path::Path, format: u8) {
+    let marker = dir.join(durable::MARKER_NAME);
+    let mut bytes = std::fs::read(&marker).expect("marker");
+    for at in [0usize, 512] {
+        if bytes.len() < at + 32 {
+            continue;
+        }
+        bytes[at + 8] = format;
+        let sum = bytes[at..at + 24]
+            .iter()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, &b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            });
+        bytes[at + 24..at + 32].copy_from_slice(&sum.to_be_bytes());
+    }
+    std::fs::write(&marker, bytes).expect("write marker");
 }
 
 #[test]
@@ -240,7 +318,6 @@ fn a_bad_log_record_is_an_error_not_a_gap() {
     store
         .commit(&Commit {
             events: &[event("pos", "e1", "MUG", -1)],
-            states: &[],
             ..Commit::default()
         })
         .expect("commit");
@@ -329,10 +406,10 @@ async fn a_reopened_store_has_everything_that_was_synced() {
         store
             .commit(&Commit {
                 events: &[event("pos", "e1", "MUG", -1)],
-                states: &[(&mug, &state)],
                 ..Commit::default()
             })
             .expect("commit");
+        store.checkpoint(&[(&mug, &state)], 1).expect("checkpoint");
         store
             .set_published(&channel("shop"), &mug, &value)
             .expect("publish");
@@ -342,6 +419,7 @@ async fn a_reopened_store_has_everything_that_was_synced() {
     let store = open(&dir);
     assert_eq!(log(&store, 0).len(), 1);
     assert_eq!(store.load_states().expect("states"), [(mug.clone(), state)]);
+    assert_eq!(store.checkpoint_seq().expect("checkpoint seq"), 1);
     assert_eq!(
         store.published(&channel("shop"), &mug).expect("read"),
         Some(value)
@@ -355,7 +433,6 @@ async fn a_reopened_store_has_everything_that_was_synced() {
         store
             .commit(&Commit {
                 events: &[event("pos", "e2", "MUG", -1)],
-                states: &[],
                 ..Commit::default()
             })
             .expect("commit"),
@@ -389,14 +466,14 @@ fn an_unknown_format_version_is_refused() {
             err,
             StoreError::UnsupportedVersion {
                 found: 99,
-                supported: 1,
+                supported: 2,
                 ..
             }
         ),
         "{text}"
     );
     assert!(
-        text.contains("format version 99 found, but this build reads version 1"),
+        text.contains("format version 99 found, but this build reads version 2"),
         "{text}"
     );
 }
@@ -434,7 +511,6 @@ async fn damaged_store(
         store
             .commit(&Commit {
                 events: &batch,
-                states: &[],
                 ..Commit::default()
             })
             .expect("commit");
@@ -541,7 +617,6 @@ async fn sync_cost() {
         store
             .commit(&Commit {
                 events: &[event("pos", &format!("a{i}"), "MUG", -1)],
-                states: &[],
                 ..Commit::default()
             })
             .expect("commit");
@@ -551,7 +626,6 @@ async fn sync_cost() {
         store
             .commit(&Commit {
                 events: &[event("pos", &format!("c{i}"), "MUG", -1)],
-                states: &[],
                 ..Commit::default()
             })
             .expect("commit");
@@ -562,7 +636,6 @@ async fn sync_cost() {
         store
             .commit(&Commit {
                 events: &[event("pos", &format!("b{i}"), "MUG", -1)],
-                states: &[],
                 ..Commit::default()
             })
             .expect("commit");
@@ -585,4 +658,61 @@ async fn sync_cost() {
     );
     println!("sync: flush part   median/p90 {:?} us", median(&mut flush));
     println!("sync: fsync part   median/p90 {:?} us", median(&mut fsync));
+}
+
+/// What a checkpoint of 1,000 SKUs with full timelines costs: encoding, and the write
+/// (which holds sled's write lock, so commits wait for it). `cargo test --release --lib
+/// store::tests::checkpoint_cost -- --ignored --nocapture`.
+#[test]
+#[ignore = "benchmark: prints timings"]
+fn checkpoint_cost() {
+    use crate::state::{Actor, Input};
+    let (_tmp, dir) = store_dir();
+    let store = open(&dir);
+    let owners: std::collections::BTreeMap<LocationId, ChannelId> =
+        [(LocationId::new("store").expect("id"), channel("pos"))]
+            .into_iter()
+            .collect();
+    let actor = Actor::new("pos", 1);
+    let skus: Vec<Sku> = (0..1000).map(|i| sku(&format!("SKU-{i:04}"))).collect();
+    let mut states = Vec::new();
+    for s in &skus {
+        let mut state = SkuState::default();
+        for i in 0..300 {
+            let event = StockEvent {
+                id: EventId::new(format!("a12-{i:04}-0")).expect("id"),
+                occurred_at: Timestamp::from_millis(1_700_000_000_000 + i),
+                sku: s.clone(),
+                change: StockChange::Adjusted {
+                    location: LocationId::new("store").expect("id"),
+                    by: 1,
+                    reason: String::new(),
+                },
+            };
+            let input = Input {
+                channel: &channel("pos"),
+                actor: &actor,
+                manual: false,
+                received_at: event.occurred_at,
+                event: &event,
+            };
+            let _ = state.apply(&input, &owners);
+        }
+        states.push(state);
+    }
+    let pairs: Vec<(&Sku, &SkuState)> = skus.iter().zip(&states).collect();
+    let started = Instant::now();
+    let bytes: usize = states.iter().map(|s| s.encode().len()).sum();
+    let encode = started.elapsed();
+    for round in 0..3 {
+        let started = Instant::now();
+        store.checkpoint(&pairs, 0).expect("checkpoint");
+        println!(
+            "round {round}: checkpoint of {} states ({} KB encoded, encode alone {:?}): {:?}",
+            pairs.len(),
+            bytes / 1024,
+            encode,
+            started.elapsed()
+        );
+    }
 }

@@ -37,13 +37,12 @@ fn dead(store: &Store, chan: Option<&str>) -> Vec<DeadLetter> {
 fn a_commit_writes_events_outbox_and_published_values_together() {
     let (_tmp, dir) = store_dir();
     let store = open(&dir);
-    let (mug, state) = (sku("MUG"), SkuState::default());
+    let mug = sku("MUG");
     let pushes = [push("shop", "MUG", 4), push("pos", "MUG", 4)];
     let shown = [(channel("pos"), sku("MUG"), published(4))];
     let seqs = store
         .commit(&Commit {
             events: &[event("pos", "e1", "MUG", -1)],
-            states: &[(&mug, &state)],
             outbox: &pushes,
             published: &shown,
         })
@@ -98,7 +97,6 @@ fn a_commit_refused_for_a_duplicate_event_enqueues_and_publishes_nothing() {
             events: &[event("pos", "e2", "MUG", -1), event("pos", "e1", "MUG", -1)],
             outbox: &[push("shop", "MUG", 9)],
             published: &shown,
-            ..Commit::default()
         })
         .expect_err("duplicate");
     assert!(matches!(err, StoreError::DuplicateEvent { .. }), "{err}");
@@ -116,7 +114,6 @@ fn a_commit_that_fails_at_its_last_write_enqueues_and_publishes_nothing() {
         events: &[event("pos", "e1", "MUG", -1)],
         outbox: &[push("shop", "MUG", 9)],
         published: &shown,
-        ..Commit::default()
     };
     let err = store.commit_inner(&commit, true).expect_err("injected");
     assert!(err.to_string().contains("injected fault"), "{err}");
@@ -425,7 +422,6 @@ async fn the_outbox_dead_letters_and_pause_flags_survive_reopen_after_sync() {
                     push("shop", "PEN", 6),
                 ],
                 published: &shown,
-                ..Commit::default()
             })
             .expect("commit");
         store
