@@ -117,6 +117,14 @@ fn authenticate(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Chan
         })?;
     let secret = match &config.channels[&channel].kind {
         ChannelKind::Generic { webhook_secret, .. } => webhook_secret,
+        ChannelKind::Shopify(_) => {
+            return Err(ApiError::unauthorized(
+                "wrong_endpoint",
+                format!(
+                    "{channel} is a shopify channel: its webhooks go to /v1/webhooks/{channel}"
+                ),
+            ));
+        }
     };
     let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
     verify_hex(secret.expose().as_bytes(), &[body], signature).map_err(|e| {

@@ -10,12 +10,15 @@ mod error;
 mod events;
 mod health;
 mod read;
+mod webhooks;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use axum::Router;
 use axum::routing::{get, post};
+use omnistock_sdk::{ChannelId, Connector};
 use tokio::sync::watch;
 
 pub use error::ApiError;
@@ -38,6 +41,8 @@ pub struct AppState {
     pub accepting: Arc<AtomicBool>,
     pub engine: Arc<Engine>,
     pub store: Arc<Store>,
+    /// The connectors whose webhooks arrive at `POST /v1/webhooks/{channel}`.
+    pub webhooks: Arc<BTreeMap<ChannelId, Arc<dyn Connector>>>,
 }
 
 impl AppState {
@@ -53,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/v1/events", post(events::post_events))
+        .route("/v1/webhooks/{channel}", post(webhooks::post_webhook))
         .route("/v1/adjustments", post(admin::post_adjustment))
         .route("/v1/stock/{sku}", get(read::stock))
         .route("/v1/availability/{sku}", get(read::availability))

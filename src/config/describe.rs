@@ -3,7 +3,9 @@
 use std::fmt::Write as _;
 
 use super::lines::FieldPath;
-use super::{ApiLimits, ChannelConfig, ChannelKind, Config, LogFormat, Policy, Secret};
+use super::{
+    ApiLimits, ChannelConfig, ChannelKind, Config, LogFormat, Policy, Secret, ShopifyChannel,
+};
 
 impl Config {
     /// What `check-config` prints: node, listen, state dir, locations with owner and safety,
@@ -57,6 +59,24 @@ impl Config {
                         }
                         None => writeln!(out, "    push_url: (none: events in only)")?,
                     }
+                }
+                ChannelKind::Shopify(shop) => {
+                    writeln!(
+                        out,
+                        "    shop_url: {} (API {})",
+                        shop.shop_url, shop.api_version
+                    )?;
+                    writeln!(out, "    access_token: {}", from(&shop.access_token))?;
+                    writeln!(out, "    webhook_secret: {}", from(&shop.webhook_secret))?;
+                    for (shopify, ours) in &shop.locations {
+                        writeln!(out, "    shopify location {shopify} is {ours}")?;
+                    }
+                    writeln!(
+                        out,
+                        "    orders without a location reserve at: {}",
+                        shop.default_location
+                    )?;
+                    writeln!(out, "    webhooks: POST /v1/webhooks/{id}")?;
                 }
             }
             let limits = &channel.limits;
@@ -120,14 +140,24 @@ impl Config {
     }
 }
 
-/// What a channel's pusher is built from: its push URL and limits, if it pushes.
-fn push_side(channel: Option<&ChannelConfig>) -> Option<(&str, &ApiLimits)> {
+/// What a channel's pusher and connector are built from, if it pushes.
+#[derive(PartialEq)]
+enum PushSide<'a> {
+    /// The URL, and the secret that signs the pushes.
+    Generic(&'a str, &'a Secret),
+    Shopify(&'a ShopifyChannel),
+}
+
+fn push_side(channel: Option<&ChannelConfig>) -> Option<(PushSide<'_>, &ApiLimits)> {
     let channel = channel?;
-    match &channel.kind {
-        ChannelKind::Generic { push_url, .. } => {
-            push_url.as_deref().map(|url| (url, &channel.limits))
-        }
-    }
+    let side = match &channel.kind {
+        ChannelKind::Generic {
+            push_url,
+            webhook_secret,
+        } => PushSide::Generic(push_url.as_deref()?, webhook_secret),
+        ChannelKind::Shopify(shop) => PushSide::Shopify(shop),
+    };
+    Some((side, &channel.limits))
 }
 
 /// A secret as it may be shown: where it comes from.

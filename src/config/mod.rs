@@ -104,6 +104,14 @@ pub struct ApiLimits {
     pub max_batch: usize,
 }
 
+/// Shopify: 10 calls per second, bursts of 20 (the GraphQL cost bucket is paced on top, from
+/// each answer), 250 quantities a mutation.
+pub const SHOPIFY_LIMITS: ApiLimits = ApiLimits {
+    per_second: 10.0,
+    burst: 20,
+    max_batch: 250,
+};
+
 /// Generic channels: 10 calls per second, bursts of 20, 100 quantities a push.
 pub const GENERIC_LIMITS: ApiLimits = ApiLimits {
     per_second: 10.0,
@@ -128,12 +136,29 @@ pub enum ChannelKind {
         webhook_secret: Secret,
         push_url: Option<String>,
     },
+    /// A Shopify shop (online store and Shopify POS) through the Admin GraphQL API; its
+    /// webhooks go to `POST /v1/webhooks/{channel}`. Always pushing.
+    Shopify(Box<ShopifyChannel>),
+}
+
+/// A Shopify channel's settings, secrets resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShopifyChannel {
+    pub shop_url: String,
+    pub api_version: String,
+    pub access_token: Secret,
+    /// The app's client secret: the key of `X-Shopify-Hmac-Sha256`.
+    pub webhook_secret: Secret,
+    /// Shopify location (GID or number) → ours.
+    pub locations: BTreeMap<String, LocationId>,
+    pub default_location: LocationId,
 }
 
 impl ChannelKind {
     pub fn name(&self) -> &'static str {
         match self {
             Self::Generic { .. } => "generic",
+            Self::Shopify(_) => "shopify",
         }
     }
 }

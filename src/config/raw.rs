@@ -90,8 +90,22 @@ pub(super) struct RawChannel {
     /// How fast omnistock may call the channel's API: `{ per_second = 10, burst = 20 }`.
     /// Default for generic: 10 per second, bursts of 20.
     pub rate_limit: Option<RawRateLimit>,
-    /// The most quantities one push carries, 1 to 250. Default for generic: 100.
+    /// The most quantities one push carries, 1 to 250. Default for generic: 100; for
+    /// shopify: 250.
     pub max_batch: Option<i64>,
+    /// `shopify`: the shop's base URL, `https://acme.myshopify.com`. Required.
+    pub shop_url: Option<String>,
+    /// `shopify`: the pinned Admin API version, `YYYY-MM`. Default `2026-04`.
+    pub api_version: Option<String>,
+    /// `shopify`: the Admin API access token; a secret reference. Required.
+    pub access_token: Option<RawSecret>,
+    /// `shopify`: which Shopify location is which of ours:
+    /// `{ "gid://shopify/Location/123" = "wh-east" }`. Required; a Shopify location not in
+    /// it is reported, never guessed.
+    pub shopify_locations: Option<BTreeMap<String, String>>,
+    /// `shopify`: where an online order's lines are reserved when the order names no
+    /// location. Default: the first of `sells_from`.
+    pub default_location: Option<String>,
 }
 
 /// `rate_limit = { per_second = 10, burst = 20 }`.

@@ -393,19 +393,19 @@ fn max_body_bytes_is_between_1_kib_and_64_mib() {
 
 #[test]
 fn an_unsupported_kind_lists_the_supported_ones() {
-    let source = edit("kind = \"generic\"", "kind = \"shopify\"");
+    let source = edit("kind = \"generic\"", "kind = \"square\"");
     assert_only_problem(
         &source,
         15,
         "channels.pos-downtown.kind",
-        "kind \"shopify\" is not supported by this build yet (supported: generic)",
+        "kind \"square\" is not supported by this build yet (supported: generic, shopify)",
     );
     let source = edit("kind = \"generic\"", "kind = \"fax\"");
     assert_only_problem(
         &source,
         15,
         "channels.pos-downtown.kind",
-        "unknown kind \"fax\" (supported: generic)",
+        "unknown kind \"fax\" (supported: generic, shopify)",
     );
 }
 

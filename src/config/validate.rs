@@ -18,6 +18,7 @@ use super::{
     DEFAULT_MAX_BODY_BYTES, DEFAULT_STATE_DIR, GENERIC_LIMITS, LocationConfig, LogFormat,
     MAX_MAX_BODY_BYTES, MIN_MAX_BODY_BYTES, Policy, Secret,
 };
+use super::{SHOPIFY_LIMITS, ShopifyChannel};
 
 /// One problem before it is placed in the file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,9 +40,9 @@ pub(super) struct Context<'a> {
 }
 
 /// The kinds this build runs.
-const SUPPORTED_KINDS: &[&str] = &["generic"];
+const SUPPORTED_KINDS: &[&str] = &["generic", "shopify"];
 /// Kinds the design names that this build does not run yet.
-const PLANNED_KINDS: &[&str] = &["shopify", "square", "woocommerce", "warehouse"];
+const PLANNED_KINDS: &[&str] = &["square", "woocommerce", "warehouse"];
 /// The policies this build runs.
 const SUPPORTED_POLICIES: &[&str] = &["pooled"];
 /// Policies the design names that this build does not run yet.
@@ -273,7 +274,7 @@ impl Checker<'_, '_> {
                     false => Ok(id),
                 }),
         );
-        let kind = self.kind(path, raw);
+        let kind = self.kind(path, raw, locations);
         let sells_from = self.sells_from(&path.key("sells_from"), raw, locations);
         let buffer = self.check(&path.key("buffer"), not_negative(raw.buffer, "a buffer"));
         let policy = self.check(&path.key("policy"), policy(raw.policy.as_deref()));
@@ -290,9 +291,141 @@ impl Checker<'_, '_> {
         ))
     }
 
+    /// A `shopify` channel's own keys.
+    fn shopify(
+        &mut self,
+        path: &FieldPath,
+        raw: &RawChannel,
+        known_locations: &BTreeMap<String, RawLocation>,
+    ) -> Option<ShopifyChannel> {
+        let required = |this: &mut Self, key: &str, present: bool, example: &str| {
+            if !present {
+                this.report(
+                    path.key(key),
+                    format!("missing; a shopify channel needs it, like {example}"),
+                );
+            }
+            present
+        };
+        let has_url = required(
+            self,
+            "shop_url",
+            raw.shop_url.is_some(),
+            "shop_url = \"https://acme.myshopify.com\"",
+        );
+        let has_token = required(
+            self,
+            "access_token",
+            raw.access_token.is_some(),
+            "access_token = { env = \"SHOPIFY_TOKEN\" }",
+        );
+        let has_secret = required(
+            self,
+            "webhook_secret",
+            raw.webhook_secret.is_some(),
+            "webhook_secret = { env = \"SHOPIFY_SECRET\" }",
+        );
+        let has_locations = required(
+            self,
+            "shopify_locations",
+            raw.shopify_locations.is_some(),
+            "shopify_locations = { \"gid://shopify/Location/123\" = \"wh-east\" }",
+        );
+        let shop_url = raw
+            .shop_url
+            .as_deref()
+            .and_then(|url| self.check(&path.key("shop_url"), push_url(url)));
+        let api_version = raw
+            .api_version
+            .clone()
+            .unwrap_or_else(|| omnistock_shopify::ApiVersion::CURRENT.to_string());
+        let version_ok = self
+            .check(
+                &path.key("api_version"),
+                api_version
+                    .parse::<omnistock_shopify::ApiVersion>()
+                    .map(drop)
+                    .map_err(|e| format!("{api_version:?}: {e} (like \"2026-04\")")),
+            )
+            .is_some();
+        let access_token = raw
+            .access_token
+            .as_ref()
+            .and_then(|s| self.secret(&path.key("access_token"), s));
+        let webhook_secret = raw
+            .webhook_secret
+            .as_ref()
+            .and_then(|s| self.secret(&path.key("webhook_secret"), s));
+        let mut locations = BTreeMap::new();
+        let mut locations_ok = true;
+        for (shopify, ours) in raw.shopify_locations.iter().flatten() {
+            let at = path.key("shopify_locations").key(shopify);
+            let numeric = shopify
+                .rsplit('/')
+                .next()
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            if !numeric {
+                self.report(at.clone(), format!("{shopify:?} is not a Shopify location id (gid://shopify/Location/123 or 123)"));
+                locations_ok = false;
+            }
+            match (
+                known_locations.contains_key(ours),
+                LocationId::new(ours.as_str()),
+            ) {
+                (true, Ok(id)) => {
+                    locations.insert(shopify.clone(), id);
+                }
+                _ => {
+                    self.report(
+                        at,
+                        format!(
+                            "unknown location {ours:?} (known: {})",
+                            known(known_locations.keys())
+                        ),
+                    );
+                    locations_ok = false;
+                }
+            }
+        }
+        let default_location = match &raw.default_location {
+            Some(name) => match LocationId::new(name.as_str()) {
+                Ok(id) if known_locations.contains_key(name) => Some(id),
+                _ => {
+                    self.report(
+                        path.key("default_location"),
+                        format!(
+                            "unknown location {name:?} (known: {})",
+                            known(known_locations.keys())
+                        ),
+                    );
+                    None
+                }
+            },
+            None => raw
+                .sells_from
+                .as_ref()
+                .and_then(|l| l.first())
+                .and_then(|n| LocationId::new(n.as_str()).ok()),
+        };
+        if !(has_url && has_token && has_secret && has_locations && version_ok && locations_ok) {
+            return None;
+        }
+        Some(ShopifyChannel {
+            shop_url: shop_url?,
+            api_version,
+            access_token: access_token?,
+            webhook_secret: webhook_secret?,
+            locations,
+            default_location: default_location?,
+        })
+    }
+
     /// `rate_limit` and `max_batch`, over the kind's defaults.
     fn limits(&mut self, path: &FieldPath, raw: &RawChannel) -> Option<ApiLimits> {
-        let defaults = GENERIC_LIMITS;
+        let defaults = match raw.kind.as_deref() {
+            Some("shopify") => SHOPIFY_LIMITS,
+            _ => GENERIC_LIMITS,
+        };
         let rate = raw.rate_limit.as_ref();
         let per_second = match rate.and_then(|r| r.per_second) {
             Some(v) if !(v.is_finite() && v > 0.0 && v <= 10_000.0) => {
@@ -340,7 +473,12 @@ impl Checker<'_, '_> {
     }
 
     /// The one place a channel's kind is chosen.
-    fn kind(&mut self, path: &FieldPath, raw: &RawChannel) -> Option<ChannelKind> {
+    fn kind(
+        &mut self,
+        path: &FieldPath,
+        raw: &RawChannel,
+        locations: &BTreeMap<String, RawLocation>,
+    ) -> Option<ChannelKind> {
         let supported = SUPPORTED_KINDS.join(", ");
         match raw.kind.as_deref() {
             Some("generic") => {
@@ -363,6 +501,9 @@ impl Checker<'_, '_> {
                     push_url,
                 })
             }
+            Some("shopify") => self
+                .shopify(path, raw, locations)
+                .map(|c| ChannelKind::Shopify(Box::new(c))),
             Some(kind) if PLANNED_KINDS.contains(&kind) => {
                 self.report(
                     path.key("kind"),

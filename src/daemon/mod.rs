@@ -25,7 +25,7 @@ use crate::config::Config;
 use crate::ingest::{self, Ingest, IngestSetup, SyncHooks};
 use crate::metrics::Metrics;
 use crate::store::Store;
-use crate::sync::{Engine, EngineSetup, Planner, Tuning};
+use crate::sync::{Engine, EngineSetup, Planner, Tuning, connectors};
 
 /// How long a drain may take before the daemon gives up waiting and says what overran.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(20);
@@ -54,14 +54,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::new());
     let source = config.source.clone();
     let listen = config.listen;
-    let engine = Engine::start(EngineSetup {
-        config: config.clone(),
-        store: store.clone(),
-        metrics: metrics.clone(),
-        clock: clock.clone(),
-        tuning: Tuning::default(),
-        seed: term,
-    })
+    let connectors = connectors::build_all(&config).context("building the channels' connectors")?;
+    let engine = Engine::start(
+        EngineSetup {
+            config: config.clone(),
+            store: store.clone(),
+            metrics: metrics.clone(),
+            clock: clock.clone(),
+            tuning: Tuning::default(),
+            seed: term,
+        },
+        connectors.push,
+    )
     .context("starting the sync engine")?;
     let planner = Planner::new(
         engine.pushing(),
@@ -97,6 +101,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         accepting: accepting.clone(),
         engine: engine.clone(),
         store: store.clone(),
+        webhooks: Arc::new(connectors.webhooks),
     });
     metrics.ready.set(1);
     tracing::info!(addr = %local, "omnistock is listening on {local}");

@@ -1,13 +1,17 @@
 //! Builds each channel's connector from its configuration: the one place channel kinds are
-//! matched to connector crates.
+//! matched to connector crates. One instance per channel serves both its pusher and its
+//! webhooks, so what one learns (a Shopify catalog) the other uses.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use omnistock_generic::{GenericConnector, GenericSettings};
 use omnistock_sdk::{ChannelId, Connector, ConnectorError, LocationId};
+use omnistock_shopify::{ShopifyConnector, ShopifySettings};
 
-use crate::config::{ChannelConfig, ChannelKind};
+use super::EngineError;
+use crate::config::{ChannelConfig, ChannelKind, Config};
 
 /// How long one call to a channel may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -18,31 +22,87 @@ pub struct PushSide {
     pub location: LocationId,
 }
 
-/// A pushing channel's push side; `None` for a channel without one.
-pub fn build(id: &ChannelId, channel: &ChannelConfig) -> Result<Option<PushSide>, ConnectorError> {
-    let Some(location) = channel.sells_from.first().cloned() else {
-        return Ok(None);
-    };
-    match &channel.kind {
-        ChannelKind::Generic { push_url: None, .. } => Ok(None),
-        ChannelKind::Generic {
-            push_url: Some(url),
-            webhook_secret,
-        } => {
-            let connector = GenericConnector::new(GenericSettings {
-                channel: id.clone(),
-                push_url: url.clone(),
-                secret: webhook_secret.expose().to_owned(),
-                location: location.clone(),
-                max_batch: channel.limits.max_batch,
-                calls_per_second: channel.limits.per_second,
-                burst: channel.limits.burst,
-                timeout: CALL_TIMEOUT,
-            })?;
-            Ok(Some(PushSide {
-                connector: Arc::new(connector),
-                location,
-            }))
+/// Every channel's connector: those that receive pushes, and those whose webhooks arrive at
+/// `POST /v1/webhooks/{channel}`.
+#[derive(Default)]
+pub struct Connectors {
+    pub push: BTreeMap<ChannelId, PushSide>,
+    pub webhooks: BTreeMap<ChannelId, Arc<dyn Connector>>,
+}
+
+/// Builds the connectors of every channel in `config`; none of them calls out yet.
+pub fn build_all(config: &Config) -> Result<Connectors, EngineError> {
+    let mut built = Connectors::default();
+    for (id, channel) in &config.channels {
+        let fail = |e: ConnectorError| EngineError::Connector {
+            channel: id.clone(),
+            message: e.to_string(),
+        };
+        match &channel.kind {
+            ChannelKind::Generic { push_url: None, .. } => {}
+            ChannelKind::Generic {
+                push_url: Some(url),
+                webhook_secret,
+            } => {
+                let Some(location) = channel.sells_from.first().cloned() else {
+                    continue;
+                };
+                let connector = GenericConnector::new(GenericSettings {
+                    channel: id.clone(),
+                    push_url: url.clone(),
+                    secret: webhook_secret.expose().to_owned(),
+                    location: location.clone(),
+                    max_batch: channel.limits.max_batch,
+                    calls_per_second: channel.limits.per_second,
+                    burst: channel.limits.burst,
+                    timeout: CALL_TIMEOUT,
+                })
+                .map_err(fail)?;
+                built.push.insert(
+                    id.clone(),
+                    PushSide {
+                        connector: Arc::new(connector),
+                        location,
+                    },
+                );
+            }
+            ChannelKind::Shopify(shop) => {
+                let connector: Arc<dyn Connector> =
+                    Arc::new(shopify(id, channel, shop).map_err(fail)?);
+                built.push.insert(
+                    id.clone(),
+                    PushSide {
+                        connector: connector.clone(),
+                        location: shop.default_location.clone(),
+                    },
+                );
+                built.webhooks.insert(id.clone(), connector);
+            }
         }
     }
+    Ok(built)
+}
+
+fn shopify(
+    id: &ChannelId,
+    channel: &ChannelConfig,
+    shop: &crate::config::ShopifyChannel,
+) -> Result<ShopifyConnector, ConnectorError> {
+    let mut settings = ShopifySettings::new(
+        id.as_str(),
+        shop.shop_url.clone(),
+        shop.access_token.expose(),
+        shop.webhook_secret.expose(),
+    );
+    settings.api_version = shop.api_version.parse().map_err(|e| {
+        ConnectorError::Permanent(format!("api_version {:?}: {e}", shop.api_version))
+    })?;
+    settings.locations = shop.locations.clone();
+    settings.default_location = Some(shop.default_location.clone());
+    settings.calls_per_second = channel.limits.per_second;
+    settings.burst = channel.limits.burst;
+    settings
+        .validate()
+        .map_err(|problems| ConnectorError::Permanent(problems.join("; ")))?;
+    ShopifyConnector::new(settings)
 }

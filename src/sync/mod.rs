@@ -70,23 +70,9 @@ pub struct EngineSetup {
 }
 
 impl Engine {
-    /// Builds every pushing channel's connector from the configuration and starts its pusher.
-    pub fn start(setup: EngineSetup) -> Result<Engine, EngineError> {
-        let mut sides = BTreeMap::new();
-        for (id, channel) in &setup.config.channels {
-            let built = connectors::build(id, channel).map_err(|e| EngineError::Connector {
-                channel: id.clone(),
-                message: e.to_string(),
-            })?;
-            if let Some(side) = built {
-                sides.insert(id.clone(), side);
-            }
-        }
-        Self::start_with(setup, sides)
-    }
-
-    /// Starts a pusher for each given push side: the seam a simulation drives channels through.
-    pub fn start_with(
+    /// Starts a pusher for each given push side (built by [`connectors::build_all`], or
+    /// simulated channels: the seam a simulation drives the engine through).
+    pub fn start(
         setup: EngineSetup,
         sides: BTreeMap<ChannelId, connectors::PushSide>,
     ) -> Result<Engine, EngineError> {

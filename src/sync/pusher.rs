@@ -157,6 +157,12 @@ impl Pusher {
         let channel = self.setup.channel.clone();
         tracing::info!(channel = %channel, "Pusher started.");
         while !*self.setup.stop.borrow() {
+            match self.learn_catalog().await {
+                Ok(()) => break,
+                Err(halt) => self.recover(halt).await,
+            }
+        }
+        while !*self.setup.stop.borrow() {
             if *self.setup.paused.borrow() {
                 self.wait_for_resume().await;
                 continue;
@@ -168,6 +174,37 @@ impl Pusher {
             }
         }
         tracing::info!(channel = %channel, "Pusher stopped.");
+    }
+
+    /// Lists everything the channel has once, so its connector knows how the channel names
+    /// each SKU before the first push (a Shopify inventory item id). Logs progress on long
+    /// listings.
+    async fn learn_catalog(&mut self) -> Result<(), Halt> {
+        let channel = self.setup.channel.clone();
+        let started = std::time::Instant::now();
+        let (mut cursor, mut levels, mut pages) = (None, 0usize, 0usize);
+        loop {
+            self.limiter.until_ready().await;
+            let page = self
+                .setup
+                .connector
+                .list(cursor.take())
+                .await
+                .map_err(Halt::Channel)?;
+            levels += page.levels.len();
+            pages += 1;
+            if pages % 20 == 0 {
+                let rate = levels as f64 / started.elapsed().as_secs_f64().max(0.001);
+                tracing::info!(channel = %channel, levels, pages, rate = rate as u64, "Learning the channel's catalog…");
+            }
+            match page.next {
+                Some(next) if !*self.setup.stop.borrow() => cursor = Some(next),
+                _ => break,
+            }
+        }
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        tracing::info!(channel = %channel, levels, pages, elapsed_ms, "Channel catalog learned.");
+        Ok(())
     }
 
     /// One pass over the outbox; returns how many SKUs it settled (confirmed, pushed,
@@ -217,26 +254,31 @@ impl Pusher {
     async fn push_batch(&mut self, batch: Vec<Slot>) -> Result<usize, Halt> {
         let mut settled = 0;
         let channel = self.setup.channel.clone();
-        let items: Vec<ItemRef> = batch
+        let items: Vec<Option<ItemRef>> = batch
             .iter()
-            .filter_map(|s| ItemRef::new(s.sku.as_str()).ok())
+            .map(|s| self.setup.connector.item_for(&s.sku))
             .collect();
+        let known: Vec<ItemRef> = items.iter().flatten().cloned().collect();
         self.limiter.until_ready().await;
         let levels = self
             .setup
             .connector
-            .read(&items)
+            .read(&known)
             .await
             .map_err(Halt::Channel)?;
+        // The channel's number is the one at the location we push to.
         let read: BTreeMap<&str, i64> = levels
             .iter()
+            .filter(|l| l.location == self.setup.location)
             .map(|l| (l.item.as_str(), l.available))
             .collect();
 
         let mut requests = Vec::new();
         let mut in_flight = Vec::new();
-        for slot in batch {
-            let Some(&now_shows) = read.get(slot.sku.as_str()) else {
+        for (slot, item) in batch.into_iter().zip(items) {
+            let Some((item, &now_shows)) =
+                item.and_then(|i| read.get(i.as_str()).map(|n| (i.clone(), n)))
+            else {
                 let reason = format!("{channel} does not know SKU {}", slot.sku);
                 self.dead_letter(&slot, &reason)?;
                 settled += 1;
@@ -266,11 +308,11 @@ impl Pusher {
                     .unwrap_or((book_at_read, base));
                 let after = published_after(recorded.target, base_then, recorded.attempt.expected);
                 requests.push(self.request(
-                    &slot.sku,
+                    item,
                     recorded.id,
                     recorded.attempt.expected,
                     recorded.attempt.value,
-                )?);
+                ));
                 in_flight.push(InFlight {
                     slot,
                     book_at_read: book_then,
@@ -312,7 +354,7 @@ impl Pusher {
             // A new attempt on this entry: whatever became of the previous one is settled.
             self.unapplied.remove(&id);
             self.attempt_bases.insert(id, (book_at_read, base));
-            requests.push(self.request(&slot.sku, id, now_shows, value)?);
+            requests.push(self.request(item, id, now_shows, value));
             in_flight.push(InFlight {
                 slot,
                 book_at_read,
@@ -353,15 +395,14 @@ impl Pusher {
 
     /// The compare-and-set request for entry `id`; its key is derived from the entry and the
     /// compared value, so the same push sent again is applied once.
-    fn request(&self, sku: &Sku, id: u64, expected: i64, value: i64) -> Result<PushRequest, Halt> {
-        Ok(PushRequest {
+    fn request(&self, item: ItemRef, id: u64, expected: i64, value: i64) -> PushRequest {
+        PushRequest {
             idempotency_key: format!("omnistock:{}:{id}:{expected}", self.setup.channel),
-            item: ItemRef::new(sku.as_str())
-                .map_err(|e| Halt::Channel(ConnectorError::Permanent(e.to_string())))?,
+            item,
             location: self.setup.location.clone(),
             expected,
             target: value,
-        })
+        }
     }
 
     /// Acts on what the channel said about one push; returns 1 if the slot is settled.

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use omnistock_sdk::{
-    Capabilities, ChannelId, Connector, ConnectorError, ItemLevel, ItemRef, ListPage, OrderId,
-    PushForm, PushOutcome, PushRequest, Sku, StockChange, StockEvent, Timestamp,
+    Capabilities, ChannelId, Connector, ConnectorError, ItemLevel, ItemRef, ListPage, LocationId,
+    OrderId, PushForm, PushOutcome, PushRequest, Sku, StockChange, StockEvent, Timestamp,
 };
 use proptest::prelude::*;
 use tokio::sync::watch;
@@ -86,7 +86,7 @@ impl SimChannel {
 }
 
 /// The engine's handle on a simulated channel; the test keeps another to sell through.
-struct SimHandle(Arc<SimChannel>);
+struct SimHandle(Arc<SimChannel>, LocationId);
 
 #[async_trait]
 impl Connector for SimHandle {
@@ -117,7 +117,7 @@ impl Connector for SimHandle {
                 Some(ItemLevel {
                     item: item.clone(),
                     sku: None,
-                    location: id("wh"),
+                    location: self.1.clone(),
                     available,
                 })
             })
@@ -468,10 +468,11 @@ async fn simulate(steps: Vec<Step>, seed: u64, fail_percent: u64) -> Result<(), 
         .iter()
         .map(|(name, sim)| {
             let location = if name == "outlet" { "wh" } else { "store" };
+            let connector = Arc::new(SimHandle(sim.clone(), id(location))) as Arc<dyn Connector>;
             (
                 id(name),
                 PushSide {
-                    connector: Arc::new(SimHandle(sim.clone())) as Arc<dyn Connector>,
+                    connector,
                     location: id(location),
                 },
             )
@@ -484,7 +485,7 @@ async fn simulate(steps: Vec<Step>, seed: u64, fail_percent: u64) -> Result<(), 
         idle_poll: Duration::from_millis(20),
         rise_grace: Duration::from_millis(150),
     };
-    let engine = Engine::start_with(
+    let engine = Engine::start(
         EngineSetup {
             config: config.clone(),
             store: store.clone(),

@@ -177,6 +177,13 @@ pub trait Connector: Send + Sync {
         )))
     }
 
+    /// How this channel names the item a SKU maps to, for `read` and `push`. The default is
+    /// the SKU itself (systems keyed by SKU); a connector with ids of its own answers from
+    /// what its listings taught it, and `None` for a SKU it has not seen.
+    fn item_for(&self, sku: &Sku) -> Option<ItemRef> {
+        ItemRef::new(sku.as_str()).ok()
+    }
+
     /// How long to wait before polling again when the channel gives no hint.
     fn poll_interval(&self) -> Duration {
         Duration::from_secs(60)

@@ -64,9 +64,25 @@ pub struct ShopifyConnector {
     /// Shopify location number → ours, and back.
     pub(crate) locations: BTreeMap<u64, LocationId>,
     reverse_locations: HashMap<LocationId, u64>,
-    /// Inventory item → SKU, learned from listings and reads (and from the daemon's catalog
+    /// Inventory item ↔ SKU, learned from listings and reads (and from the daemon's catalog
     /// through [`ShopifyConnector::learn_skus`]); `inventory_levels/update` carries no SKU.
-    pub(crate) skus: RwLock<HashMap<u64, Sku>>,
+    catalog: RwLock<Catalog>,
+}
+
+/// Inventory item ids and SKUs, both ways.
+#[derive(Debug, Default)]
+struct Catalog {
+    skus: HashMap<u64, Sku>,
+    items: HashMap<Sku, u64>,
+}
+
+impl Catalog {
+    fn learn(&mut self, item_id: u64, sku: Sku) {
+        if let Some(old) = self.skus.insert(item_id, sku.clone()) {
+            self.items.remove(&old);
+        }
+        self.items.insert(sku, item_id);
+    }
 }
 
 impl ShopifyConnector {
@@ -93,7 +109,7 @@ impl ShopifyConnector {
             graphql,
             locations,
             reverse_locations,
-            skus: RwLock::new(HashMap::new()),
+            catalog: RwLock::new(Catalog::default()),
         })
     }
 
@@ -105,20 +121,32 @@ impl ShopifyConnector {
     /// Tells the connector item → SKU pairs it has not listed yet (from the daemon's catalog),
     /// so `inventory_levels/update` webhooks for them map before the first reconciliation.
     pub fn learn_skus(&self, pairs: impl IntoIterator<Item = (ItemRef, Sku)>) {
-        let mut skus = self.skus.write().unwrap_or_else(|p| p.into_inner());
+        let mut catalog = self.catalog.write().unwrap_or_else(|p| p.into_inner());
         for (item, sku) in pairs {
             if let Ok(gid) = Gid::parse_or_number(item.as_str(), GidKind::InventoryItem) {
-                skus.insert(gid.id, sku);
+                catalog.learn(gid.id, sku);
             }
         }
     }
 
     pub(crate) fn sku_of(&self, item_id: u64) -> Option<Sku> {
-        self.skus
+        self.catalog
             .read()
             .unwrap_or_else(|p| p.into_inner())
+            .skus
             .get(&item_id)
             .cloned()
+    }
+
+    /// The inventory item (as its GID) a SKU was learned for.
+    pub fn item_of(&self, sku: &Sku) -> Option<ItemRef> {
+        let id = *self
+            .catalog
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .items
+            .get(sku)?;
+        ItemRef::new(Gid::format(GidKind::InventoryItem, id)).ok()
     }
 
     /// The last `throttleStatus` Shopify reported, for metrics.
@@ -229,10 +257,10 @@ impl ShopifyConnector {
             .and_then(|s| Sku::new(s).ok());
         match &sku {
             Some(sku) => {
-                self.skus
+                self.catalog
                     .write()
                     .unwrap_or_else(|p| p.into_inner())
-                    .insert(item_id.id, sku.clone());
+                    .learn(item_id.id, sku.clone());
             }
             None => page.unmapped.push(Unmapped {
                 what: item_ref.to_string(),
@@ -382,6 +410,10 @@ pub fn capabilities(settings: &ShopifySettings) -> Capabilities {
 impl Connector for ShopifyConnector {
     fn capabilities(&self) -> Capabilities {
         capabilities(&self.settings)
+    }
+
+    fn item_for(&self, sku: &Sku) -> Option<ItemRef> {
+        self.item_of(sku)
     }
 
     async fn list(&self, cursor: Option<String>) -> Result<ListPage, ConnectorError> {
