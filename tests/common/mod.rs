@@ -95,7 +95,12 @@ impl Site {
     }
 
     pub fn start(&self) -> Daemon {
-        Daemon::start(&self.config_path())
+        Daemon::start(&self.config_path(), &[])
+    }
+
+    /// Starts the daemon with more environment variables (a channel's secrets).
+    pub fn start_with_env(&self, env: &[(&str, &str)]) -> Daemon {
+        Daemon::start(&self.config_path(), env)
     }
 }
 
@@ -107,17 +112,17 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    pub fn start(config: &Path) -> Daemon {
-        let mut child = secrets_env(
-            Command::new(binary())
-                .arg("run")
-                .arg("--config")
-                .arg(config),
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start omnistock");
+    pub fn start(config: &Path, env: &[(&str, &str)]) -> Daemon {
+        let mut command = Command::new(binary());
+        command.arg("run").arg("--config").arg(config);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = secrets_env(&mut command)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start omnistock");
         let stderr = child.stderr.take().expect("stderr is piped");
         let log = Arc::new(Mutex::new(Vec::new()));
         let (found, address) = mpsc::channel();

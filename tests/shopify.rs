@@ -1,0 +1,228 @@
+//! A Shopify store in the daemon, against the contract-exact fake Shopify: its sales reach
+//! the other channels, its own sales are not pushed back, cancellations restore, duplicate
+//! and out-of-order webhooks change nothing, and bad webhooks are refused.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Api, Site, WMS_SECRET, counted, event};
+use omnistock_generic::fake::FakeReceiver;
+use omnistock_shopify::fake::FakeShopify;
+use serde_json::Value;
+
+const TOKEN: &str = "shpat_test_token";
+const CLIENT_SECRET: &str = "shopify-client-secret";
+const MUG_ITEM: u64 = 808_950_810;
+const SHOPIFY_WH: u64 = 655_441_491;
+
+fn config(shop: &FakeShopify, outlet: &FakeReceiver) -> String {
+    format!(
+        r#"
+node_id = "test-node"
+listen = "127.0.0.1:0"
+state_dir = "state"
+
+[api]
+admin_token = {{ env = "OMNISTOCK_TEST_ADMIN_TOKEN" }}
+
+[locations.wh]
+owner = "wms"
+
+[channels.wms]
+kind = "generic"
+webhook_secret = {{ env = "OMNISTOCK_TEST_WMS_SECRET" }}
+sells_from = ["wh"]
+
+[channels.shopify-main]
+kind = "shopify"
+shop_url = "{shop}"
+api_version = "2026-04"
+access_token = {{ env = "OMNISTOCK_TEST_SHOPIFY_TOKEN" }}
+webhook_secret = {{ env = "OMNISTOCK_TEST_SHOPIFY_SECRET" }}
+shopify_locations = {{ "gid://shopify/Location/{SHOPIFY_WH}" = "wh" }}
+sells_from = ["wh"]
+
+[channels.outlet]
+kind = "generic"
+webhook_secret = {{ env = "OMNISTOCK_TEST_WMS_SECRET" }}
+sells_from = ["wh"]
+push_url = "{outlet}"
+"#,
+        shop = shop.uri(),
+        outlet = outlet.url(),
+    )
+}
+
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Delivers a webhook to the daemon as Shopify would.
+async fn deliver(api: &Api, headers: &[(String, String)], body: &[u8]) -> (u16, Value) {
+    let mut request = api
+        .http
+        .post(format!("{}/v1/webhooks/shopify-main", api.url))
+        .body(body.to_vec());
+    for (name, value) in headers {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    let response = request.send().await.expect("deliver");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shopify_sale_reaches_the_other_channel_and_a_cancellation_restores_it() {
+    let shop = FakeShopify::builder()
+        .access_token(TOKEN)
+        .webhook_secret(CLIENT_SECRET)
+        .variant("MUG", MUG_ITEM, &[(SHOPIFY_WH, 0)])
+        .start()
+        .await;
+    let outlet = FakeReceiver::builder("outlet", WMS_SECRET)
+        .level("MUG", 0)
+        .start()
+        .await;
+    let site = Site::with_config(&config(&shop, &outlet));
+    let daemon = site.start_with_env(&[
+        ("OMNISTOCK_TEST_SHOPIFY_TOKEN", TOKEN),
+        ("OMNISTOCK_TEST_SHOPIFY_SECRET", CLIENT_SECRET),
+    ]);
+    let api = Api::new(&daemon.url);
+
+    // The warehouse counts 20: Shopify and the outlet both show 20.
+    let (status, answer) = api
+        .post_events(
+            "wms",
+            WMS_SECRET,
+            vec![event(
+                "w1",
+                "2026-11-23T09:00:00Z",
+                "MUG",
+                counted("wh", 20),
+            )],
+        )
+        .await
+        .expect("post");
+    assert_eq!(status, 200, "{answer}");
+    eventually("shopify and the outlet at 20", || {
+        shop.level(MUG_ITEM, SHOPIFY_WH) == Some(20) && outlet.level("MUG") == Some(20)
+    })
+    .await;
+
+    // A sale on the Shopify store: Shopify lowers its own number, then sends orders/create.
+    shop.set_available(MUG_ITEM, SHOPIFY_WH, 19);
+    let (headers, body) = shop.webhook("orders/create", shop.sample_body("orders/create"));
+    let (status, answer) = deliver(&api, &headers, &body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["results"][0]["status"], "accepted", "{answer}");
+    eventually("the outlet drops to 19", || outlet.level("MUG") == Some(19)).await;
+
+    // Delivered again (Shopify delivers at least once): nothing changes.
+    let (status, answer) = deliver(&api, &headers, &body).await;
+    assert_eq!(
+        (status, answer["results"][0]["status"].as_str()),
+        (200, Some("duplicate")),
+        "{answer}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        shop.level(MUG_ITEM, SHOPIFY_WH),
+        Some(19),
+        "Shopify's own sale is not pushed back"
+    );
+    assert_eq!(outlet.level("MUG"), Some(19));
+
+    // The order is cancelled with a restock: Shopify raises its number, then tells us.
+    shop.set_available(MUG_ITEM, SHOPIFY_WH, 20);
+    let (headers, body) = shop.webhook("orders/cancelled", shop.sample_body("orders/cancelled"));
+    let (status, answer) = deliver(&api, &headers, &body).await;
+    assert_eq!(status, 200, "{answer}");
+    eventually("the outlet is back at 20", || {
+        outlet.level("MUG") == Some(20)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(shop.level(MUG_ITEM, SHOPIFY_WH), Some(20));
+
+    // The same order created again after its cancellation (out of order): still cancelled.
+    let (headers, body) = shop.webhook("orders/create", shop.sample_body("orders/create"));
+    let (status, _) = deliver(&api, &headers, &body).await;
+    assert_eq!(status, 200);
+    let (_, stock) = api.get("/v1/stock/MUG").await;
+    assert_eq!(stock["locations"]["wh"]["available"], 20, "{stock}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_shopify_webhooks_are_refused_and_touch_nothing() {
+    let shop = FakeShopify::builder()
+        .access_token(TOKEN)
+        .webhook_secret(CLIENT_SECRET)
+        .variant("MUG", MUG_ITEM, &[(SHOPIFY_WH, 0)])
+        .start()
+        .await;
+    let outlet = FakeReceiver::builder("outlet", WMS_SECRET)
+        .level("MUG", 0)
+        .start()
+        .await;
+    let site = Site::with_config(&config(&shop, &outlet));
+    let daemon = site.start_with_env(&[
+        ("OMNISTOCK_TEST_SHOPIFY_TOKEN", TOKEN),
+        ("OMNISTOCK_TEST_SHOPIFY_SECRET", CLIENT_SECRET),
+    ]);
+    let api = Api::new(&daemon.url);
+
+    let body = shop.sample_body("orders/create");
+    let mut headers = shop.webhook_headers("orders/create", &body);
+    for (name, value) in &mut headers {
+        if name == "X-Shopify-Hmac-Sha256" {
+            *value = "bm90IHRoZSBzaWduYXR1cmU=".into();
+        }
+    }
+    let (status, answer) = deliver(&api, &headers, &body).await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (401, Some("bad_signature")),
+        "{answer}"
+    );
+
+    let garbage = b"{not json".to_vec();
+    let (headers, body) = shop.webhook("orders/create", garbage);
+    let (status, answer) = deliver(&api, &headers, &body).await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (400, Some("malformed")),
+        "{answer}"
+    );
+
+    // An order for a SKU nobody knows: taken, the line reported as skipped.
+    let body = String::from_utf8(shop.sample_body("orders/create"))
+        .expect("utf-8")
+        .replace("\"MUG\"", "\"\"");
+    let (headers, body) = shop.webhook("orders/create", body.into_bytes());
+    let (status, answer) = deliver(&api, &headers, &body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        answer["skipped"].as_array().is_some_and(|s| !s.is_empty()),
+        "{answer}"
+    );
+
+    let (status, _) = api.get("/v1/stock/MUG").await;
+    assert_eq!(status, 404, "nothing reached the state");
+    let response = api
+        .http
+        .post(format!("{}/v1/webhooks/nobody", api.url))
+        .body("{}")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(response.status().as_u16(), 404);
+}
