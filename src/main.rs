@@ -67,6 +67,16 @@ enum Command {
         #[command(flatten)]
         admin: AdminArgs,
     },
+    /// Register a channel's webhooks with its system (Shopify), pointing at this daemon.
+    ///
+    /// Creates or updates one subscription per topic omnistock handles so it delivers to
+    /// {public_url}/v1/webhooks/CHANNEL, and lists what it did. Safe to run again.
+    Connect {
+        channel: String,
+        /// The configuration file (TOML).
+        #[arg(long, short, env = "OMNISTOCK_CONFIG", value_name = "FILE")]
+        config: PathBuf,
+    },
     /// Show every channel: whether omnistock pushes to it, its health, outbox and dead letters.
     Status {
         #[command(flatten)]
@@ -187,6 +197,19 @@ fn main() -> ExitCode {
             );
             Ok(())
         }),
+        Command::Connect { channel, config } => {
+            let config = match config::load(&config) {
+                Ok(config) => config,
+                Err(errors) => return config_failed(&errors),
+            };
+            with_runtime(async move {
+                let id = omnistock_sdk::ChannelId::new(channel.as_str())?;
+                for line in omnistock::sync::connectors::register_webhooks(&config, &id).await? {
+                    println!("{id}: {line}");
+                }
+                Ok(())
+            })
+        }
         Command::Status { daemon, json } => with_runtime(async move {
             let channels = Client::new(&daemon.url)?.get("/v1/channels").await?;
             print_json_or(&channels, json, render_channels)

@@ -226,3 +226,53 @@ async fn bad_shopify_webhooks_are_refused_and_touch_nothing() {
         .expect("post");
     assert_eq!(response.status().as_u16(), 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_registers_the_webhooks_once() {
+    let shop = FakeShopify::builder()
+        .access_token(TOKEN)
+        .webhook_secret(CLIENT_SECRET)
+        .start()
+        .await;
+    let outlet = FakeReceiver::builder("outlet", WMS_SECRET).start().await;
+    let site = Site::with_config(&format!(
+        "public_url = \"https://stock.example.com\"\n{}",
+        config(&shop, &outlet)
+    ));
+    let config_path = site.config_path();
+    let connect = move || {
+        let mut command = std::process::Command::new(common::binary());
+        command
+            .args(["connect", "shopify-main", "--config"])
+            .arg(&config_path)
+            .env("OMNISTOCK_TEST_SHOPIFY_TOKEN", TOKEN)
+            .env("OMNISTOCK_TEST_SHOPIFY_SECRET", CLIENT_SECRET);
+        let output = common::secrets_env(&mut command)
+            .output()
+            .expect("run connect");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (ok, out, err) = tokio::task::spawn_blocking(connect.clone())
+        .await
+        .expect("join");
+    assert!(ok, "{err}");
+    assert!(out.contains("orders/create: created"), "{out}");
+    let uri = "https://stock.example.com/v1/webhooks/shopify-main";
+    let subscriptions = shop.subscriptions();
+    assert!(
+        subscriptions.len() >= 5 && subscriptions.iter().all(|(_, u)| u == uri),
+        "{subscriptions:?}"
+    );
+
+    let (ok, out, err) = tokio::task::spawn_blocking(connect).await.expect("join");
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("already registered") && !out.contains("created"),
+        "{out}"
+    );
+    assert_eq!(shop.subscriptions().len(), subscriptions.len());
+}

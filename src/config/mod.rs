@@ -53,6 +53,8 @@ pub struct Config {
     pub node_id: String,
     /// Where the HTTP API listens. Default `127.0.0.1:8417`.
     pub listen: SocketAddr,
+    /// Where channels reach us from outside, for webhook registration.
+    pub public_url: Option<String>,
     /// Where the store lives. Default: `$STATE_DIRECTORY` (systemd), else `./omnistock-state`.
     pub state_dir: PathBuf,
     pub log_format: LogFormat,

@@ -26,6 +26,10 @@ pub(super) struct RawConfig {
     pub state_dir: Option<String>,
     /// `text` (default) or `json`.
     pub log_format: Option<String>,
+    /// Where channels reach this daemon from outside (`https://omnistock.example.com`), for
+    /// `omnistock connect` to register webhooks at `{public_url}/v1/webhooks/{channel}`.
+    /// Optional; `https://`, or `http://` to this machine.
+    pub public_url: Option<String>,
     /// The HTTP API. Required: it holds the admin token.
     pub api: Option<RawApi>,
     /// The physical places units sit, by name (`[locations.store-downtown]`). At least one.

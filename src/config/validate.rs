@@ -67,13 +67,17 @@ pub(super) fn validate(raw: RawConfig, ctx: &Context<'_>) -> Result<Config, Vec<
         &root.key("log_format"),
         log_format(raw.log_format.as_deref()),
     );
+    let public_url = match raw.public_url.as_deref() {
+        Some(url) => c.check(&root.key("public_url"), push_url(url).map(Some)),
+        None => Some(None),
+    };
     let api = c.api(&root.key("api"), raw.api);
     let locations = c.locations(&root.key("locations"), &raw.locations, &raw.channels);
     let channels = c.channels(&root.key("channels"), &raw.channels, &raw.locations);
 
     let Checker { found, .. } = c;
     match (
-        node_id, listen, state_dir, log_format, api, locations, channels,
+        node_id, listen, state_dir, log_format, api, locations, channels, public_url,
     ) {
         (
             Some(node_id),
@@ -83,10 +87,12 @@ pub(super) fn validate(raw: RawConfig, ctx: &Context<'_>) -> Result<Config, Vec<
             Some(api),
             Some(locations),
             Some(channels),
+            Some(public_url),
         ) if found.is_empty() => Ok(Config {
             source: ctx.source.to_path_buf(),
             node_id,
             listen,
+            public_url,
             state_dir,
             log_format,
             api,

@@ -83,6 +83,44 @@ pub fn build_all(config: &Config) -> Result<Connectors, EngineError> {
     Ok(built)
 }
 
+/// What `omnistock connect CHANNEL` does: creates or updates the channel's webhook
+/// subscriptions so they deliver to `{public_url}/v1/webhooks/{channel}`, and says what it
+/// did, one line per subscription.
+pub async fn register_webhooks(
+    config: &Config,
+    id: &ChannelId,
+) -> Result<Vec<String>, EngineError> {
+    let fail = |message: String| EngineError::Connector {
+        channel: id.clone(),
+        message,
+    };
+    let channel = config
+        .channels
+        .get(id)
+        .ok_or_else(|| fail(format!("no such channel in {}", config.source.display())))?;
+    match &channel.kind {
+        ChannelKind::Generic { .. } => Err(fail(
+            "a generic channel posts its events to /v1/events itself: there is nothing to register"
+                .to_owned(),
+        )),
+        ChannelKind::Shopify(shop) => {
+            let public = config.public_url.as_deref().ok_or_else(|| {
+                fail(format!(
+                    "set public_url in {} (where Shopify reaches this daemon, like \"https://omnistock.example.com\")",
+                    config.source.display()
+                ))
+            })?;
+            let uri = format!("{}/v1/webhooks/{id}", public.trim_end_matches('/'));
+            let connector = shopify(id, channel, shop).map_err(|e| fail(e.to_string()))?;
+            let actions = connector
+                .register_webhooks(&uri)
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+            Ok(actions.iter().map(ToString::to_string).collect())
+        }
+    }
+}
+
 fn shopify(
     id: &ChannelId,
     channel: &ChannelConfig,

@@ -191,6 +191,7 @@ fn config(dir: PathBuf) -> Config {
         source: dir.join("sim.toml"),
         node_id: "sim".into(),
         listen: "127.0.0.1:0".parse().expect("address"),
+        public_url: None,
         state_dir: dir,
         log_format: LogFormat::Text,
         api: ApiConfig {
