@@ -89,8 +89,8 @@ async fn answer(sent: reqwest::Result<reqwest::Response>, url: &str) -> anyhow::
     Ok(body)
 }
 
-/// Percent-encodes a SKU for a path segment.
-fn encode_segment(text: &str) -> String {
+/// Percent-encodes a SKU (or any name) for a path segment or query value.
+pub fn encode_segment(text: &str) -> String {
     text.bytes().fold(String::new(), |mut out, b| {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
             out.push(char::from(b));
@@ -185,6 +185,69 @@ pub fn render_channels(channels: &Value) -> String {
             c["pushed"].as_u64().unwrap_or(0),
             c["last_error"].as_str().unwrap_or("")
         );
+    }
+    out
+}
+
+/// `omnistock explain` as text: the stock, then why each channel shows what it shows.
+pub fn render_explain(explained: &Value) -> String {
+    let mut out = render_stock(explained);
+    for (name, c) in explained["channels"].as_object().into_iter().flatten() {
+        let locations: Vec<&str> = c["locations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let _ = writeln!(out, "\nCHANNEL {name}");
+        let _ = writeln!(
+            out,
+            "  should show {}: {} over {} minus buffer {}",
+            c["number"],
+            c["policy"].as_str().unwrap_or("?"),
+            locations.join(" + "),
+            c["buffer"]
+        );
+        if !c["pushing"].as_bool().unwrap_or(false) {
+            let _ = writeln!(out, "  omnistock does not push to it (no push side)");
+            continue;
+        }
+        match c["published"]["quantity"].as_i64() {
+            Some(q) => {
+                let _ = writeln!(
+                    out,
+                    "  published {q} at {}",
+                    c["published"]["at"].as_str().unwrap_or("?")
+                );
+            }
+            None => {
+                let _ = writeln!(out, "  never pushed yet");
+            }
+        }
+        for p in c["pending"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                out,
+                "  waiting in the outbox: #{} target {} since {}",
+                p["id"],
+                p["target"],
+                p["created_at"].as_str().unwrap_or("?")
+            );
+        }
+        for d in c["dead_letters"].as_array().into_iter().flatten() {
+            let _ = writeln!(out, "  dead letter {}", d.as_str().unwrap_or("?"));
+        }
+        for p in c["pushes"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                out,
+                "  {} read {}, published {}, target {} → set {}: {}",
+                p["at"].as_str().unwrap_or("?"),
+                p["read"],
+                p["published"],
+                p["target"],
+                p["value"],
+                p["outcome"].as_str().unwrap_or("?")
+            );
+        }
     }
     out
 }

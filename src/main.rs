@@ -4,7 +4,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use omnistock::client::{Client, render_channels, render_dead_letters, render_stock};
+use omnistock::client::{
+    Client, render_channels, render_dead_letters, render_explain, render_stock,
+};
 use omnistock::{config, daemon, telemetry};
 use reqwest::Method;
 
@@ -76,6 +78,18 @@ enum Command {
         /// The configuration file (TOML).
         #[arg(long, short, env = "OMNISTOCK_CONFIG", value_name = "FILE")]
         config: PathBuf,
+    },
+    /// Explain why each channel shows what it shows for a SKU: the stock and the events that
+    /// changed it, each channel's policy, what was published, what waits, the last pushes.
+    Explain {
+        sku: String,
+        /// Only this channel.
+        #[arg(long)]
+        channel: Option<String>,
+        #[command(flatten)]
+        daemon: DaemonArgs,
+        #[arg(long)]
+        json: bool,
     },
     /// Show every channel: whether omnistock pushes to it, its health, outbox and dead letters.
     Status {
@@ -210,6 +224,22 @@ fn main() -> ExitCode {
                 Ok(())
             })
         }
+        Command::Explain {
+            sku,
+            channel,
+            daemon,
+            json,
+        } => with_runtime(async move {
+            let client = Client::new(&daemon.url)?;
+            let mut path = format!("/v1/explain/{}", omnistock::client::encode_segment(&sku));
+            if let Some(channel) = channel {
+                path.push_str(&format!(
+                    "?channel={}",
+                    omnistock::client::encode_segment(&channel)
+                ));
+            }
+            print_json_or(&client.get(&path).await?, json, render_explain)
+        }),
         Command::Status { daemon, json } => with_runtime(async move {
             let channels = Client::new(&daemon.url)?.get("/v1/channels").await?;
             print_json_or(&channels, json, render_channels)

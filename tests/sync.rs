@@ -171,6 +171,49 @@ async fn a_sale_anywhere_reaches_every_other_channel_and_own_sales_are_not_pushe
         .filter(|c| c.endpoint == "set")
         .count();
     assert_eq!(sets, 0, "nothing is pushed back to the channel that sold");
+
+    // Why does the web shop show 26? Its policy, what was published, and the pushes.
+    let (status, explained) = api.get("/v1/explain/MUG?channel=web").await;
+    assert_eq!(status, 200, "{explained}");
+    let web_explained = &explained["channels"]["web"];
+    assert_eq!(web_explained["number"], 26, "{explained}");
+    assert_eq!(web_explained["published"]["quantity"], 26, "{explained}");
+    let pushes = web_explained["pushes"].as_array().expect("pushes");
+    assert!(
+        pushes
+            .iter()
+            .any(|p| p["outcome"] == "applied" && p["value"] == 28),
+        "{explained}"
+    );
+    assert!(
+        explained["channels"]["outlet"].is_null(),
+        "only the channel asked for"
+    );
+    let recent: Vec<&str> = explained["recent"]
+        .as_array()
+        .expect("recent")
+        .iter()
+        .filter_map(|c| c["summary"].as_str())
+        .collect();
+    assert!(
+        recent.iter().any(|s| s.contains("order 1001")),
+        "{recent:?}"
+    );
+    let output = common::secrets_env(&mut std::process::Command::new(common::binary()))
+        .args(["explain", "MUG", "--channel", "web", "--url", &api.url])
+        .output()
+        .expect("run explain");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        text.contains("should show 26: pooled over store + wh minus buffer 1"),
+        "{text}"
+    );
+    assert!(text.contains("published 26"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

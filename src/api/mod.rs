@@ -8,6 +8,7 @@ mod admin;
 mod channels;
 mod error;
 mod events;
+mod explain;
 mod health;
 mod read;
 mod webhooks;
@@ -62,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/adjustments", post(admin::post_adjustment))
         .route("/v1/stock/{sku}", get(read::stock))
         .route("/v1/availability/{sku}", get(read::availability))
+        .route("/v1/explain/{sku}", get(explain::explain))
         .route("/v1/channels", get(channels::list))
         .route("/v1/channels/{channel}/{action}", post(channels::pause))
         .route("/v1/deadletters", get(channels::dead_letters))

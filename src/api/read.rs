@@ -46,13 +46,13 @@ pub struct StockAnswer {
     last_change: Option<Timestamp>,
 }
 
-fn parse_sku(text: &str) -> Result<Sku, ApiError> {
+pub(super) fn parse_sku(text: &str) -> Result<Sku, ApiError> {
     Sku::new(text)
         .map_err(|e| ApiError::bad_request("malformed", Some("sku".into()), e.to_string()))
 }
 
 /// Runs `read` on the SKU's state; 404 for a SKU no event ever named.
-fn with_state<T>(
+pub(super) fn with_state<T>(
     app: &AppState,
     sku: &Sku,
     read: impl FnOnce(&SkuState) -> T,
@@ -94,8 +94,13 @@ pub async fn stock(
     Path(sku): Path<String>,
 ) -> Result<Json<StockAnswer>, ApiError> {
     let sku = parse_sku(&sku)?;
+    Ok(Json(stock_of(&app, &sku)?))
+}
+
+/// A SKU's stock per location, its reservations and recent changes.
+pub(super) fn stock_of(app: &AppState, sku: &Sku) -> Result<StockAnswer, ApiError> {
     let config = app.config();
-    let answer = with_state(&app, &sku, |state| {
+    with_state(app, sku, |state| {
         let numbers = allocation::availability(state, &config);
         let mut locations: BTreeMap<LocationId, LocationAnswer> = numbers
             .locations
@@ -132,6 +137,5 @@ pub async fn stock(
             recent: state.history.iter().cloned().collect(),
             last_change: state.last_change,
         }
-    })?;
-    Ok(Json(answer))
+    })
 }

@@ -70,3 +70,51 @@ impl StatusBoard {
             .clone()
     }
 }
+
+/// How many pushes per channel and SKU the audit trail keeps.
+pub const PUSH_LOG_LEN: usize = 10;
+
+/// One push, as `explain` shows it: what the channel showed, what we asked, what it said.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PushRecord {
+    pub at: Timestamp,
+    /// What the channel showed when read.
+    pub read: i64,
+    /// Our published value then (`None` before the first push).
+    pub published: Option<i64>,
+    pub target: i64,
+    /// What we set (target + the channel's unseen sales).
+    pub value: i64,
+    /// applied, already showing, stale compare, rejected: …, sent again: …
+    pub outcome: String,
+}
+
+/// The last pushes per channel and SKU, for the audit trail. Kept in memory: it explains the
+/// running daemon's recent work; the store holds the durable facts (log, published, outbox).
+#[derive(Clone, Default)]
+pub struct PushLog(Arc<Mutex<HashMap<(ChannelId, Sku), std::collections::VecDeque<PushRecord>>>>);
+
+impl PushLog {
+    pub fn record(&self, channel: &ChannelId, sku: &Sku, record: PushRecord) {
+        let mut log = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entries = log.entry((channel.clone(), sku.clone())).or_default();
+        entries.push_back(record);
+        while entries.len() > PUSH_LOG_LEN {
+            entries.pop_front();
+        }
+    }
+
+    /// The recorded pushes of `sku` to `channel`, oldest first.
+    pub fn of(&self, channel: &ChannelId, sku: &Sku) -> Vec<PushRecord> {
+        let log = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        log.get(&(channel.clone(), sku.clone()))
+            .map(|e| e.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+}

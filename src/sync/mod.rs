@@ -27,7 +27,7 @@ use omnistock_sdk::ChannelId;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-pub use book::{ChannelHealth, PublishedBook, StatusBoard};
+pub use book::{ChannelHealth, PublishedBook, PushLog, PushRecord, StatusBoard};
 pub use plan::Planner;
 pub use pusher::Tuning;
 
@@ -54,6 +54,8 @@ pub struct Engine {
     paused: BTreeMap<ChannelId, watch::Sender<bool>>,
     pub published: PublishedBook,
     pub status: StatusBoard,
+    /// The last pushes per channel and SKU, for `explain`.
+    pub pushes: PushLog,
     stop: watch::Sender<bool>,
     tasks: Vec<(ChannelId, JoinHandle<()>)>,
 }
@@ -86,6 +88,7 @@ impl Engine {
             paused: BTreeMap::new(),
             published: published.clone(),
             status: status.clone(),
+            pushes: PushLog::default(),
             stop,
             tasks: Vec::new(),
         };
@@ -107,6 +110,7 @@ impl Engine {
                 store: setup.store.clone(),
                 published: published.clone(),
                 status: status.clone(),
+                pushes: engine.pushes.clone(),
                 metrics: setup.metrics.clone(),
                 clock: setup.clock.clone(),
                 wake: wake.clone(),

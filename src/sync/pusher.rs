@@ -23,7 +23,7 @@ use omnistock_sdk::{
 use tokio::sync::{Notify, watch};
 
 use super::backoff::Backoff;
-use super::book::{PublishedBook, StatusBoard};
+use super::book::{PublishedBook, PushLog, PushRecord, StatusBoard};
 use super::target::{next_value, published_after};
 use crate::clock::Clock;
 use crate::config::ApiLimits;
@@ -71,6 +71,7 @@ pub struct PusherSetup {
     pub store: Arc<Store>,
     pub published: PublishedBook,
     pub status: StatusBoard,
+    pub pushes: PushLog,
     pub metrics: Arc<Metrics>,
     pub clock: Arc<dyn Clock>,
     pub wake: Arc<Notify>,
@@ -105,6 +106,9 @@ struct InFlight {
     book_at_read: Option<i64>,
     published_after: i64,
     replay: Option<(u64, i64)>,
+    /// For the audit trail: what the channel showed, and what we asked it to show.
+    read: i64,
+    value: i64,
 }
 
 /// Why a round stopped early.
@@ -318,6 +322,8 @@ impl Pusher {
                     book_at_read: book_then,
                     published_after: after,
                     replay: Some((recorded.id, recorded.attempt.value)),
+                    read: recorded.attempt.expected,
+                    value: recorded.attempt.value,
                 });
                 continue;
             }
@@ -332,12 +338,16 @@ impl Pusher {
             let after = published_after(target, base, now_shows);
             if value == now_shows {
                 // Already showing it: just confirm.
-                self.confirm(&InFlight {
+                let flight = InFlight {
                     slot,
                     book_at_read,
                     published_after: after,
                     replay: None,
-                })?;
+                    read: now_shows,
+                    value,
+                };
+                self.audit(&flight, "already showing it");
+                self.confirm(&flight)?;
                 settled += 1;
                 continue;
             }
@@ -360,6 +370,8 @@ impl Pusher {
                 book_at_read,
                 published_after: after,
                 replay: None,
+                read: now_shows,
+                value,
             });
         }
         if !requests.is_empty() {
@@ -405,9 +417,40 @@ impl Pusher {
         }
     }
 
+    /// Remembers a push for `explain`.
+    fn audit(&self, flight: &InFlight, outcome: &str) {
+        let record = PushRecord {
+            at: self.setup.clock.now(),
+            read: flight.read,
+            published: flight.book_at_read,
+            target: flight.slot.newest.1.target,
+            value: flight.value,
+            outcome: outcome.to_owned(),
+        };
+        self.setup
+            .pushes
+            .record(&self.setup.channel, &flight.slot.sku, record);
+    }
+
     /// Acts on what the channel said about one push; returns 1 if the slot is settled.
     fn settle(&mut self, flight: InFlight, outcome: PushOutcome) -> Result<usize, Halt> {
         let channel = self.setup.channel.clone();
+        let replayed = if flight.replay.is_some() {
+            " (sent again after a lost answer)"
+        } else {
+            ""
+        };
+        let said = match &outcome {
+            PushOutcome::Applied => format!("applied{replayed}"),
+            PushOutcome::StaleCompare { actual } => {
+                format!(
+                    "stale compare{replayed}: the channel showed {}",
+                    actual.map_or("something else".into(), |a| a.to_string())
+                )
+            }
+            PushOutcome::Rejected(reason) => format!("rejected{replayed}: {reason}"),
+        };
+        self.audit(&flight, &said);
         match outcome {
             PushOutcome::Applied => {
                 self.setup.status.update(&channel, |h| h.pushed += 1);
