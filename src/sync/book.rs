@@ -92,7 +92,10 @@ pub struct PushRecord {
 /// The last pushes per channel and SKU, for the audit trail. Kept in memory: it explains the
 /// running daemon's recent work; the store holds the durable facts (log, published, outbox).
 #[derive(Clone, Default)]
-pub struct PushLog(Arc<Mutex<HashMap<(ChannelId, Sku), std::collections::VecDeque<PushRecord>>>>);
+pub struct PushLog(Arc<Mutex<HashMap<(ChannelId, Sku), PushHistory>>>);
+
+/// One channel's and SKU's last pushes, oldest first.
+type PushHistory = std::collections::VecDeque<PushRecord>;
 
 impl PushLog {
     pub fn record(&self, channel: &ChannelId, sku: &Sku, record: PushRecord) {
