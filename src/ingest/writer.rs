@@ -5,6 +5,15 @@
 //! (the view) — applying is deterministic, so both stay equal, and no state is cloned or
 //! dropped per group. A failed commit puts the touched states back from the view, which
 //! holds only committed events. States reach the store through checkpoints (see `store`).
+//!
+//! Groups are pipelined: while group N's sync (flush + fsync) runs on its own task, the
+//! writer takes, applies and commits group N+1; then it waits for N's sync, answers N, and
+//! starts N+1's sync. Why an answer is still never sent before a sync covers it: a group's
+//! answers travel with its own sync ([`Syncing`]) and are sent only when that sync succeeded;
+//! that sync is started after the group's `Store::commit` returned, and `Store::sync` makes
+//! durable everything committed before it starts. Duplicates answered in a group were
+//! committed by the same or an earlier group, so they are covered too. Syncs run one at a
+//! time, in commit order.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -21,9 +30,11 @@ use super::{
 };
 use crate::clock::Clock;
 use crate::config::Config;
+use prometheus_client::metrics::counter::Counter;
+
 use crate::metrics::{EventLabels, Metrics};
 use crate::state::{Actor, Effect, Input, SkuState};
-use crate::store::{Commit, NewEvent, OutboxEntry, Published, Store, StoreError};
+use crate::store::{Commit, NewEvent, OutboxEntry, Published, Store, StoreError, SyncStats};
 use crate::sync::plan::own_sold_units;
 
 /// How often, at most, changed states are checkpointed while events keep coming.
@@ -42,6 +53,26 @@ pub(super) struct Writer {
     /// The states of every committed event (and, during a group, of the group's events).
     states: HashMap<Sku, SkuState>,
     checkpoints: Checkpoints,
+    /// The committed group whose sync is running, if any.
+    syncing: Option<Syncing>,
+    /// Each channel's `events` counters, by outcome (see `outcome_index`): one label set
+    /// built per channel, not one per event.
+    counters: HashMap<ChannelId, [Counter; 4]>,
+}
+
+/// A committed group whose sync runs; its answers wait for that sync.
+struct Syncing {
+    task: JoinHandle<Result<SyncStats, StoreError>>,
+    answers: Vec<(Answer, Vec<Outcome>)>,
+    /// The channels whose pushes the group planned: woken after the sync.
+    pushes: Vec<ChannelId>,
+}
+
+/// What the writer's loop waits for.
+enum Next {
+    Job(Option<Job>),
+    Synced(Result<Result<SyncStats, StoreError>, tokio::task::JoinError>),
+    Checkpoint,
 }
 
 /// What the next checkpoint must write, and the one being written.
@@ -96,6 +127,8 @@ impl Writer {
                 last_started: Instant::now(),
                 running: None,
             },
+            syncing: None,
+            counters: HashMap::new(),
         }
     }
 
@@ -104,18 +137,31 @@ impl Writer {
         self.config.mark_unchanged();
         self.plan_everything().await;
         loop {
-            let job = if self.checkpoints.pending() {
+            let next = {
+                let syncing = self.syncing.as_mut().map(|s| &mut s.task);
+                let is_syncing = syncing.is_some();
+                let pending = self.checkpoints.pending();
                 tokio::select! {
-                    job = queue.recv() => job,
-                    () = tokio::time::sleep(CHECKPOINT_EVERY) => {
-                        self.maybe_checkpoint(false).await;
-                        continue;
-                    }
+                    biased;
+                    done = async { syncing.expect("enabled only while syncing").await }, if is_syncing => Next::Synced(done),
+                    job = queue.recv() => Next::Job(job),
+                    () = tokio::time::sleep(CHECKPOINT_EVERY), if pending => Next::Checkpoint,
                 }
-            } else {
-                queue.recv().await
             };
-            let Some(job) = job else { break };
+            let job = match next {
+                Next::Synced(done) => {
+                    if let Some(syncing) = self.syncing.take() {
+                        self.answer(syncing, done);
+                    }
+                    continue;
+                }
+                Next::Checkpoint => {
+                    self.maybe_checkpoint(false).await;
+                    continue;
+                }
+                Next::Job(Some(job)) => job,
+                Next::Job(None) => break,
+            };
             let mut jobs = vec![job];
             let mut events = 0;
             while events < MAX_GROUP_EVENTS {
@@ -132,11 +178,13 @@ impl Writer {
             if self.config.has_changed().unwrap_or(false) {
                 // A reload may move every number (buffers, safety): plan them all again.
                 self.config.mark_unchanged();
+                self.finish_sync().await;
                 self.plan_everything().await;
             }
             self.commit_group(jobs).await;
             self.maybe_checkpoint(false).await;
         }
+        self.finish_sync().await;
         // A clean stop leaves nothing to replay at the next start.
         self.maybe_checkpoint(true).await;
         tracing::debug!("Ingest writer drained and stopped.");
@@ -212,7 +260,7 @@ impl Writer {
                     let _ = done.send(());
                 }
                 Job::Submit(submission, answer) => {
-                    match self.apply(&config, &submission, &mut group) {
+                    match self.apply(&config, submission, &mut group) {
                         Ok(outcomes) => group.answers.push((answer, outcomes)),
                         Err(e) => {
                             let _ = answer.send(Err(e));
@@ -226,20 +274,58 @@ impl Writer {
         }
         // Commit, then publish the states to readers (the store holds them from here on, so
         // a failed sync must not leave readers behind the store), then sync, then answer.
-        let result = match self.commit(&config, &group) {
+        match self.commit(&config, &group) {
             Ok(pushes) => {
                 self.metrics.batch_events.observe(group.logged.len() as f64);
                 self.install(&config, &group);
-                let result = self.sync().await;
-                self.sync.waker.wake(pushes.iter());
-                result
+                // The previous group's sync ran while this one was applied and committed.
+                // Syncs go one at a time, so this one's starts only after it.
+                self.finish_sync().await;
+                let store = Arc::clone(&self.store);
+                self.syncing = Some(Syncing {
+                    // Started after this group's commit returned: it covers the group.
+                    task: tokio::spawn(async move { store.sync().await }),
+                    answers: group.answers,
+                    pushes,
+                });
             }
             Err(e) => {
                 self.roll_back(&group.touched);
-                Err(e)
+                for (answer, _) in group.answers {
+                    let _ = answer.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+
+    /// Waits for the running sync, if any, and answers its group.
+    async fn finish_sync(&mut self) {
+        if let Some(mut syncing) = self.syncing.take() {
+            let done = (&mut syncing.task).await;
+            self.answer(syncing, done);
+        }
+    }
+
+    /// Answers a group once its sync ended: acknowledged if the sync succeeded.
+    fn answer(
+        &self,
+        syncing: Syncing,
+        done: Result<Result<SyncStats, StoreError>, tokio::task::JoinError>,
+    ) {
+        let result = match done {
+            Ok(Ok(stats)) => {
+                self.observe_sync(stats);
+                Ok(())
+            }
+            Ok(Err(e)) => Err(self.store_failed(&e, 0)),
+            Err(e) => {
+                self.metrics.store_errors.inc();
+                tracing::error!(error = %e, "The sync task failed; its group is answered with an error, not acknowledged.");
+                Err(IngestError::Store(format!("the sync task failed: {e}")))
             }
         };
-        for (answer, outcomes) in group.answers {
+        self.sync.waker.wake(syncing.pushes.iter());
+        for (answer, outcomes) in syncing.answers {
             let _ = answer.send(result.clone().map(|()| outcomes));
         }
     }
@@ -248,7 +334,7 @@ impl Writer {
     fn apply(
         &mut self,
         config: &Config,
-        submission: &Submission,
+        submission: Submission,
         group: &mut Group,
     ) -> Result<Vec<Outcome>, IngestError> {
         let received_at = self.clock.now();
@@ -259,8 +345,9 @@ impl Writer {
         );
         let actor = actor_of(config, &submission.channel, submission.manual, self.term);
         let actor_index = group.actors.len();
+        let counters = self.counters_of(&submission.channel);
         let mut outcomes = Vec::with_capacity(submission.events.len());
-        for event in &submission.events {
+        for event in submission.events {
             let key = (submission.channel.clone(), event.id.clone());
             let known = group.seen.contains(&key)
                 || self
@@ -270,6 +357,14 @@ impl Writer {
             let outcome = if known {
                 Outcome::Duplicate
             } else {
+                group.seen.insert(key);
+                // The event moves into the log entry; it is applied from there.
+                group.logged.push(NewEvent {
+                    channel: submission.channel.clone(),
+                    received_at,
+                    event,
+                });
+                let event = &group.logged.last().expect("just pushed").event;
                 let state = self.states.entry(event.sku.clone()).or_default();
                 if !group.touched.contains(&event.sku) {
                     group.touched.insert(event.sku.clone());
@@ -287,12 +382,6 @@ impl Writer {
                     received_at,
                     event,
                 };
-                group.seen.insert(key);
-                group.logged.push(NewEvent {
-                    channel: submission.channel.clone(),
-                    received_at,
-                    event: event.clone(),
-                });
                 group.inputs.push((actor_index, submission.manual));
                 match state.apply(&input, config) {
                     Effect::Changed => Outcome::Accepted,
@@ -300,15 +389,27 @@ impl Writer {
                     Effect::Ignored(reason) => Outcome::Ignored { reason },
                 }
             };
-            let labels = EventLabels {
-                channel: submission.channel.to_string(),
-                outcome: outcome_name(&outcome).to_owned(),
-            };
-            self.metrics.events.get_or_create(&labels).inc();
+            counters[outcome_index(&outcome)].inc();
             outcomes.push(outcome);
         }
         group.actors.push(actor);
         Ok(outcomes)
+    }
+
+    /// The channel's `events` counters by outcome, created once per channel.
+    fn counters_of(&mut self, channel: &ChannelId) -> [Counter; 4] {
+        if let Some(counters) = self.counters.get(channel) {
+            return counters.clone();
+        }
+        let counters = OUTCOMES.map(|outcome| {
+            let labels = EventLabels {
+                channel: channel.to_string(),
+                outcome: outcome.to_owned(),
+            };
+            self.metrics.events.get_or_create(&labels).clone()
+        });
+        self.counters.insert(channel.clone(), counters.clone());
+        counters
     }
 
     /// One atomic write of the group's log entries, ids, the pushes they call for and the
@@ -389,13 +490,17 @@ impl Writer {
             .sync()
             .await
             .map_err(|e| self.store_failed(&e, 0))?;
+        self.observe_sync(stats);
+        Ok(())
+    }
+
+    fn observe_sync(&self, stats: SyncStats) {
         self.metrics
             .flush_seconds
             .observe(stats.flush_micros as f64 / 1e6);
         self.metrics
             .fsync_seconds
             .observe(stats.fsync_micros as f64 / 1e6);
-        Ok(())
     }
 
     fn store_failed(&self, error: &StoreError, events: usize) -> IngestError {
@@ -495,11 +600,14 @@ fn channels_of(outbox: &[OutboxEntry]) -> Vec<ChannelId> {
     channels
 }
 
-fn outcome_name(outcome: &Outcome) -> &'static str {
+/// The `outcome` label values, in `outcome_index` order.
+const OUTCOMES: [&str; 4] = ["accepted", "duplicate", "unchanged", "ignored"];
+
+fn outcome_index(outcome: &Outcome) -> usize {
     match outcome {
-        Outcome::Accepted => "accepted",
-        Outcome::Duplicate => "duplicate",
-        Outcome::Unchanged => "unchanged",
-        Outcome::Ignored { .. } => "ignored",
+        Outcome::Accepted => 0,
+        Outcome::Duplicate => 1,
+        Outcome::Unchanged => 2,
+        Outcome::Ignored { .. } => 3,
     }
 }

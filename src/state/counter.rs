@@ -35,40 +35,54 @@ impl fmt::Display for Actor {
 }
 
 /// On-hand units at one location.
+///
+/// The value is kept beside the counter: `PNCounter::read` sums every actor's entries into a
+/// `BigInt` (allocating), and the ingest reads the value at every owner event. `value` is a
+/// function of the counter, recomputed after every change, so the derived equality still
+/// compares counters only in effect.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct OnHandCounter(PNCounter<Actor>);
+pub struct OnHandCounter {
+    counter: PNCounter<Actor>,
+    value: i64,
+}
 
 impl OnHandCounter {
+    fn new(counter: PNCounter<Actor>) -> Self {
+        let value = read(&counter);
+        Self { counter, value }
+    }
+
     /// The current value (sum of increments minus decrements of every actor).
     pub fn value(&self) -> i64 {
-        let value = self.0.read();
-        // Beyond i64 only by a bug upstream; saturate rather than wrap.
-        value.to_i64().unwrap_or(if value.is_negative() {
-            i64::MIN
-        } else {
-            i64::MAX
-        })
+        self.value
     }
 
     /// Moves the value to `target`, writing the difference as `actor`.
     #[must_use]
     pub fn moved_to(mut self, target: i64, actor: &Actor) -> Self {
-        let diff = i128::from(target) - i128::from(self.value());
+        let diff = i128::from(target) - i128::from(self.value);
         let steps = u64::try_from(diff.unsigned_abs()).unwrap_or(u64::MAX);
-        if diff > 0 {
-            let op = self.0.inc_many(actor.clone(), steps);
-            self.0.apply(op);
-        } else if diff < 0 {
-            let op = self.0.dec_many(actor.clone(), steps);
-            self.0.apply(op);
+        if diff == 0 {
+            return self;
         }
+        let op = if diff > 0 {
+            self.counter.inc_many(actor.clone(), steps)
+        } else {
+            self.counter.dec_many(actor.clone(), steps)
+        };
+        self.counter.apply(op);
+        // Exact unless the value left i64 (saturated, as `read` does).
+        self.value =
+            i64::try_from(i128::from(self.value) + diff).unwrap_or_else(|_| read(&self.counter));
+        debug_assert_eq!(self.value, read(&self.counter));
         self
     }
 
     /// Merges another replica of the same counter.
     #[must_use]
     pub fn merged(mut self, other: &Self) -> Self {
-        self.0.merge(other.0.clone());
+        self.counter.merge(other.counter.clone());
+        self.value = read(&self.counter);
         self
     }
 
@@ -78,7 +92,7 @@ impl OnHandCounter {
         // is the only way to read them. This is the one place that depends on that form, and
         // `counter_parts_round_trip` guards it when the crate is upgraded.
         let mut parts: BTreeMap<Actor, (u64, u64)> = BTreeMap::new();
-        let form = serde_json::to_value(&self.0).unwrap_or_default();
+        let form = serde_json::to_value(&self.counter).unwrap_or_default();
         for (side, pick) in [("p", 0), ("n", 1)] {
             let dots = form[side]["inner"]["dots"]
                 .as_object()
@@ -110,8 +124,18 @@ impl OnHandCounter {
                 counter.apply(op);
             }
         }
-        Self(counter)
+        Self::new(counter)
     }
+}
+
+/// The counter's value, saturated to i64 (beyond it only by a bug upstream).
+fn read(counter: &PNCounter<Actor>) -> i64 {
+    let value = counter.read();
+    value.to_i64().unwrap_or(if value.is_negative() {
+        i64::MIN
+    } else {
+        i64::MAX
+    })
 }
 
 #[cfg(test)]
