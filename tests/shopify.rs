@@ -4,9 +4,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Api, Site, WMS_SECRET, counted, event};
+use common::{Api, Site, WMS_SECRET, counted, event, eventually};
 use omnistock_generic::fake::FakeReceiver;
 use omnistock_shopify::fake::FakeShopify;
 use serde_json::Value;
@@ -52,17 +52,6 @@ push_url = "{outlet}"
         shop = shop.uri(),
         outlet = outlet.url(),
     )
-}
-
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 /// Delivers a webhook to the daemon as Shopify would.

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     ADMIN_TOKEN, Api, Daemon, POS_SECRET, Site, WEB_SECRET, WMS_SECRET, adjusted, counted, event,
-    opened,
+    eventually, opened,
 };
 use omnistock_generic::fake::{Failure, FakeReceiver};
 use serde_json::Value;
@@ -57,18 +57,6 @@ push_url = "{outlet}"
         web = web.url(),
         outlet = outlet.url(),
     )
-}
-
-/// Waits until `check` holds, up to 20 s (a slow CI machine), polling.
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 async fn start(web: &FakeReceiver, outlet: &FakeReceiver, web_limits: &str) -> (Site, Daemon, Api) {

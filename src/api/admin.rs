@@ -16,7 +16,6 @@ use super::error::{parse_json, read_body};
 use super::events::ingest_error;
 use super::{ApiError, AppState};
 use crate::ingest::{MANUAL_CHANNEL, Outcome, Submission, check_events};
-use crate::metrics::RejectLabels;
 use crate::state::LocationStock;
 
 #[derive(Deserialize)]
@@ -43,16 +42,7 @@ pub async fn post_adjustment(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<AdjustmentAnswer>, ApiError> {
-    let result = adjust(&app, &headers, body).await;
-    if let Err(e) = &result {
-        app.metrics
-            .rejected_requests
-            .get_or_create(&RejectLabels {
-                code: e.code.to_owned(),
-            })
-            .inc();
-    }
-    result
+    app.counted(adjust(&app, &headers, body).await)
 }
 
 async fn adjust(

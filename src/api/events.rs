@@ -17,7 +17,6 @@ use super::AppState;
 use super::error::{ApiError, parse_json, read_body};
 use crate::config::ChannelKind;
 use crate::ingest::{IngestError, Outcome, Submission, check_events};
-use crate::metrics::RejectLabels;
 
 pub const CHANNEL_HEADER: &str = "x-omnistock-channel";
 pub const SIGNATURE_HEADER: &str = "x-omnistock-signature";
@@ -45,16 +44,7 @@ pub async fn post_events(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<EventsAnswer>, ApiError> {
-    let result = accept(&app, &headers, body).await;
-    if let Err(e) = &result {
-        app.metrics
-            .rejected_requests
-            .get_or_create(&RejectLabels {
-                code: e.code.to_owned(),
-            })
-            .inc();
-    }
-    result
+    app.counted(accept(&app, &headers, body).await)
 }
 
 async fn accept(
@@ -76,21 +66,7 @@ async fn accept(
     check_events(&config, &channel, false, &batch.events).map_err(|refused| {
         ApiError::bad_request("refused", Some(refused.field), refused.message)
     })?;
-    let ids: Vec<String> = batch.events.iter().map(|e| e.id.to_string()).collect();
-    let outcomes = app
-        .ingest
-        .submit(Submission {
-            channel,
-            manual: false,
-            events: batch.events,
-        })
-        .await
-        .map_err(ingest_error)?;
-    let results = ids
-        .into_iter()
-        .zip(outcomes)
-        .map(|(id, outcome)| EventResult { id, outcome })
-        .collect();
+    let results = ingest_events(app, channel, batch.events).await?;
     Ok(Json(EventsAnswer { results }))
 }
 
@@ -138,6 +114,26 @@ fn authenticate(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Chan
         ApiError::unauthorized("bad_signature", message)
     })?;
     Ok(channel)
+}
+
+/// Ingests a channel's checked events; one result per event, once they are durable.
+pub(super) async fn ingest_events(
+    app: &AppState,
+    channel: ChannelId,
+    events: Vec<StockEvent>,
+) -> Result<Vec<EventResult>, ApiError> {
+    let ids: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
+    let submission = Submission {
+        channel,
+        manual: false,
+        events,
+    };
+    let outcomes = app.ingest.submit(submission).await.map_err(ingest_error)?;
+    Ok(ids
+        .into_iter()
+        .zip(outcomes)
+        .map(|(id, outcome)| EventResult { id, outcome })
+        .collect())
 }
 
 pub fn ingest_error(error: IngestError) -> ApiError {

@@ -50,6 +50,17 @@ impl AppState {
     fn config(&self) -> Arc<Config> {
         self.config.borrow().clone()
     }
+
+    /// Counts a refused request by its error code, for `omnistock_rejected_requests`.
+    fn counted<T>(&self, result: Result<T, ApiError>) -> Result<T, ApiError> {
+        if let Err(e) = &result {
+            let labels = crate::metrics::RejectLabels {
+                code: e.code.to_owned(),
+            };
+            self.metrics.rejected_requests.get_or_create(&labels).inc();
+        }
+        result
+    }
 }
 
 /// The whole API.

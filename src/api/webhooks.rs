@@ -14,10 +14,9 @@ use omnistock_sdk::{ChannelId, ConnectorError};
 use serde::Serialize;
 
 use super::error::read_body;
-use super::events::ingest_error;
+use super::events::{EventResult, ingest_events};
 use super::{ApiError, AppState};
-use crate::ingest::{Outcome, Submission, check_events};
-use crate::metrics::RejectLabels;
+use crate::ingest::check_events;
 
 #[derive(Serialize)]
 pub struct WebhookAnswer {
@@ -26,29 +25,13 @@ pub struct WebhookAnswer {
     skipped: Vec<String>,
 }
 
-#[derive(Serialize)]
-pub struct EventResult {
-    id: String,
-    #[serde(flatten)]
-    outcome: Outcome,
-}
-
 pub async fn post_webhook(
     State(app): State<AppState>,
     Path(channel): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<WebhookAnswer>, ApiError> {
-    let result = accept(&app, &channel, &headers, body).await;
-    if let Err(e) = &result {
-        app.metrics
-            .rejected_requests
-            .get_or_create(&RejectLabels {
-                code: e.code.to_owned(),
-            })
-            .inc();
-    }
-    result
+    app.counted(accept(&app, &channel, &headers, body).await)
 }
 
 async fn accept(
@@ -100,21 +83,7 @@ async fn accept(
             skipped,
         }));
     }
-    let ids: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
-    let outcomes = app
-        .ingest
-        .submit(Submission {
-            channel,
-            manual: false,
-            events,
-        })
-        .await
-        .map_err(ingest_error)?;
-    let results = ids
-        .into_iter()
-        .zip(outcomes)
-        .map(|(id, outcome)| EventResult { id, outcome })
-        .collect();
+    let results = ingest_events(app, channel, events).await?;
     Ok(Json(WebhookAnswer { results, skipped }))
 }
 
