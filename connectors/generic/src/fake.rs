@@ -15,13 +15,13 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use omnistock_sdk::signature::verify_hex;
+use omnistock_sdk::signature::{sign_hex, verify_hex};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::protocol::{
-    ChangeResult, ChangeStatus, Level, LevelsAnswer, LevelsRequest, SIGNATURE_HEADER, SetAnswer,
-    SetRequest,
+    CHANNEL_HEADER, ChangeResult, ChangeStatus, Level, LevelsAnswer, LevelsRequest,
+    SIGNATURE_HEADER, SetAnswer, SetRequest,
 };
 
 /// A way the next call goes wrong.
@@ -55,6 +55,8 @@ struct State {
     calls: Vec<Call>,
     /// Sales to make right after the next levels read: the race rule 6 is about.
     sell_after_read: Vec<(String, i64)>,
+    /// How many levels a listing page holds; `None` lists everything on one page.
+    page_size: Option<usize>,
 }
 
 /// Builds a [`FakeReceiver`].
@@ -62,6 +64,7 @@ pub struct Builder {
     channel: String,
     secret: String,
     levels: BTreeMap<String, i64>,
+    page_size: Option<usize>,
 }
 
 impl Builder {
@@ -71,10 +74,18 @@ impl Builder {
         self
     }
 
+    /// Lists at most `size` levels a page, with a cursor to the next (the protocol allows
+    /// it; by default everything comes on one page).
+    pub fn page_size(mut self, size: usize) -> Self {
+        self.page_size = Some(size.max(1));
+        self
+    }
+
     pub async fn start(self) -> FakeReceiver {
         let server = MockServer::start().await;
         let state = Arc::new(Mutex::new(State {
             levels: self.levels,
+            page_size: self.page_size,
             ..State::default()
         }));
         for endpoint in ["levels", "set"] {
@@ -90,7 +101,13 @@ impl Builder {
                 .await;
         }
         let url = format!("{}/{}", server.uri(), self.channel);
-        FakeReceiver { server, url, state }
+        FakeReceiver {
+            server,
+            url,
+            state,
+            channel: self.channel,
+            secret: self.secret,
+        }
     }
 }
 
@@ -100,6 +117,8 @@ pub struct FakeReceiver {
     server: MockServer,
     url: String,
     state: Arc<Mutex<State>>,
+    channel: String,
+    secret: String,
 }
 
 impl FakeReceiver {
@@ -109,6 +128,7 @@ impl FakeReceiver {
             channel: channel.to_owned(),
             secret: secret.to_owned(),
             levels: BTreeMap::new(),
+            page_size: None,
         }
     }
 
@@ -155,6 +175,49 @@ impl FakeReceiver {
     /// Every request received so far.
     pub fn calls(&self) -> Vec<Call> {
         self.state().calls.clone()
+    }
+
+    /// The channel this system is, as it names itself in `x-omnistock-channel`.
+    pub fn channel(&self) -> &str {
+        &self.channel
+    }
+
+    /// The headers this system sends with `body` to `POST /v1/events`: its channel, and
+    /// `x-omnistock-signature: sha256=<hex HMAC-SHA256 of the body>`.
+    pub fn sign_events(&self, body: &[u8]) -> Vec<(String, String)> {
+        vec![
+            ("content-type".to_owned(), "application/json".to_owned()),
+            (CHANNEL_HEADER.to_owned(), self.channel.clone()),
+            (
+                SIGNATURE_HEADER.to_owned(),
+                format!("sha256={}", sign_hex(self.secret.as_bytes(), &[body])),
+            ),
+        ]
+    }
+
+    /// A realistic `POST /v1/events` body about the first SKU the system holds, counted at
+    /// `location`: a sale at the till, an online order line, and the count after both. Event
+    /// ids are derived from the content, so building it twice gives a redelivery.
+    pub fn events_body(&self, location: &str) -> Vec<u8> {
+        let (sku, available) = self
+            .state()
+            .levels
+            .iter()
+            .next()
+            .map(|(sku, &n)| (sku.clone(), n))
+            .unwrap_or_else(|| ("SAMPLE-SKU".to_owned(), 0));
+        let id = |what: &str| format!("{}-{sku}-{what}-{available}", self.channel);
+        serde_json::json!({ "events": [
+            { "id": id("till-sale"), "occurred_at": "2026-11-23T10:00:00Z", "sku": sku,
+              "change": { "type": "adjusted", "location": location, "by": -1, "reason": "sale" } },
+            { "id": id("order-1001-line-1"), "occurred_at": "2026-11-23T10:01:00Z", "sku": sku,
+              "change": { "type": "order_line_opened", "order": "1001", "line": "1",
+                          "location": location, "quantity": 1 } },
+            { "id": id("count"), "occurred_at": "2026-11-23T10:02:00Z", "sku": sku,
+              "change": { "type": "level_observed", "location": location, "quantity": available } },
+        ]})
+        .to_string()
+        .into_bytes()
     }
 }
 
@@ -217,6 +280,7 @@ fn levels(state: &mut State, body: &[u8]) -> ResponseTemplate {
         return ResponseTemplate::new(400)
             .set_body_json(serde_json::json!({"error": "malformed levels request"}));
     };
+    let mut next = None;
     let levels = match request.skus {
         Some(skus) => skus
             .into_iter()
@@ -227,19 +291,35 @@ fn levels(state: &mut State, body: &[u8]) -> ResponseTemplate {
                     .map(|&available| Level { sku, available })
             })
             .collect(),
-        None => state
-            .levels
-            .iter()
-            .map(|(sku, &available)| Level {
-                sku: sku.clone(),
-                available,
-            })
-            .collect(),
+        None => {
+            // The cursor is the last SKU of the previous page; the levels are kept sorted.
+            let after = request
+                .cursor
+                .as_deref()
+                .and_then(|c| c.strip_prefix("after:"));
+            let size = state.page_size.unwrap_or(usize::MAX);
+            let mut rest = state
+                .levels
+                .iter()
+                .filter(|(sku, _)| after.is_none_or(|a| sku.as_str() > a));
+            let page: Vec<Level> = rest
+                .by_ref()
+                .take(size)
+                .map(|(sku, &available)| Level {
+                    sku: sku.clone(),
+                    available,
+                })
+                .collect();
+            if rest.next().is_some() {
+                next = page.last().map(|l| format!("after:{}", l.sku));
+            }
+            page
+        }
     };
     for (sku, quantity) in std::mem::take(&mut state.sell_after_read) {
         *state.levels.entry(sku).or_default() -= quantity;
     }
-    ResponseTemplate::new(200).set_body_json(LevelsAnswer { levels, next: None })
+    ResponseTemplate::new(200).set_body_json(LevelsAnswer { levels, next })
 }
 
 fn set(state: &mut State, body: &[u8]) -> ResponseTemplate {

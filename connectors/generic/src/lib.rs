@@ -14,8 +14,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use omnistock_sdk::signature::sign_hex;
 use omnistock_sdk::{
-    Capabilities, ChannelId, Connector, ConnectorError, ItemLevel, ItemRef, ListPage, LocationId,
-    PushForm, PushOutcome, PushRequest, Sku, StockEvent,
+    Capabilities, ChannelId, Connector, ConnectorError, ItemLevel, ItemRef, ListPage, ListReport,
+    LocationId, PushForm, PushOutcome, PushRequest, Sku, StockEvent, Unmapped,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -165,21 +165,7 @@ impl Connector for GenericConnector {
     }
 
     async fn list(&self, cursor: Option<String>) -> Result<ListPage, ConnectorError> {
-        let answer: LevelsAnswer = self
-            .call(
-                "levels",
-                &LevelsRequest { skus: None, cursor },
-                "listing levels of",
-            )
-            .await?;
-        Ok(ListPage {
-            levels: answer
-                .levels
-                .into_iter()
-                .filter_map(|l| self.level(l))
-                .collect(),
-            next: answer.next,
-        })
+        Ok(self.list_report(cursor).await?.page)
     }
 
     async fn read(&self, items: &[ItemRef]) -> Result<Vec<ItemLevel>, ConnectorError> {
@@ -217,9 +203,54 @@ impl Connector for GenericConnector {
         struct Batch {
             events: Vec<StockEvent>,
         }
+        // The daemon's `POST /v1/events` picks the secret by this header; a delivery naming
+        // another channel is misaddressed even if our secret signed it.
+        let named = headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(CHANNEL_HEADER))
+            .map(|(_, v)| v.as_str());
+        if let Some(named) = named.filter(|n| *n != self.settings.channel.as_str()) {
+            return Err(ConnectorError::BadInput(format!(
+                "{CHANNEL_HEADER}: {named:?} is not channel {}",
+                self.settings.channel
+            )));
+        }
         let batch: Batch = serde_json::from_slice(body)
             .map_err(|e| ConnectorError::BadInput(format!("malformed events: {e}")))?;
+        // As `POST /v1/events` answers: an empty batch is a sender's bug, not a no-op.
+        if batch.events.is_empty() {
+            return Err(ConnectorError::BadInput("no events in the batch".into()));
+        }
         Ok(batch.events)
+    }
+
+    async fn list_report(&self, cursor: Option<String>) -> Result<ListReport, ConnectorError> {
+        let answer: LevelsAnswer = self
+            .call(
+                "levels",
+                &LevelsRequest { skus: None, cursor },
+                "listing levels of",
+            )
+            .await?;
+        let mut levels = Vec::new();
+        let mut unmapped = Vec::new();
+        for level in answer.levels {
+            match self.level(level.clone()) {
+                Some(level) => levels.push(level),
+                None => unmapped.push(Unmapped {
+                    what: format!("sku {:?}", level.sku),
+                    reason: "not a valid SKU (empty, too long, control characters or edge spaces)"
+                        .into(),
+                }),
+            }
+        }
+        Ok(ListReport {
+            page: ListPage {
+                levels,
+                next: answer.next,
+            },
+            unmapped,
+        })
     }
 
     async fn push(&self, batch: &[PushRequest]) -> Result<Vec<PushOutcome>, ConnectorError> {

@@ -84,8 +84,11 @@ impl Bucket {
         if status.restore_rate <= 0.0 {
             return Duration::from_secs(60);
         }
-        // A tenth more than the arithmetic, so rounding on either side never leaves us short.
-        Duration::from_secs_f64((cost - available) / status.restore_rate * 1.1 + 0.005)
+        // A tenth more than the arithmetic, so rounding on either side never leaves us short;
+        // but never more than a full bucket, which the refill cannot pass: a page costing
+        // near the whole bucket would otherwise wait a tenth longer every time for nothing.
+        let short = ((cost - available) * 1.1).min(status.maximum_available - available);
+        Duration::from_secs_f64(short / status.restore_rate + 0.005)
     }
 
     fn observe(&mut self, status: ThrottleStatus, now: Instant) {
@@ -279,6 +282,21 @@ mod tests {
         );
         // The booked cost is gone from the estimate.
         assert!(bucket.reserve(600.0, now + Duration::from_secs(10)) > Duration::ZERO);
+    }
+
+    #[test]
+    fn the_wait_never_aims_past_a_full_bucket() {
+        let now = Instant::now();
+        let mut bucket = Bucket::default();
+        bucket.observe(status(338.0), now);
+        // 992 points of a 1,000-point bucket: 654 short is 13.08 s at 50/s; the margin
+        // would make it 14.4 s, past the 13.24 s that fills the bucket.
+        let wait = bucket.reserve(992.0, now);
+        assert!(
+            wait >= Duration::from_secs_f64(13.08) && wait <= Duration::from_secs_f64(13.25),
+            "{wait:?}"
+        );
+        assert_eq!(bucket.reserve(992.0, now + wait), Duration::ZERO);
     }
 
     #[test]
