@@ -565,3 +565,44 @@ async fn a_paused_channel_gets_nothing_until_resumed() {
     );
     eventually("outlet shows 5", || outlet.level("MUG") == Some(5)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_catalog_listing_resumes_from_its_cursor() {
+    let mut builder = FakeReceiver::builder("web", WEB_SECRET).page_size(2);
+    for sku in ["A", "B", "C", "D", "E"] {
+        builder = builder.level(sku, 0);
+    }
+    let web = builder.start().await;
+    // The first page is answered, the second is refused with 429 once.
+    web.fail_next(Failure::Slow(Duration::ZERO));
+    web.fail_next(Failure::RateLimited {
+        retry_after_secs: 1,
+    });
+    let outlet = FakeReceiver::builder("outlet", WMS_SECRET).start().await;
+    let (_site, _daemon, api) = start(&web, &outlet, "").await;
+    post(
+        &api,
+        "wms",
+        WMS_SECRET,
+        vec![event("w1", "2026-11-23T09:00:00Z", "E", counted("wh", 3))],
+    )
+    .await;
+    eventually("web shows 2 for E", || web.level("E") == Some(2)).await;
+
+    let cursors: Vec<Value> = web
+        .calls()
+        .iter()
+        .filter(|c| c.endpoint == "levels" && c.body["skus"].is_null())
+        .map(|c| c.body["cursor"].clone())
+        .collect();
+    assert!(cursors.len() >= 4, "{cursors:?}");
+    assert!(cursors[0].is_null(), "{cursors:?}");
+    assert_eq!(
+        cursors[1], cursors[2],
+        "the refused page is asked for again: {cursors:?}"
+    );
+    assert!(
+        cursors[1..].iter().all(|c| !c.is_null()),
+        "the listing never restarts: {cursors:?}"
+    );
+}

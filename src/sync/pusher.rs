@@ -111,6 +111,14 @@ struct InFlight {
     value: i64,
 }
 
+/// The catalog listing in progress: the cursor of the next page, and how much is done.
+struct Listing {
+    cursor: Option<String>,
+    levels: usize,
+    pages: usize,
+    started: std::time::Instant,
+}
+
 /// Why a round stopped early.
 enum Halt {
     Channel(ConnectorError),
@@ -119,6 +127,8 @@ enum Halt {
 
 pub struct Pusher {
     setup: PusherSetup,
+    /// How far the catalog listing at start has got.
+    listing: Listing,
     /// When each SKU's current unexplained rise was first seen.
     rises: HashMap<Sku, Timestamp>,
     /// Entries whose recorded attempt the channel refused (stale compare): never applied.
@@ -147,6 +157,12 @@ impl Pusher {
             .update(&setup.channel, |h| h.paused = *setup.paused.borrow());
         Self {
             setup,
+            listing: Listing {
+                cursor: None,
+                levels: 0,
+                pages: 0,
+                started: std::time::Instant::now(),
+            },
             rises: HashMap::new(),
             unapplied: HashSet::new(),
             attempt_bases: HashMap::new(),
@@ -185,29 +201,33 @@ impl Pusher {
     /// listings.
     async fn learn_catalog(&mut self) -> Result<(), Halt> {
         let channel = self.setup.channel.clone();
-        let started = std::time::Instant::now();
-        let (mut cursor, mut levels, mut pages) = (None, 0usize, 0usize);
         loop {
             self.limiter.until_ready().await;
+            // A failed page is asked for again from the same cursor (a rate limit on a small
+            // plan must slow the listing down, not restart it).
+            let cursor = self.listing.cursor.clone();
             let page = self
                 .setup
                 .connector
-                .list(cursor.take())
+                .list(cursor)
                 .await
                 .map_err(Halt::Channel)?;
-            levels += page.levels.len();
-            pages += 1;
-            if pages % 20 == 0 {
-                let rate = levels as f64 / started.elapsed().as_secs_f64().max(0.001);
-                tracing::info!(channel = %channel, levels, pages, rate = rate as u64, "Learning the channel's catalog…");
+            let listing = &mut self.listing;
+            listing.levels += page.levels.len();
+            listing.pages += 1;
+            if listing.pages % 20 == 0 {
+                let rate =
+                    listing.levels as f64 / listing.started.elapsed().as_secs_f64().max(0.001);
+                tracing::info!(channel = %channel, levels = listing.levels, pages = listing.pages, rate = rate as u64, "Learning the channel's catalog…");
             }
             match page.next {
-                Some(next) if !*self.setup.stop.borrow() => cursor = Some(next),
+                Some(next) if !*self.setup.stop.borrow() => listing.cursor = Some(next),
                 _ => break,
             }
         }
-        let elapsed_ms = started.elapsed().as_millis() as u64;
-        tracing::info!(channel = %channel, levels, pages, elapsed_ms, "Channel catalog learned.");
+        let listing = &self.listing;
+        let elapsed_ms = listing.started.elapsed().as_millis() as u64;
+        tracing::info!(channel = %channel, levels = listing.levels, pages = listing.pages, elapsed_ms, "Channel catalog learned.");
         Ok(())
     }
 
