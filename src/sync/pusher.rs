@@ -215,7 +215,7 @@ impl Pusher {
             let listing = &mut self.listing;
             listing.levels += page.levels.len();
             listing.pages += 1;
-            if listing.pages % 20 == 0 {
+            if listing.pages.is_multiple_of(20) {
                 let rate =
                     listing.levels as f64 / listing.started.elapsed().as_secs_f64().max(0.001);
                 tracing::info!(channel = %channel, levels = listing.levels, pages = listing.pages, rate = rate as u64, "Learning the channel's catalog…");
