@@ -265,3 +265,57 @@ async fn connect_registers_the_webhooks_once() {
     );
     assert_eq!(shop.subscriptions().len(), subscriptions.len());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shopify_pos_that_owns_its_store_counts_it_and_is_never_pushed_its_own_number() {
+    let shop = FakeShopify::builder()
+        .access_token(TOKEN)
+        .webhook_secret(CLIENT_SECRET)
+        .variant("MUG", MUG_ITEM, &[(SHOPIFY_WH, 7)])
+        .start()
+        .await;
+    let outlet = FakeReceiver::builder("outlet", WMS_SECRET)
+        .level("MUG", 0)
+        .start()
+        .await;
+    let site = Site::with_config(
+        &config(&shop, &outlet).replace("owner = \"wms\"", "owner = \"shopify-main\""),
+    );
+    let daemon = site.start_with_env(&[
+        ("OMNISTOCK_TEST_SHOPIFY_TOKEN", TOKEN),
+        ("OMNISTOCK_TEST_SHOPIFY_SECRET", CLIENT_SECRET),
+    ]);
+    let api = Api::new(&daemon.url);
+
+    // Shopify POS counts 7 at the location it owns: that is its on hand.
+    let (headers, body) = shop.webhook(
+        "inventory_levels/update",
+        shop.sample_body("inventory_levels/update"),
+    );
+    let (status, answer) = deliver(&api, &headers, &body).await;
+    assert_eq!(status, 200, "{answer}");
+    eventually("the outlet shows 7", || outlet.level("MUG") == Some(7)).await;
+    let (_, stock) = api.get("/v1/stock/MUG").await;
+    assert_eq!(stock["locations"]["wh"]["on_hand"], 7, "{stock}");
+
+    // An outlet order reserves 2: the outlet's number drops, the owner's count is left alone.
+    let order = event(
+        "o1",
+        "2026-11-23T10:00:00Z",
+        "MUG",
+        common::opened("9", "wh", 2),
+    );
+    let (status, _) = api
+        .post_events("outlet", WMS_SECRET, vec![order])
+        .await
+        .expect("post");
+    assert_eq!(status, 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        shop.level(MUG_ITEM, SHOPIFY_WH),
+        Some(7),
+        "never pushed its own number"
+    );
+    let (_, channels) = api.get("/v1/channels").await;
+    assert_eq!(channels["shopify-main"]["pushing"], false, "{channels}");
+}

@@ -55,6 +55,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let source = config.source.clone();
     let listen = config.listen;
     let connectors = connectors::build_all(&config).context("building the channels' connectors")?;
+    let learners = connectors
+        .webhooks
+        .iter()
+        .filter(|(id, _)| !connectors.push.contains_key(*id))
+        .map(|(id, c)| (id.clone(), c.clone()))
+        .collect();
     let engine = Engine::start(
         EngineSetup {
             config: config.clone(),
@@ -65,6 +71,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             seed: term,
         },
         connectors.push,
+        learners,
     )
     .context("starting the sync engine")?;
     let planner = Planner::new(

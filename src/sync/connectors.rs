@@ -31,9 +31,20 @@ pub struct Connectors {
 }
 
 /// Builds the connectors of every channel in `config`; none of them calls out yet.
+///
+/// A channel is never pushed a number at a location it owns: its counts are the truth there,
+/// and setting it to our availability would overwrite them (reservations and safety stock
+/// would then come back as a lower count and be subtracted twice). Such a channel still
+/// sends its webhooks.
 pub fn build_all(config: &Config) -> Result<Connectors, EngineError> {
     let mut built = Connectors::default();
     for (id, channel) in &config.channels {
+        let owns = |location: &LocationId| {
+            config
+                .locations
+                .get(location)
+                .is_some_and(|l| &l.owner == id)
+        };
         let fail = |e: ConnectorError| EngineError::Connector {
             channel: id.clone(),
             message: e.to_string(),
@@ -47,6 +58,10 @@ pub fn build_all(config: &Config) -> Result<Connectors, EngineError> {
                 let Some(location) = channel.sells_from.first().cloned() else {
                     continue;
                 };
+                if owns(&location) {
+                    not_pushing(id, &location);
+                    continue;
+                }
                 let connector = GenericConnector::new(GenericSettings {
                     channel: id.clone(),
                     push_url: url.clone(),
@@ -69,13 +84,18 @@ pub fn build_all(config: &Config) -> Result<Connectors, EngineError> {
             ChannelKind::Shopify(shop) => {
                 let connector: Arc<dyn Connector> =
                     Arc::new(shopify(id, channel, shop).map_err(fail)?);
-                built.push.insert(
-                    id.clone(),
-                    PushSide {
-                        connector: connector.clone(),
-                        location: shop.default_location.clone(),
-                    },
-                );
+                let location = shop.default_location.clone();
+                if owns(&location) {
+                    not_pushing(id, &location);
+                } else {
+                    built.push.insert(
+                        id.clone(),
+                        PushSide {
+                            connector: connector.clone(),
+                            location,
+                        },
+                    );
+                }
                 built.webhooks.insert(id.clone(), connector);
             }
         }
@@ -119,6 +139,10 @@ pub async fn register_webhooks(
             Ok(actions.iter().map(ToString::to_string).collect())
         }
     }
+}
+
+fn not_pushing(channel: &ChannelId, location: &LocationId) {
+    tracing::warn!(channel = %channel, location = %location, "Not pushing to this channel: it owns the location its number is for.");
 }
 
 fn shopify(

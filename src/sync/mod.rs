@@ -12,6 +12,7 @@
 
 pub mod backoff;
 pub mod book;
+pub mod catalog;
 pub mod connectors;
 pub mod plan;
 pub mod pusher;
@@ -73,10 +74,13 @@ pub struct EngineSetup {
 
 impl Engine {
     /// Starts a pusher for each given push side (built by [`connectors::build_all`], or
-    /// simulated channels: the seam a simulation drives the engine through).
+    /// simulated channels: the seam a simulation drives the engine through), and a catalog
+    /// listing for each of `learners` (connectors whose webhooks need it but that get no
+    /// pushes).
     pub fn start(
         setup: EngineSetup,
         sides: BTreeMap<ChannelId, connectors::PushSide>,
+        learners: BTreeMap<ChannelId, Arc<dyn omnistock_sdk::Connector>>,
     ) -> Result<Engine, EngineError> {
         let published = PublishedBook::from_store(setup.store.all_published()?);
         let paused_channels = setup.store.paused_channels()?;
@@ -122,6 +126,20 @@ impl Engine {
             engine.tasks.push((id.clone(), tokio::spawn(pusher.run())));
             engine.wakes.insert(id.clone(), wake);
             engine.paused.insert(id.clone(), paused_tx);
+        }
+        // Channels we do not push to still need their catalog for their webhooks.
+        for (id, connector) in learners {
+            let Some(channel) = setup.config.channels.get(&id) else {
+                continue;
+            };
+            let limiter = governor::RateLimiter::direct(pusher::quota(&channel.limits));
+            let task = tokio::spawn(catalog::learn(
+                id.clone(),
+                connector,
+                limiter,
+                stop_rx.clone(),
+            ));
+            engine.tasks.push((id, task));
         }
         Ok(engine)
     }

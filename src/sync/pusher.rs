@@ -24,6 +24,7 @@ use tokio::sync::{Notify, watch};
 
 use super::backoff::Backoff;
 use super::book::{PublishedBook, PushLog, PushRecord, StatusBoard};
+use super::catalog::Listing;
 use super::target::{next_value, published_after};
 use crate::clock::Clock;
 use crate::config::ApiLimits;
@@ -111,14 +112,6 @@ struct InFlight {
     value: i64,
 }
 
-/// The catalog listing in progress: the cursor of the next page, and how much is done.
-struct Listing {
-    cursor: Option<String>,
-    levels: usize,
-    pages: usize,
-    started: std::time::Instant,
-}
-
 /// Why a round stopped early.
 enum Halt {
     Channel(ConnectorError),
@@ -156,13 +149,8 @@ impl Pusher {
             .status
             .update(&setup.channel, |h| h.paused = *setup.paused.borrow());
         Self {
+            listing: Listing::new(setup.channel.clone()),
             setup,
-            listing: Listing {
-                cursor: None,
-                levels: 0,
-                pages: 0,
-                started: std::time::Instant::now(),
-            },
             rises: HashMap::new(),
             unapplied: HashSet::new(),
             attempt_bases: HashMap::new(),
@@ -177,9 +165,17 @@ impl Pusher {
         let channel = self.setup.channel.clone();
         tracing::info!(channel = %channel, "Pusher started.");
         while !*self.setup.stop.borrow() {
-            match self.learn_catalog().await {
+            let result = self
+                .listing
+                .run(
+                    self.setup.connector.as_ref(),
+                    &self.limiter,
+                    &self.setup.stop,
+                )
+                .await;
+            match result {
                 Ok(()) => break,
-                Err(halt) => self.recover(halt).await,
+                Err(e) => self.recover(Halt::Channel(e)).await,
             }
         }
         while !*self.setup.stop.borrow() {
@@ -194,41 +190,6 @@ impl Pusher {
             }
         }
         tracing::info!(channel = %channel, "Pusher stopped.");
-    }
-
-    /// Lists everything the channel has once, so its connector knows how the channel names
-    /// each SKU before the first push (a Shopify inventory item id). Logs progress on long
-    /// listings.
-    async fn learn_catalog(&mut self) -> Result<(), Halt> {
-        let channel = self.setup.channel.clone();
-        loop {
-            self.limiter.until_ready().await;
-            // A failed page is asked for again from the same cursor (a rate limit on a small
-            // plan must slow the listing down, not restart it).
-            let cursor = self.listing.cursor.clone();
-            let page = self
-                .setup
-                .connector
-                .list(cursor)
-                .await
-                .map_err(Halt::Channel)?;
-            let listing = &mut self.listing;
-            listing.levels += page.levels.len();
-            listing.pages += 1;
-            if listing.pages.is_multiple_of(20) {
-                let rate =
-                    listing.levels as f64 / listing.started.elapsed().as_secs_f64().max(0.001);
-                tracing::info!(channel = %channel, levels = listing.levels, pages = listing.pages, rate = rate as u64, "Learning the channel's catalog…");
-            }
-            match page.next {
-                Some(next) if !*self.setup.stop.borrow() => listing.cursor = Some(next),
-                _ => break,
-            }
-        }
-        let listing = &self.listing;
-        let elapsed_ms = listing.started.elapsed().as_millis() as u64;
-        tracing::info!(channel = %channel, levels = listing.levels, pages = listing.pages, elapsed_ms, "Channel catalog learned.");
-        Ok(())
     }
 
     /// One pass over the outbox; returns how many SKUs it settled (confirmed, pushed,
@@ -682,7 +643,7 @@ fn coalesce(pending: Vec<(u64, OutboxEntry)>) -> Vec<Slot> {
 }
 
 /// The limiter's shape: `per_second` sustained, `burst` at once.
-fn quota(limits: &ApiLimits) -> Quota {
+pub(super) fn quota(limits: &ApiLimits) -> Quota {
     let period = Duration::from_secs_f64(1.0 / limits.per_second.max(0.001));
     let burst = NonZeroU32::new(limits.burst).unwrap_or(NonZeroU32::MIN);
     Quota::with_period(period)

@@ -496,6 +496,7 @@ async fn simulate(steps: Vec<Step>, seed: u64, fail_percent: u64) -> Result<(), 
             seed,
         },
         sides,
+        BTreeMap::new(),
     )
     .expect("engine");
     let (_config_tx, config_rx) = watch::channel(config.clone());
