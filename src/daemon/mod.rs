@@ -87,6 +87,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         config: config_rx.clone(),
         clock: clock.clone(),
         metrics: metrics.clone(),
+        checkpoint_every: crate::ingest::CHECKPOINT_EVERY,
         sync: SyncHooks {
             planner,
             published: engine.published.clone(),

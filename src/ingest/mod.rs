@@ -138,7 +138,14 @@ pub struct IngestSetup {
     pub metrics: Arc<Metrics>,
     /// The sync engine's side of each group commit.
     pub sync: SyncHooks,
+    /// How often, at most, changed states are checkpointed while events keep coming
+    /// ([`CHECKPOINT_EVERY`] in the daemon; tests that count checkpoints set it long).
+    pub checkpoint_every: Duration,
 }
+
+/// How often the daemon checkpoints changed states while events keep coming: a crash then
+/// replays at most about this much of the log.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 
 /// What the writer does for the sync engine: plan pushes into the same commit, keep
 /// `published` in step with channels' own orders, wake pushers.

@@ -37,8 +37,6 @@ use crate::state::{Actor, Effect, Input, SkuState};
 use crate::store::{Commit, NewEvent, OutboxEntry, Published, Store, StoreError, SyncStats};
 use crate::sync::plan::own_sold_units;
 
-/// How often, at most, changed states are checkpointed while events keep coming.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// A checkpoint starts sooner once this many SKUs changed since the last one.
 const CHECKPOINT_DIRTY_SKUS: usize = 20_000;
 
@@ -77,6 +75,8 @@ enum Next {
 
 /// What the next checkpoint must write, and the one being written.
 struct Checkpoints {
+    /// How often, at most, changed states are checkpointed while events keep coming.
+    every: Duration,
     /// SKUs changed since the last checkpoint started.
     dirty: HashSet<Sku>,
     /// The last committed seq: the view includes every event up to it.
@@ -122,6 +122,7 @@ impl Writer {
             sync: setup.sync,
             states: setup.states.into_iter().collect(),
             checkpoints: Checkpoints {
+                every: setup.checkpoint_every,
                 dirty: HashSet::new(),
                 committed,
                 last_started: Instant::now(),
@@ -145,7 +146,7 @@ impl Writer {
                     biased;
                     done = async { syncing.expect("enabled only while syncing").await }, if is_syncing => Next::Synced(done),
                     job = queue.recv() => Next::Job(job),
-                    () = tokio::time::sleep(CHECKPOINT_EVERY), if pending => Next::Checkpoint,
+                    () = tokio::time::sleep(self.checkpoints.every), if pending => Next::Checkpoint,
                 }
             };
             let job = match next {
@@ -206,7 +207,7 @@ impl Writer {
         if checkpoints.running.is_some() || checkpoints.dirty.is_empty() {
             return;
         }
-        let due = checkpoints.last_started.elapsed() >= CHECKPOINT_EVERY
+        let due = checkpoints.last_started.elapsed() >= checkpoints.every
             || checkpoints.dirty.len() >= CHECKPOINT_DIRTY_SKUS;
         if !(now || due) {
             return;

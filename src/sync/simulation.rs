@@ -507,6 +507,7 @@ async fn simulate(steps: Vec<Step>, seed: u64, fail_percent: u64) -> Result<(), 
         config: config_rx,
         clock: Arc::new(SystemClock),
         metrics,
+        checkpoint_every: crate::ingest::CHECKPOINT_EVERY,
         sync: SyncHooks {
             planner: Planner::new(engine.pushing(), &[], &[]),
             published: engine.published.clone(),
