@@ -352,20 +352,8 @@ impl ShopifyConnector {
         key: &str,
         n: usize,
     ) -> Result<Vec<queries::UserError>, ConnectorError> {
-        let form = self.push_form();
-        let action = format!("pushing {n} quantities to {}", self.settings.channel);
-        let mut variables = json!({ "input": input });
-        if form.idempotent() {
-            variables["idempotencyKey"] = json!(key);
-        }
         let data: queries::SetData = self
-            .graphql
-            .call(
-                &action,
-                &queries::set_mutation(form.idempotent()),
-                variables,
-                queries::MUTATION_COST,
-            )
+            .run_mutation("pushing", queries::set_mutation, input, key, n)
             .await?;
         Ok(data.inventory_set_quantities.user_errors)
     }
@@ -376,22 +364,34 @@ impl ShopifyConnector {
         key: &str,
         n: usize,
     ) -> Result<Vec<queries::UserError>, ConnectorError> {
-        let form = self.push_form();
-        let action = format!("adjusting {n} quantities on {}", self.settings.channel);
+        let data: queries::AdjustData = self
+            .run_mutation("adjusting", queries::adjust_mutation, input, key, n)
+            .await?;
+        Ok(data.inventory_adjust_quantities.user_errors)
+    }
+
+    /// One inventory mutation (`action` names it in errors), with the idempotency key where
+    /// the pinned version takes one.
+    async fn run_mutation<D: serde::de::DeserializeOwned>(
+        &self,
+        action: String,
+        document: fn(bool) -> String,
+        input: Value,
+        key: &str,
+    ) -> Result<D, ConnectorError> {
+        let idempotent = self.push_form().idempotent();
         let mut variables = json!({ "input": input });
-        if form.idempotent() {
+        if idempotent {
             variables["idempotencyKey"] = json!(key);
         }
-        let data: queries::AdjustData = self
-            .graphql
+        self.graphql
             .call(
                 &action,
-                &queries::adjust_mutation(form.idempotent()),
+                &document(idempotent),
                 variables,
                 queries::MUTATION_COST,
             )
-            .await?;
-        Ok(data.inventory_adjust_quantities.user_errors)
+            .await
     }
 }
 
