@@ -353,7 +353,12 @@ impl ShopifyConnector {
         n: usize,
     ) -> Result<Vec<queries::UserError>, ConnectorError> {
         let data: queries::SetData = self
-            .run_mutation("pushing", queries::set_mutation, input, key, n)
+            .run_mutation(
+                format!("pushing {n} quantities to {}", self.settings.channel),
+                queries::set_mutation,
+                input,
+                key,
+            )
             .await?;
         Ok(data.inventory_set_quantities.user_errors)
     }
@@ -365,7 +370,12 @@ impl ShopifyConnector {
         n: usize,
     ) -> Result<Vec<queries::UserError>, ConnectorError> {
         let data: queries::AdjustData = self
-            .run_mutation("adjusting", queries::adjust_mutation, input, key, n)
+            .run_mutation(
+                format!("adjusting {n} quantities on {}", self.settings.channel),
+                queries::adjust_mutation,
+                input,
+                key,
+            )
             .await?;
         Ok(data.inventory_adjust_quantities.user_errors)
     }
