@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use omnistock_sdk::{ChannelId, LocationId};
+use omnistock_sdk::{ChannelId, LocationId, Sku};
 use serde::Serialize;
 
 use crate::config::{Config, Policy};
@@ -30,12 +30,13 @@ pub struct Availability {
     pub channels: BTreeMap<ChannelId, ChannelNumber>,
 }
 
-/// Computes every location's stock and every channel's number for one SKU.
-pub fn availability(state: &SkuState, config: &Config) -> Availability {
+/// Computes every location's stock and every channel's number for one SKU, with its own
+/// safety and buffer overrides where the config has them.
+pub fn availability(sku: &Sku, state: &SkuState, config: &Config) -> Availability {
     let locations: BTreeMap<LocationId, LocationStock> = config
         .locations
-        .iter()
-        .map(|(id, location)| (id.clone(), state.stock_at(id, location.safety)))
+        .keys()
+        .map(|id| (id.clone(), state.stock_at(id, config.safety(sku, id))))
         .collect();
     let total = locations.values().map(|s| s.available).sum();
     let channels = config
@@ -48,13 +49,14 @@ pub fn availability(state: &SkuState, config: &Config) -> Availability {
                 .filter_map(|l| locations.get(l))
                 .map(|s| s.available)
                 .sum();
+            let buffer = config.buffer(sku, id);
             let available = match channel.policy {
-                Policy::Pooled => pooled.saturating_sub(channel.buffer).max(0),
+                Policy::Pooled => pooled.saturating_sub(buffer).max(0),
             };
             let number = ChannelNumber {
                 available,
                 policy: "pooled",
-                buffer: channel.buffer,
+                buffer,
                 locations: channel.sells_from.clone(),
             };
             (id.clone(), number)
@@ -64,5 +66,89 @@ pub fn availability(state: &SkuState, config: &Config) -> Availability {
         total,
         locations,
         channels,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use omnistock_sdk::{EventId, StockChange, StockEvent, Timestamp};
+
+    use super::*;
+    use crate::config::{Config, SkuOverrides};
+    use crate::state::{Actor, Input};
+
+    fn config() -> Config {
+        let source = r#"
+node_id = "n"
+[api]
+admin_token = { env = "T" }
+[locations.store]
+owner = "pos"
+safety = 1
+[channels.pos]
+kind = "generic"
+webhook_secret = { env = "T" }
+sells_from = ["store"]
+buffer = 2
+"#;
+        crate::config::parse_with(std::path::Path::new("test.toml"), source, &|_| {
+            Some("t".into())
+        })
+        .expect("valid")
+    }
+
+    fn counted(quantity: i64, config: &Config) -> SkuState {
+        let channel = ChannelId::new("pos").expect("id");
+        let event = StockEvent {
+            id: EventId::new("e").expect("id"),
+            occurred_at: Timestamp::EPOCH,
+            sku: Sku::new("MUG").expect("sku"),
+            change: StockChange::LevelObserved {
+                location: LocationId::new("store").expect("id"),
+                quantity,
+            },
+        };
+        let actor = Actor::new("pos", 1);
+        let mut state = SkuState::default();
+        let input = Input {
+            channel: &channel,
+            actor: &actor,
+            manual: false,
+            received_at: Timestamp::EPOCH,
+            event: &event,
+        };
+        let _ = state.apply(&input, config);
+        state
+    }
+
+    #[test]
+    fn pooled_is_atp_minus_buffer_with_per_sku_overrides() {
+        let mut config = config();
+        let mug = Sku::new("MUG").expect("sku");
+        let state = counted(10, &config);
+        let pos = ChannelId::new("pos").expect("id");
+        assert_eq!(
+            availability(&mug, &state, &config).channels[&pos].available,
+            10 - 1 - 2
+        );
+        let overrides = SkuOverrides {
+            safety: [(LocationId::new("store").expect("id"), 5)].into(),
+            buffer: [(pos.clone(), 0)].into(),
+        };
+        config.skus.insert(mug.clone(), overrides);
+        let numbers = availability(&mug, &state, &config);
+        assert_eq!(
+            (
+                numbers.total,
+                numbers.channels[&pos].available,
+                numbers.channels[&pos].buffer
+            ),
+            (5, 5, 0)
+        );
+        assert_eq!(
+            availability(&mug, &counted(1, &config), &config).channels[&pos].available,
+            0,
+            "never below 0"
+        );
     }
 }

@@ -104,10 +104,7 @@ async fn adjust(
         .await
         .map_err(ingest_error)?;
     let outcome = outcomes.into_iter().next().unwrap_or(Outcome::Duplicate);
-    let safety = config
-        .locations
-        .get(&request.location)
-        .map_or(0, |l| l.safety);
+    let safety = config.safety(&request.sku, &request.location);
     let stock = app
         .ingest
         .view()

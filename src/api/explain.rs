@@ -93,7 +93,9 @@ pub async fn explain(
         None => None,
     };
     let stock = stock_of(&app, &sku)?;
-    let numbers = with_state(&app, &sku, |state| allocation::availability(state, &config))?;
+    let numbers = with_state(&app, &sku, |state| {
+        allocation::availability(&sku, state, &config)
+    })?;
     let health = app.engine.status.snapshot();
     let pushing = app.engine.pushing();
     let mut channels = BTreeMap::new();
@@ -144,7 +146,7 @@ pub async fn explain(
             ChannelExplained {
                 policy: number.policy,
                 locations: channel.sells_from.clone(),
-                buffer: channel.buffer,
+                buffer: number.buffer,
                 number: number.available,
                 pushing: pushing.contains(id),
                 published,

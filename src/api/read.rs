@@ -75,7 +75,10 @@ pub async fn availability(
     let sku = parse_sku(&sku)?;
     let config = app.config();
     let (numbers, last_change) = with_state(&app, &sku, |state| {
-        (allocation::availability(state, &config), state.last_change)
+        (
+            allocation::availability(&sku, state, &config),
+            state.last_change,
+        )
     })?;
     Ok(Json(AvailabilityAnswer {
         sku,
@@ -101,7 +104,7 @@ pub async fn stock(
 pub(super) fn stock_of(app: &AppState, sku: &Sku) -> Result<StockAnswer, ApiError> {
     let config = app.config();
     with_state(app, sku, |state| {
-        let numbers = allocation::availability(state, &config);
+        let numbers = allocation::availability(sku, state, &config);
         let mut locations: BTreeMap<LocationId, LocationAnswer> = numbers
             .locations
             .into_iter()

@@ -86,6 +86,21 @@ impl Config {
                 limits.per_second, limits.burst, limits.max_batch
             )?;
         }
+        if !self.skus.is_empty() {
+            writeln!(out, "per-SKU overrides ({}):", self.skus.len())?;
+            for (sku, o) in &self.skus {
+                let safety: Vec<String> =
+                    o.safety.iter().map(|(l, n)| format!("{l}={n}")).collect();
+                let buffer: Vec<String> =
+                    o.buffer.iter().map(|(c, n)| format!("{c}={n}")).collect();
+                writeln!(
+                    out,
+                    "  {sku}: safety {}; buffer {}",
+                    list_or_none_owned(&safety),
+                    list_or_none_owned(&buffer)
+                )?;
+            }
+        }
         Ok(())
     }
 
@@ -163,6 +178,10 @@ fn push_side(channel: Option<&ChannelConfig>) -> Option<(PushSide<'_>, &ApiLimit
 /// A secret as it may be shown: where it comes from.
 fn from(secret: &Secret) -> String {
     format!("from {}", secret.origin)
+}
+
+fn list_or_none_owned(names: &[String]) -> String {
+    list_or_none(&names.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 fn list_or_none(names: &[&str]) -> String {

@@ -25,7 +25,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use omnistock_sdk::{ChannelId, LocationId};
+use omnistock_sdk::{ChannelId, LocationId, Sku};
 
 use lines::{FieldPath, Lines};
 use raw::RawConfig;
@@ -61,6 +61,33 @@ pub struct Config {
     pub api: ApiConfig,
     pub locations: BTreeMap<LocationId, LocationConfig>,
     pub channels: BTreeMap<ChannelId, ChannelConfig>,
+    /// Per-SKU safety and buffer overrides.
+    pub skus: BTreeMap<Sku, SkuOverrides>,
+}
+
+/// One SKU's overrides of the locations' safety stock and the channels' buffers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SkuOverrides {
+    pub safety: BTreeMap<LocationId, i64>,
+    pub buffer: BTreeMap<ChannelId, i64>,
+}
+
+impl Config {
+    /// The safety stock of `sku` at `location`: its override, else the location's.
+    pub fn safety(&self, sku: &Sku, location: &LocationId) -> i64 {
+        let overridden = self.skus.get(sku).and_then(|o| o.safety.get(location));
+        overridden
+            .copied()
+            .unwrap_or_else(|| self.locations.get(location).map_or(0, |l| l.safety))
+    }
+
+    /// The buffer of `sku` on `channel`: its override, else the channel's.
+    pub fn buffer(&self, sku: &Sku, channel: &ChannelId) -> i64 {
+        let overridden = self.skus.get(sku).and_then(|o| o.buffer.get(channel));
+        overridden
+            .copied()
+            .unwrap_or_else(|| self.channels.get(channel).map_or(0, |c| c.buffer))
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

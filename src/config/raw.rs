@@ -38,6 +38,24 @@ pub(super) struct RawConfig {
     /// The outside systems, by name (`[channels.pos-downtown]`). At least one.
     #[serde(default)]
     pub channels: BTreeMap<String, RawChannel>,
+    /// Per-SKU overrides (`[skus.MUG]`): safety stock per location, buffer per channel.
+    #[serde(default)]
+    pub skus: BTreeMap<String, RawSkuOverrides>,
+}
+
+/// `[skus.SKU]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a SKU table, like [skus.MUG] with safety = { store = 2 }"
+)]
+pub(super) struct RawSkuOverrides {
+    /// Safety stock for this SKU by location, instead of the location's `safety`.
+    #[serde(default)]
+    pub safety: BTreeMap<String, i64>,
+    /// Buffer for this SKU by channel, instead of the channel's `buffer`.
+    #[serde(default)]
+    pub buffer: BTreeMap<String, i64>,
 }
 
 /// `[api]`.

@@ -790,3 +790,39 @@ fn changing_a_push_side_needs_a_restart() {
         vec!["channels.wms-east".to_owned()]
     );
 }
+
+#[test]
+fn per_sku_overrides_replace_safety_and_buffer() {
+    let source = format!(
+        "{BASE}\n[skus.MUG]\nsafety = {{ store-downtown = 4 }}\nbuffer = {{ wms-east = 2 }}\n"
+    );
+    let config = parse(&source).expect("valid");
+    let (mug, tea) = (Sku::new("MUG").expect("sku"), Sku::new("TEA").expect("sku"));
+    let store = LocationId::new("store-downtown").expect("id");
+    let wms = ChannelId::new("wms-east").expect("id");
+    assert_eq!(
+        (config.safety(&mug, &store), config.safety(&tea, &store)),
+        (4, 1)
+    );
+    assert_eq!(
+        (config.buffer(&mug, &wms), config.buffer(&tea, &wms)),
+        (2, 0)
+    );
+
+    let source =
+        format!("{BASE}\n[skus.MUG]\nsafety = {{ mars = 4 }}\nbuffer = {{ wms-east = -2 }}\n");
+    let found = errors(&source);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_problem(
+        &found[0],
+        25,
+        "skus.MUG.safety.mars",
+        "unknown location \"mars\"",
+    );
+    assert_problem(
+        &found[1],
+        26,
+        "skus.MUG.buffer.wms-east",
+        "cannot be negative",
+    );
+}

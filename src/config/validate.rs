@@ -8,17 +8,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use omnistock_sdk::{ChannelId, LocationId};
+use omnistock_sdk::{ChannelId, LocationId, Sku};
 
 use super::lines::FieldPath;
-use super::raw::{RawApi, RawChannel, RawConfig, RawLocation, RawSecret};
+use super::raw::{RawApi, RawChannel, RawConfig, RawLocation, RawSecret, RawSkuOverrides};
 use super::secrets::SecretRef;
 use super::{
     ApiConfig, ApiLimits, ChannelConfig, ChannelKind, Config, DEFAULT_LISTEN,
     DEFAULT_MAX_BODY_BYTES, DEFAULT_STATE_DIR, GENERIC_LIMITS, LocationConfig, LogFormat,
     MAX_MAX_BODY_BYTES, MIN_MAX_BODY_BYTES, Policy, Secret,
 };
-use super::{SHOPIFY_LIMITS, ShopifyChannel};
+use super::{SHOPIFY_LIMITS, ShopifyChannel, SkuOverrides};
 
 /// One problem before it is placed in the file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,10 +74,11 @@ pub(super) fn validate(raw: RawConfig, ctx: &Context<'_>) -> Result<Config, Vec<
     let api = c.api(&root.key("api"), raw.api);
     let locations = c.locations(&root.key("locations"), &raw.locations, &raw.channels);
     let channels = c.channels(&root.key("channels"), &raw.channels, &raw.locations);
+    let skus = c.skus(&root.key("skus"), &raw.skus, &raw.locations, &raw.channels);
 
     let Checker { found, .. } = c;
     match (
-        node_id, listen, state_dir, log_format, api, locations, channels, public_url,
+        node_id, listen, state_dir, log_format, api, locations, channels, public_url, skus,
     ) {
         (
             Some(node_id),
@@ -88,7 +89,9 @@ pub(super) fn validate(raw: RawConfig, ctx: &Context<'_>) -> Result<Config, Vec<
             Some(locations),
             Some(channels),
             Some(public_url),
+            Some(skus),
         ) if found.is_empty() => Ok(Config {
+            skus,
             source: ctx.source.to_path_buf(),
             node_id,
             listen,
@@ -155,6 +158,86 @@ impl Checker<'_, '_> {
         let reference = self.check(path, secret_ref(raw))?;
         let read = (self.ctx.read_secret)(&reference);
         self.check(&path.key(reference.key()), read)
+    }
+
+    /// `[skus.SKU]` overrides: known locations and channels, amounts never negative.
+    fn skus(
+        &mut self,
+        path: &FieldPath,
+        raw: &BTreeMap<String, RawSkuOverrides>,
+        locations: &BTreeMap<String, RawLocation>,
+        channels: &BTreeMap<String, RawChannel>,
+    ) -> Option<BTreeMap<Sku, SkuOverrides>> {
+        let mut built = BTreeMap::new();
+        let mut ok = true;
+        for (name, overrides) in raw {
+            let at = path.key(name);
+            let Some(sku) = self.check(
+                &at,
+                Sku::new(name.as_str()).map_err(|e| format!("invalid SKU: {e}")),
+            ) else {
+                ok = false;
+                continue;
+            };
+            let safety = self.amounts(
+                &at.key("safety"),
+                &overrides.safety,
+                locations,
+                "location",
+                "a safety stock",
+            );
+            let buffer = self.amounts(
+                &at.key("buffer"),
+                &overrides.buffer,
+                channels,
+                "channel",
+                "a buffer",
+            );
+            let (Some(safety), Some(buffer)) = (safety, buffer) else {
+                ok = false;
+                continue;
+            };
+            let entry = SkuOverrides { safety, buffer };
+            built.insert(sku, entry);
+        }
+        ok.then_some(built)
+    }
+
+    /// A table of amounts by the name of a configured location or channel (`kind`), each
+    /// never negative.
+    fn amounts<Id: Ord + for<'s> TryFrom<&'s str>, T>(
+        &mut self,
+        path: &FieldPath,
+        raw: &BTreeMap<String, i64>,
+        known_names: &BTreeMap<String, T>,
+        kind: &str,
+        what: &str,
+    ) -> Option<BTreeMap<Id, i64>> {
+        let mut built = Some(BTreeMap::new());
+        for (name, amount) in raw {
+            let field = path.key(name);
+            let id = match (known_names.contains_key(name), Id::try_from(name.as_str())) {
+                (true, Ok(id)) => Some(id),
+                _ => {
+                    self.report(
+                        field.clone(),
+                        format!(
+                            "unknown {kind} {name:?} (known: {})",
+                            known(known_names.keys())
+                        ),
+                    );
+                    None
+                }
+            };
+            let amount = self.check(&field, not_negative(Some(*amount), what));
+            match (id, amount, built.as_mut()) {
+                (Some(id), Some(amount), Some(map)) => {
+                    map.insert(id, amount);
+                }
+                _ => built = None,
+            }
+        }
+        built
     }
 
     fn locations(

@@ -59,7 +59,7 @@ impl Planner {
     ) -> Vec<OutboxEntry> {
         let mut entries = Vec::new();
         for (sku, state) in skus {
-            let numbers = allocation::availability(state, config);
+            let numbers = allocation::availability(sku, state, config);
             for channel in &self.pushing {
                 let Some(number) = numbers.channels.get(channel) else {
                     continue;

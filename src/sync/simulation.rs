@@ -214,6 +214,7 @@ fn config(dir: PathBuf) -> Config {
                 },
             ),
         ]),
+        skus: BTreeMap::new(),
         channels: BTreeMap::from([
             (id("pos"), channel(&["store"], 0, false)),
             (id("wms"), channel(&["wh"], 0, false)),
@@ -554,8 +555,8 @@ async fn simulate(steps: Vec<Step>, seed: u64, fail_percent: u64) -> Result<(), 
                 .get(&Sku::new(sku).expect("sku"))
                 .cloned()
                 .unwrap_or_default();
-            let target = allocation::availability(&state, &config).channels
-                [&id::<ChannelId>(channel)]
+            let target = allocation::availability(&Sku::new(sku).expect("sku"), &state, &config)
+                .channels[&id::<ChannelId>(channel)]
                 .available;
             let unseen = world
                 .unseen
