@@ -66,6 +66,19 @@ async fn start(web: &FakeReceiver, outlet: &FakeReceiver, web_limits: &str) -> (
     (site, daemon, api)
 }
 
+/// The web shop and the outlet, each knowing MUG at 0.
+async fn mug_channels() -> (FakeReceiver, FakeReceiver) {
+    let web = FakeReceiver::builder("web", WEB_SECRET)
+        .level("MUG", 0)
+        .start()
+        .await;
+    let outlet = FakeReceiver::builder("outlet", WMS_SECRET)
+        .level("MUG", 0)
+        .start()
+        .await;
+    (web, outlet)
+}
+
 async fn post(api: &Api, channel: &str, secret: &str, events: Vec<Value>) {
     let (status, answer) = api
         .post_events(channel, secret, events)
@@ -76,14 +89,7 @@ async fn post(api: &Api, channel: &str, secret: &str, events: Vec<Value>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sale_anywhere_reaches_every_other_channel_and_own_sales_are_not_pushed_back() {
-    let web = FakeReceiver::builder("web", WEB_SECRET)
-        .level("MUG", 0)
-        .start()
-        .await;
-    let outlet = FakeReceiver::builder("outlet", WMS_SECRET)
-        .level("MUG", 0)
-        .start()
-        .await;
+    let (web, outlet) = mug_channels().await;
     let (_site, _daemon, api) = start(&web, &outlet, "").await;
 
     post(
@@ -263,14 +269,7 @@ async fn many_changes_are_coalesced_into_few_batched_calls_within_the_rate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_slow_the_channel_down_without_losing_a_push() {
-    let web = FakeReceiver::builder("web", WEB_SECRET)
-        .level("MUG", 0)
-        .start()
-        .await;
-    let outlet = FakeReceiver::builder("outlet", WMS_SECRET)
-        .level("MUG", 0)
-        .start()
-        .await;
+    let (web, outlet) = mug_channels().await;
     for failure in [
         Failure::RateLimited {
             retry_after_secs: 1,
@@ -317,14 +316,7 @@ async fn failures_slow_the_channel_down_without_losing_a_push() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sale_between_our_read_and_our_set_is_kept() {
-    let web = FakeReceiver::builder("web", WEB_SECRET)
-        .level("MUG", 0)
-        .start()
-        .await;
-    let outlet = FakeReceiver::builder("outlet", WMS_SECRET)
-        .level("MUG", 0)
-        .start()
-        .await;
+    let (web, outlet) = mug_channels().await;
     let (_site, _daemon, api) = start(&web, &outlet, "").await;
     post(
         &api,
@@ -373,14 +365,7 @@ async fn a_sale_between_our_read_and_our_set_is_kept() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_cut_by_kill_9_is_neither_lost_nor_doubled() {
-    let web = FakeReceiver::builder("web", WEB_SECRET)
-        .level("MUG", 0)
-        .start()
-        .await;
-    let outlet = FakeReceiver::builder("outlet", WMS_SECRET)
-        .level("MUG", 0)
-        .start()
-        .await;
+    let (web, outlet) = mug_channels().await;
     let (site, daemon, api) = start(&web, &outlet, "").await;
     post(
         &api,
@@ -522,14 +507,7 @@ async fn an_item_the_channel_does_not_know_is_dead_lettered_and_can_be_retried_o
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_channel_gets_nothing_until_resumed() {
-    let web = FakeReceiver::builder("web", WEB_SECRET)
-        .level("MUG", 0)
-        .start()
-        .await;
-    let outlet = FakeReceiver::builder("outlet", WMS_SECRET)
-        .level("MUG", 0)
-        .start()
-        .await;
+    let (web, outlet) = mug_channels().await;
     let (_site, _daemon, api) = start(&web, &outlet, "").await;
     let control = |action: &str| {
         api.http

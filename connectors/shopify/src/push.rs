@@ -99,6 +99,27 @@ fn index_of(error: &UserError) -> Option<usize> {
     field.get(pos + 1)?.parse().ok()
 }
 
+/// Each request's Shopify ids, as pending `(index, item, location)`; a request that cannot be
+/// resolved gets its `Rejected` outcome at once.
+#[allow(clippy::type_complexity)]
+fn resolve_all<'a>(
+    connector: &ShopifyConnector,
+    requests: impl Iterator<Item = (&'a ItemRef, &'a LocationId)>,
+) -> (Vec<Option<PushOutcome>>, Vec<(usize, String, String)>) {
+    let mut outcomes = Vec::new();
+    let mut pending = Vec::new();
+    for (i, (item, location)) in requests.enumerate() {
+        match resolve(connector, item, location) {
+            Ok((item, location)) => {
+                outcomes.push(None);
+                pending.push((i, item, location));
+            }
+            Err(reason) => outcomes.push(Some(PushOutcome::Rejected(reason))),
+        }
+    }
+    (outcomes, pending)
+}
+
 fn resolve(
     connector: &ShopifyConnector,
     item: &ItemRef,
@@ -184,14 +205,8 @@ pub(crate) async fn push_set(
     batch: &[PushRequest],
 ) -> Result<Vec<PushOutcome>, ConnectorError> {
     let form = connector.push_form();
-    let mut outcomes: Vec<Option<PushOutcome>> = vec![None; batch.len()];
-    let mut pending = Vec::new();
-    for (i, request) in batch.iter().enumerate() {
-        match resolve(connector, &request.item, &request.location) {
-            Ok((item, location)) => pending.push((i, item, location)),
-            Err(reason) => outcomes[i] = Some(PushOutcome::Rejected(reason)),
-        }
-    }
+    let (mut outcomes, mut pending) =
+        resolve_all(connector, batch.iter().map(|r| (&r.item, &r.location)));
     let mut salt = 0;
     for _ in 0..MAX_ROUNDS {
         if pending.is_empty() {
@@ -255,14 +270,8 @@ pub(crate) async fn push_adjust(
     batch: &[DeltaRequest],
 ) -> Result<Vec<PushOutcome>, ConnectorError> {
     let form = connector.push_form();
-    let mut outcomes: Vec<Option<PushOutcome>> = vec![None; batch.len()];
-    let mut pending = Vec::new();
-    for (i, request) in batch.iter().enumerate() {
-        match resolve(connector, &request.item, &request.location) {
-            Ok((item, location)) => pending.push((i, item, location)),
-            Err(reason) => outcomes[i] = Some(PushOutcome::Rejected(reason)),
-        }
-    }
+    let (mut outcomes, mut pending) =
+        resolve_all(connector, batch.iter().map(|r| (&r.item, &r.location)));
     let mut salt = 0;
     for _ in 0..MAX_ROUNDS {
         if pending.is_empty() {
