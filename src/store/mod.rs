@@ -518,6 +518,8 @@ impl Store {
     }
 
     /// The quantity we last made `channel` show for `sku`, if any.
+    /// Test setup only: the engine writes these through `commit` and `confirm`.
+    #[cfg(test)]
     pub fn published(
         &self,
         channel: &ChannelId,
@@ -534,6 +536,8 @@ impl Store {
     }
 
     /// Records what `channel` now shows for `sku`. Durable only after the next `sync`.
+    /// Test setup only: the engine writes these through `commit` and `confirm`.
+    #[cfg(test)]
     pub fn set_published(
         &self,
         channel: &ChannelId,

@@ -48,6 +48,8 @@ impl Store {
     ///
     /// Ids increase monotonically per store and are never reused: the counter is written in
     /// the same transaction as the entries. `commit` does the same along with events.
+    /// Test setup only: the engine writes these through `commit` and `confirm`.
+    #[cfg(test)]
     pub fn enqueue(&self, entries: &[OutboxEntry]) -> Result<Vec<u64>, StoreError> {
         let values = self.encode_outbox(entries)?;
         (&self.outbox, &self.meta)
