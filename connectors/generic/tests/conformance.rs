@@ -120,7 +120,7 @@ impl Connector for EventsEndpoint<'_> {
         self.connector.push(batch).await
     }
 
-    fn poll_interval(&self) -> Duration {
+    fn poll_interval(&self) -> Option<Duration> {
         self.connector.poll_interval()
     }
 }

@@ -18,7 +18,11 @@ use crate::ids::{ItemRef, LocationId, Sku};
 pub enum PushForm {
     /// Set `to` only if the channel still shows `from` (Shopify `changeFromQuantity`).
     CompareAndSet,
-    /// Move the number by a difference applied on the server (Square `ADJUSTMENT`).
+    /// Move the number by a difference applied on the server (Square `ADJUSTMENT`,
+    /// WooCommerce `inventory_delta`). A channel that offers it is also pushed *holds* at the
+    /// locations it owns: its number there is moved down by the other channels' open
+    /// reservations (and back up when they are cancelled), never set, so a sale at its till a
+    /// second earlier is kept. See [`Connector::push_deltas`].
     Delta,
     /// Overwrite the number; the engine must read, set (read value + change) and re-read.
     BlindSet,
@@ -106,6 +110,25 @@ pub struct Unmapped {
 pub struct WebhookReport {
     pub events: Vec<StockEvent>,
     pub unmapped: Vec<Unmapped>,
+    /// The webhook says something changed without carrying the change in a form the core can
+    /// merge (Square's `inventory.count.updated` at a location Square owns: a total, where we
+    /// need its changes with their ids): the daemon runs [`Connector::poll`] now instead of
+    /// at the next interval.
+    pub poll_now: bool,
+}
+
+/// One page of what changed on a channel since a cursor, from [`Connector::poll`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PollPage {
+    /// The changes, each with an id that stays the same when polled again: pages may overlap
+    /// and a page may be fetched twice (a crash before its cursor was saved).
+    pub events: Vec<StockEvent>,
+    pub unmapped: Vec<Unmapped>,
+    /// Where the next poll resumes. The daemon saves it only after every event of this page
+    /// is durable, and passes it back as it was; `None` keeps the cursor it had.
+    pub cursor: Option<String>,
+    /// More pages are waiting: poll again at once rather than after the interval.
+    pub more: bool,
 }
 
 /// One page of a listing, with what could not be mapped on it.
@@ -151,7 +174,7 @@ pub trait Connector: Send + Sync {
     ) -> Result<WebhookReport, ConnectorError> {
         Ok(WebhookReport {
             events: self.parse_webhook(headers, body)?,
-            unmapped: Vec::new(),
+            ..WebhookReport::default()
         })
     }
 
@@ -184,8 +207,21 @@ pub trait Connector: Send + Sync {
         ItemRef::new(sku.as_str()).ok()
     }
 
-    /// How long to wait before polling again when the channel gives no hint.
-    fn poll_interval(&self) -> Duration {
-        Duration::from_secs(60)
+    /// What changed since `cursor` (`None`: since a moment the connector picks, such as the
+    /// last day), for channels whose webhooks are not enough on their own: an incremental
+    /// poll of changes (Square inventory changes, WooCommerce orders, a WMS's shipments, a
+    /// file dropped in a folder). The safety net behind webhooks, which no system guarantees.
+    /// Only called when [`Connector::poll_interval`] is `Some`.
+    async fn poll(&self, cursor: Option<String>) -> Result<PollPage, ConnectorError> {
+        Err(ConnectorError::Permanent(format!(
+            "polling from {}: this connector does not poll",
+            cursor.as_deref().unwrap_or("the start")
+        )))
+    }
+
+    /// How long to wait between polls when the last page said no more are waiting; `None`
+    /// (the default) for a channel that does not poll.
+    fn poll_interval(&self) -> Option<Duration> {
+        None
     }
 }
