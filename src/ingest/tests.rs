@@ -87,6 +87,7 @@ fn submission(n: usize) -> Submission {
             StockChange::OrderLineFulfilled {
                 order: OrderId::new(format!("o-{}", n / 7)).expect("id"),
                 line: "1".to_owned(),
+                channel: None,
             },
         ),
         5 => (
