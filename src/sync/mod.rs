@@ -15,6 +15,7 @@ pub mod book;
 pub mod catalog;
 pub mod connectors;
 pub mod plan;
+pub mod poller;
 pub mod pusher;
 #[cfg(test)]
 mod simulation;
