@@ -76,7 +76,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     )
     .context("starting the sync engine")?;
     let planner = Planner::new(
-        engine.pushing(),
+        engine.shown(),
         &store.all_pending()?,
         &store.all_published()?,
     );

@@ -208,7 +208,6 @@ impl Poller {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeSet;
     use std::sync::Mutex;
 
     use async_trait::async_trait;
@@ -344,7 +343,7 @@ sells_from = ["wh"]
             metrics: Arc::new(Metrics::new()),
             checkpoint_every: Duration::from_secs(3600),
             sync: SyncHooks {
-                planner: Planner::new(BTreeSet::new(), &[], &[]),
+                planner: Planner::new(BTreeMap::new(), &[], &[]),
                 published: PublishedBook::from_store(Vec::new()),
                 waker: Waker::default(),
             },
