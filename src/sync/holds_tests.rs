@@ -176,8 +176,10 @@ async fn online_orders_are_held_out_of_the_till_and_its_own_sales_and_counts_kep
         id("pos"),
         PushSide {
             connector: Arc::new(TillHandle(till.clone())) as Arc<dyn Connector>,
+            limiter: super::connectors::limiter(&config.channels[&id::<ChannelId>("pos")].limits),
             location: id("store"),
             holds: true,
+            listed: None,
         },
     )]);
     let tuning = Tuning {
@@ -195,7 +197,6 @@ async fn online_orders_are_held_out_of_the_till_and_its_own_sales_and_counts_kep
             seed: 1,
         },
         sides,
-        BTreeMap::new(),
     )
     .expect("engine");
     let (_config_tx, config_rx) = watch::channel(config.clone());

@@ -17,7 +17,8 @@ use tokio::task::JoinHandle;
 
 use super::backoff::Backoff;
 use super::book::StatusBoard;
-use crate::config::Config;
+use super::connectors::Limiter;
+use crate::config::{Config, GENERIC_LIMITS};
 use crate::ingest::{Ingest, Submission, check_events};
 use crate::store::Store;
 
@@ -53,7 +54,11 @@ pub struct PollSetup {
 
 impl Pollers {
     /// Starts a poller for each connector that polls (its `poll_interval` is `Some`).
-    pub fn start(setup: PollSetup, connectors: &BTreeMap<ChannelId, Arc<dyn Connector>>) -> Self {
+    pub fn start(
+        setup: PollSetup,
+        connectors: &BTreeMap<ChannelId, Arc<dyn Connector>>,
+        limiters: &BTreeMap<ChannelId, Limiter>,
+    ) -> Self {
         let (stop, stop_rx) = watch::channel(false);
         let mut wakes = BTreeMap::new();
         let mut tasks = Vec::new();
@@ -61,11 +66,16 @@ impl Pollers {
             let Some(interval) = connector.poll_interval() else {
                 continue;
             };
+            let limiter = match limiters.get(channel) {
+                Some(limiter) => limiter.clone(),
+                None => super::connectors::limiter(&GENERIC_LIMITS),
+            };
             let wake = Arc::new(Notify::new());
             wakes.insert(channel.clone(), wake.clone());
             let poller = Poller {
                 channel: channel.clone(),
                 connector: connector.clone(),
+                limiter,
                 interval,
                 store: setup.store.clone(),
                 ingest: setup.ingest.clone(),
@@ -102,6 +112,7 @@ impl Pollers {
 struct Poller {
     channel: ChannelId,
     connector: Arc<dyn Connector>,
+    limiter: Limiter,
     interval: Duration,
     store: Arc<Store>,
     ingest: Ingest,
@@ -153,6 +164,7 @@ impl Poller {
             .store
             .poll_cursor(&self.channel)
             .map_err(|e| Failed::Local(e.to_string()))?;
+        self.limiter.until_ready().await;
         let page = self.connector.poll(cursor).await.map_err(Failed::Channel)?;
         if !page.unmapped.is_empty() {
             let skipped: Vec<String> = page
@@ -365,6 +377,7 @@ sells_from = ["wh"]
                 backoff_max: Duration::from_millis(20),
             },
             &connectors,
+            &BTreeMap::new(),
         );
         let sku = Sku::new("MUG").expect("sku");
         let wh = LocationId::new("wh").expect("id");

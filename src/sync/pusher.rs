@@ -15,7 +15,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::Quota;
 use omnistock_sdk::{
     ChannelId, Connector, ConnectorError, DeltaRequest, ItemRef, LocationId, PushForm, PushOutcome,
     PushRequest, Sku, Timestamp,
@@ -24,7 +24,7 @@ use tokio::sync::{Notify, watch};
 
 use super::backoff::Backoff;
 use super::book::{PublishedBook, PushLog, PushRecord, StatusBoard};
-use super::catalog::Listing;
+use super::connectors::Limiter;
 use super::target::{next_value, published_after};
 use crate::clock::Clock;
 use crate::config::ApiLimits;
@@ -66,8 +66,12 @@ impl Default for Tuning {
 pub struct PusherSetup {
     pub channel: ChannelId,
     pub connector: Arc<dyn Connector>,
+    /// The channel's one limiter, shared with its poller and reconciliation.
+    pub limiter: Limiter,
     /// The location the channel's one number is reported at.
     pub location: LocationId,
+    /// Told when the channel's first listing is done; the pusher waits for it.
+    pub listed: Option<watch::Receiver<bool>>,
     pub limits: ApiLimits,
     pub store: Arc<Store>,
     pub published: PublishedBook,
@@ -120,8 +124,6 @@ enum Halt {
 
 pub struct Pusher {
     setup: PusherSetup,
-    /// How far the catalog listing at start has got.
-    listing: Listing,
     /// When each SKU's current unexplained rise was first seen.
     rises: HashMap<Sku, Timestamp>,
     /// Entries whose recorded attempt the channel refused (stale compare): never applied.
@@ -129,14 +131,14 @@ pub struct Pusher {
     /// For attempts this run recorded: the published value then (if any) and the base the
     /// push was computed from, so a re-sent push that applied moves `published` exactly.
     attempt_bases: HashMap<u64, (Option<i64>, i64)>,
-    limiter: DefaultDirectRateLimiter,
+    limiter: Limiter,
     backoff: Backoff,
     labels: ChannelLabels,
 }
 
 impl Pusher {
     pub fn new(setup: PusherSetup) -> Self {
-        let limiter = RateLimiter::direct(quota(&setup.limits));
+        let limiter = setup.limiter.clone();
         let backoff = Backoff::new(
             setup.tuning.backoff_base,
             setup.tuning.backoff_max,
@@ -149,7 +151,6 @@ impl Pusher {
             .status
             .update(&setup.channel, |h| h.paused = *setup.paused.borrow());
         Self {
-            listing: Listing::new(setup.channel.clone()),
             setup,
             rises: HashMap::new(),
             unapplied: HashSet::new(),
@@ -164,18 +165,12 @@ impl Pusher {
     pub async fn run(mut self) {
         let channel = self.setup.channel.clone();
         tracing::info!(channel = %channel, "Pusher started.");
-        while !*self.setup.stop.borrow() {
-            let result = self
-                .listing
-                .run(
-                    self.setup.connector.as_ref(),
-                    &self.limiter,
-                    &self.setup.stop,
-                )
-                .await;
-            match result {
-                Ok(()) => break,
-                Err(e) => self.recover(Halt::Channel(e)).await,
+        if let Some(mut listed) = self.setup.listed.take() {
+            // Pushes need the channel's item ids, which its first listing teaches.
+            let mut stop = self.setup.stop.clone();
+            tokio::select! {
+                _ = listed.wait_for(|done| *done) => {}
+                _ = stop.wait_for(|stop| *stop) => {}
             }
         }
         while !*self.setup.stop.borrow() {

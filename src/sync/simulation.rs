@@ -186,6 +186,7 @@ pub(super) fn config(dir: PathBuf) -> Config {
             push_url: push.then(|| "sim".to_owned()),
         },
         limits: limits.clone(),
+        reconcile_every: None,
     };
     Config {
         source: dir.join("sim.toml"),
@@ -475,8 +476,12 @@ async fn simulate(steps: Vec<Step>, seed: u64, fail_percent: u64) -> Result<(), 
                 id(name),
                 PushSide {
                     connector,
+                    limiter: super::connectors::limiter(
+                        &config.channels[&id::<ChannelId>(name)].limits,
+                    ),
                     location: id(location),
                     holds: false,
+                    listed: None,
                 },
             )
         })
@@ -498,7 +503,6 @@ async fn simulate(steps: Vec<Step>, seed: u64, fail_percent: u64) -> Result<(), 
             seed,
         },
         sides,
-        BTreeMap::new(),
     )
     .expect("engine");
     let (_config_tx, config_rx) = watch::channel(config.clone());
