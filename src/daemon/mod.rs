@@ -25,7 +25,7 @@ use crate::config::Config;
 use crate::ingest::{self, Ingest, IngestSetup, SyncHooks};
 use crate::metrics::Metrics;
 use crate::store::Store;
-use crate::sync::poller::{PollSetup, Pollers};
+use crate::sync::poller::{PollSetup, PollWaker, Pollers};
 use crate::sync::reconcile::{ReconcileSetup, Reconcilers};
 use crate::sync::{Engine, EngineSetup, Planner, Tuning, connectors};
 
@@ -59,6 +59,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let mut connectors =
         connectors::build_all(&config).context("building the channels' connectors")?;
     let reconciled = connectors.reconciled();
+    let polls = PollWaker::for_pollers(&connectors.webhooks);
     let engine = Engine::start(
         EngineSetup {
             config: config.clone(),
@@ -67,6 +68,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             clock: clock.clone(),
             tuning: Tuning::default(),
             seed: term,
+            polls: polls.clone(),
         },
         connectors.push,
     )
@@ -102,6 +104,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         },
         &connectors.webhooks,
         &connectors.limiters,
+        polls.clone(),
     );
     let reconcilers = Reconcilers::start(
         &ReconcileSetup {

@@ -74,6 +74,9 @@ pub struct EngineSetup {
     pub tuning: Tuning,
     /// Seeds the pushers' backoff jitter, so a simulation replays.
     pub seed: u64,
+    /// Asks a channel's poller for its recent changes: a pusher does when a sale it sees in
+    /// a channel's number is not explained by an order in time.
+    pub polls: poller::PollWaker,
 }
 
 impl Engine {
@@ -133,6 +136,7 @@ impl Engine {
                 paused: paused_rx,
                 stop: stop_rx.clone(),
                 tuning: setup.tuning.clone(),
+                polls: setup.polls.clone(),
                 seed: setup.seed.wrapping_add(i as u64),
             });
             engine.tasks.push((id.clone(), tokio::spawn(pusher.run())));

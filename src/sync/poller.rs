@@ -27,6 +27,23 @@ use crate::store::Store;
 pub struct PollWaker(Arc<BTreeMap<ChannelId, Arc<Notify>>>);
 
 impl PollWaker {
+    /// A waker for the channels among `connectors` that poll.
+    pub fn for_pollers(connectors: &BTreeMap<ChannelId, Arc<dyn Connector>>) -> Self {
+        Self(Arc::new(
+            connectors
+                .iter()
+                .filter(|(_, c)| c.poll_interval().is_some())
+                .map(|(id, _)| (id.clone(), Arc::new(Notify::new())))
+                .collect(),
+        ))
+    }
+
+    /// The wake-up of `channel`'s poller, for tests that stand in for it.
+    #[cfg(test)]
+    pub fn wake_of(&self, channel: &ChannelId) -> Option<Arc<Notify>> {
+        self.0.get(channel).cloned()
+    }
+
     /// Asks `channel`'s poller for a round now; nothing if the channel does not poll.
     pub fn poll_now(&self, channel: &ChannelId) {
         if let Some(wake) = self.0.get(channel) {
@@ -53,14 +70,15 @@ pub struct PollSetup {
 }
 
 impl Pollers {
-    /// Starts a poller for each connector that polls (its `poll_interval` is `Some`).
+    /// Starts a poller for each connector that polls (its `poll_interval` is `Some`), woken
+    /// early through `waker` (made by [`PollWaker::for_pollers`] from the same connectors).
     pub fn start(
         setup: PollSetup,
         connectors: &BTreeMap<ChannelId, Arc<dyn Connector>>,
         limiters: &BTreeMap<ChannelId, Limiter>,
+        waker: PollWaker,
     ) -> Self {
         let (stop, stop_rx) = watch::channel(false);
-        let mut wakes = BTreeMap::new();
         let mut tasks = Vec::new();
         for (i, (channel, connector)) in connectors.iter().enumerate() {
             let Some(interval) = connector.poll_interval() else {
@@ -70,8 +88,9 @@ impl Pollers {
                 Some(limiter) => limiter.clone(),
                 None => super::connectors::limiter(&GENERIC_LIMITS),
             };
-            let wake = Arc::new(Notify::new());
-            wakes.insert(channel.clone(), wake.clone());
+            let Some(wake) = waker.0.get(channel).cloned() else {
+                continue;
+            };
             let poller = Poller {
                 channel: channel.clone(),
                 connector: connector.clone(),
@@ -87,11 +106,7 @@ impl Pollers {
             };
             tasks.push((channel.clone(), tokio::spawn(poller.run())));
         }
-        Self {
-            waker: PollWaker(Arc::new(wakes)),
-            stop,
-            tasks,
-        }
+        Self { waker, stop, tasks }
     }
 
     pub fn waker(&self) -> PollWaker {
@@ -378,6 +393,7 @@ sells_from = ["wh"]
             },
             &connectors,
             &BTreeMap::new(),
+            PollWaker::for_pollers(&connectors),
         );
         let sku = Sku::new("MUG").expect("sku");
         let wh = LocationId::new("wh").expect("id");

@@ -492,6 +492,7 @@ async fn simulate(steps: Vec<Step>, seed: u64, fail_percent: u64) -> Result<(), 
         unhealthy_after: 5,
         idle_poll: Duration::from_millis(20),
         rise_grace: Duration::from_millis(150),
+        unseen_sale_bound: Duration::from_secs(60),
     };
     let engine = Engine::start(
         EngineSetup {
@@ -500,6 +501,7 @@ async fn simulate(steps: Vec<Step>, seed: u64, fail_percent: u64) -> Result<(), 
             metrics: metrics.clone(),
             clock: Arc::new(SystemClock),
             tuning,
+            polls: super::poller::PollWaker::default(),
             seed,
         },
         sides,
