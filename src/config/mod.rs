@@ -12,6 +12,7 @@
 //! - `describe`: what `check-config` prints, and which changes need a restart.
 
 mod describe;
+mod kits;
 mod lines;
 mod raw;
 mod secrets;
@@ -64,6 +65,8 @@ pub struct Config {
     pub channels: BTreeMap<ChannelId, ChannelConfig>,
     /// Per-SKU safety and buffer overrides.
     pub skus: BTreeMap<Sku, SkuOverrides>,
+    /// SKUs sold as sets of other SKUs, by kit SKU.
+    pub kits: BTreeMap<Sku, Kit>,
 }
 
 /// One SKU's overrides of the locations' safety stock and the channels' buffers.
@@ -129,6 +132,14 @@ pub struct ChannelConfig {
     pub reconcile_every: Option<Duration>,
     /// Holds back its expected sales during its sync lag on top of `buffer`.
     pub adaptive_buffer: bool,
+}
+
+/// A SKU sold as a set of other SKUs: it has no stock of its own, shows the least its
+/// components allow, and a sale of it reserves its components.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Kit {
+    /// Each component SKU with how many one kit takes (at least 1), in SKU order.
+    pub components: Vec<(Sku, u32)>,
 }
 
 /// How often a channel is reconciled when its config does not say.

@@ -41,6 +41,20 @@ pub(super) struct RawConfig {
     /// Per-SKU overrides (`[skus.MUG]`): safety stock per location, buffer per channel.
     #[serde(default)]
     pub skus: BTreeMap<String, RawSkuOverrides>,
+    /// SKUs sold as a set of other SKUs (`[kits.GIFTBOX]`), with no stock of their own.
+    #[serde(default)]
+    pub kits: BTreeMap<String, RawKit>,
+}
+
+/// `[kits.KIT]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a kit table, like [kits.GIFTBOX] with components = { MUG = 2, TEA = 1 }"
+)]
+pub(super) struct RawKit {
+    /// The SKUs one kit is made of, with how many of each: `{ MUG = 2, TEA = 1 }`.
+    pub components: Option<BTreeMap<String, i64>>,
 }
 
 /// `[skus.SKU]`.

@@ -826,3 +826,38 @@ fn per_sku_overrides_replace_safety_and_buffer() {
         "cannot be negative",
     );
 }
+
+#[test]
+fn kits_name_their_components_and_each_mistake_is_reported_at_its_field() {
+    let source = format!("{BASE}\n[kits.GIFTBOX]\ncomponents = {{ MUG = 2, TEA = 1 }}\n");
+    let config = parse(&source).expect("valid");
+    let kit = &config.kits[&Sku::new("GIFTBOX").expect("sku")];
+    assert_eq!(
+        kit.components,
+        vec![
+            (Sku::new("MUG").expect("sku"), 2),
+            (Sku::new("TEA").expect("sku"), 1)
+        ]
+    );
+
+    let source = format!(
+        "{BASE}\n[kits.GIFTBOX]\ncomponents = {{ GIFTBOX = 1, MINI = 1, TEA = 0 }}\n\
+         [kits.MINI]\ncomponents = {{ MUG = 1 }}\n[kits.EMPTY]\n"
+    );
+    let found = errors(&source);
+    assert_eq!(found.len(), 4, "{found:?}");
+    assert_problem(
+        &found[0],
+        25,
+        "kits.GIFTBOX.components.GIFTBOX",
+        "cannot contain itself",
+    );
+    assert_problem(
+        &found[1],
+        25,
+        "kits.GIFTBOX.components.MINI",
+        "is a kit itself",
+    );
+    assert_problem(&found[2], 25, "kits.GIFTBOX.components.TEA", "at least 1");
+    assert_problem(&found[3], 28, "kits.EMPTY.components", "required");
+}

@@ -12,14 +12,14 @@ use std::time::Duration;
 use omnistock_sdk::{ChannelId, LocationId, Sku};
 
 use super::lines::FieldPath;
-use super::raw::{RawApi, RawChannel, RawConfig, RawLocation, RawSecret, RawSkuOverrides};
+use super::raw::{RawApi, RawChannel, RawConfig, RawKit, RawLocation, RawSecret, RawSkuOverrides};
 use super::secrets::SecretRef;
 use super::{
     ApiConfig, ApiLimits, ChannelConfig, ChannelKind, Config, DEFAULT_LISTEN,
     DEFAULT_MAX_BODY_BYTES, DEFAULT_STATE_DIR, GENERIC_LIMITS, LocationConfig, LogFormat,
     MAX_MAX_BODY_BYTES, MIN_MAX_BODY_BYTES, Policy, Secret,
 };
-use super::{DEFAULT_RECONCILE_MINUTES, SHOPIFY_LIMITS, ShopifyChannel, SkuOverrides};
+use super::{DEFAULT_RECONCILE_MINUTES, Kit, SHOPIFY_LIMITS, ShopifyChannel, SkuOverrides};
 
 /// One problem before it is placed in the file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,10 +76,11 @@ pub(super) fn validate(raw: RawConfig, ctx: &Context<'_>) -> Result<Config, Vec<
     let locations = c.locations(&root.key("locations"), &raw.locations, &raw.channels);
     let channels = c.channels(&root.key("channels"), &raw.channels, &raw.locations);
     let skus = c.skus(&root.key("skus"), &raw.skus, &raw.locations, &raw.channels);
+    let kits = c.kits(&root.key("kits"), &raw.kits);
 
     let Checker { found, .. } = c;
     match (
-        node_id, listen, state_dir, log_format, api, locations, channels, public_url, skus,
+        node_id, listen, state_dir, log_format, api, locations, channels, public_url, skus, kits,
     ) {
         (
             Some(node_id),
@@ -91,8 +92,10 @@ pub(super) fn validate(raw: RawConfig, ctx: &Context<'_>) -> Result<Config, Vec<
             Some(channels),
             Some(public_url),
             Some(skus),
+            Some(kits),
         ) if found.is_empty() => Ok(Config {
             skus,
+            kits,
             source: ctx.source.to_path_buf(),
             node_id,
             listen,
@@ -159,6 +162,23 @@ impl Checker<'_, '_> {
         let reference = self.check(path, secret_ref(raw))?;
         let read = (self.ctx.read_secret)(&reference);
         self.check(&path.key(reference.key()), read)
+    }
+
+    /// `[kits.KIT]`: every problem reported at its field.
+    fn kits(
+        &mut self,
+        path: &FieldPath,
+        raw: &BTreeMap<String, RawKit>,
+    ) -> Option<BTreeMap<Sku, Kit>> {
+        match super::kits::validate(path, raw) {
+            Ok(kits) => Some(kits),
+            Err(problems) => {
+                for (at, message) in problems {
+                    self.check::<()>(&at, Err(message));
+                }
+                None
+            }
+        }
     }
 
     /// `[skus.SKU]` overrides: known locations and channels, amounts never negative.
