@@ -14,9 +14,13 @@
 //! - [`api`]: out to Square — headers, `{errors:[…]}` to error classes.
 //! - [`mapping`]: variations to SKUs, Square locations to ours.
 //! - [`webhooks`]: webhooks in — HMAC over URL + raw body, then counts to events.
+//! - `fake` (feature `fake`): a wiremock Square that follows the contract notes and checks
+//!   every request body against Square's OpenAPI schemas, misbehaviour included.
 #![forbid(unsafe_code)]
 
 pub mod api;
+#[cfg(feature = "fake")]
+pub mod fake;
 pub mod mapping;
 pub mod settings;
 pub mod webhooks;
