@@ -23,6 +23,12 @@ use crate::wire::{ApiError, ErrorBody};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SquareError {
     KeyReused(String),
+    /// A request error naming one change of a batch (`field: "changes[3].adjustment.…"`):
+    /// Square applies a batch all or nothing, so the others were not applied either.
+    Change {
+        index: usize,
+        message: String,
+    },
     Other(ConnectorError),
 }
 
@@ -35,7 +41,9 @@ impl From<ConnectorError> for SquareError {
 impl From<SquareError> for ConnectorError {
     fn from(e: SquareError) -> Self {
         match e {
-            SquareError::KeyReused(m) => ConnectorError::Permanent(m),
+            SquareError::KeyReused(m) | SquareError::Change { message: m, .. } => {
+                ConnectorError::Permanent(m)
+            }
             SquareError::Other(e) => e,
         }
     }
@@ -146,6 +154,14 @@ pub fn classify(status: u16, errors: &[ApiError], action: &str) -> Option<Square
     if first.code == "IDEMPOTENCY_KEY_REUSED" {
         return Some(SquareError::KeyReused(format!("{action}: {detail}")));
     }
+    if first.category == "INVALID_REQUEST_ERROR"
+        && let Some(index) = first.field.as_deref().and_then(change_index)
+    {
+        return Some(SquareError::Change {
+            index,
+            message: format!("{action}: {detail}"),
+        });
+    }
     let err = match (status, first.category.as_str()) {
         (429, _) | (_, "RATE_LIMIT_ERROR") => ConnectorError::RateLimited {
             message: format!("{action}: HTTP {status}: {detail}"),
@@ -160,6 +176,16 @@ pub fn classify(status: u16, errors: &[ApiError], action: &str) -> Option<Square
         _ => ConnectorError::Permanent(format!("{action}: HTTP {status}: {detail}")),
     };
     Some(SquareError::Other(err))
+}
+
+/// `3` of `changes[3].adjustment.quantity`.
+fn change_index(field: &str) -> Option<usize> {
+    field
+        .strip_prefix("changes[")?
+        .split(']')
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn describe(errors: &[ApiError]) -> String {
@@ -225,5 +251,12 @@ mod tests {
             Some(SquareError::KeyReused(_))
         ));
         assert_eq!(classify(400, &[], "x"), None);
+        let one = errors(
+            r#"{"errors":[{"category":"INVALID_REQUEST_ERROR","code":"NOT_FOUND","field":"changes[3].adjustment.catalog_object_id"}]}"#,
+        );
+        assert!(matches!(
+            classify(400, &one, "x"),
+            Some(SquareError::Change { index: 3, .. })
+        ));
     }
 }

@@ -14,16 +14,24 @@
 //! - [`api`]: out to Square — headers, `{errors:[…]}` to error classes.
 //! - [`mapping`]: variations to SKUs, Square locations to ours.
 //! - [`webhooks`]: webhooks in — HMAC over URL + raw body, then counts to events.
+//! - [`changes`]: the changes feed of owned locations as deltas with their own ids, our own
+//!   changes skipped as echoes, and the poll cursor.
+//! - [`connector`]: listing and re-reading counts, polling, the trait impl.
+//! - [`push`]: holds as `ADJUSTMENT`s, counts as re-read `PHYSICAL_COUNT`s, idempotency.
 //! - `fake` (feature `fake`): a wiremock Square that follows the contract notes and checks
 //!   every request body against Square's OpenAPI schemas, misbehaviour included.
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod changes;
+pub mod connector;
 #[cfg(feature = "fake")]
 pub mod fake;
 pub mod mapping;
+pub mod push;
 pub mod settings;
 pub mod webhooks;
 pub mod wire;
 
+pub use connector::{MAX_BATCH, SquareConnector, WEBHOOK_TOPICS};
 pub use settings::{HoldState, SquareSettings};

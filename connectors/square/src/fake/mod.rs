@@ -87,6 +87,8 @@ pub struct FakeStats {
     pub requests: u64,
     pub batches_applied: u64,
     pub idempotent_replays: u64,
+    /// Calls refused with `IDEMPOTENCY_KEY_REUSED` (a known key with another body).
+    pub keys_reused: u64,
     pub largest_batch: usize,
 }
 
@@ -802,6 +804,7 @@ fn batch_change(state: &mut State, body: Value) -> ResponseTemplate {
             state.stats.idempotent_replays += 1;
             return ResponseTemplate::new(200).set_body_json(answer);
         }
+        state.stats.keys_reused += 1;
         return invalid(
             "IDEMPOTENCY_KEY_REUSED",
             "The idempotency key was already used with a different request body.",
