@@ -8,20 +8,24 @@
 //! - Ours (a `reference_id` starting with [`REFERENCE_PREFIX`]) are echoes and skipped
 //!   (DESIGN.md rule 5).
 //!
+//! The first poll (no cursor) *seeds*: the current `IN_STOCK` counts of the owned locations,
+//! each a `LevelObserved` at its `calculated_at`, so a store that has not counted its shelves
+//! lately still has an on hand; the feed is then read from the moment the seed began. A
+//! change received in between is in both, and harmless: a delta at or before the latest
+//! count is inside it.
+//!
 //! The poll cursor is JSON: `updated_after` (Square filters the feed by when it *received*
 //! a change, so a late offline sale is still found), Square's page cursor while a query is
-//! being paged, and the newest `created_at` seen so far.
+//! being paged, the newest `created_at` seen so far, and the counts page while seeding.
 
 use omnistock_sdk::{EventId, StockChange, StockEvent, Timestamp, Unmapped};
 use serde::{Deserialize, Serialize};
 
 use crate::mapping::Mapping;
-use crate::wire::{Change, whole_units};
+use crate::wire::{Change, Count, whole_units};
 
 /// Every change we write carries `reference_id = omnistock:<key>`.
 pub const REFERENCE_PREFIX: &str = "omnistock:";
-/// How far back the first poll looks.
-pub const FIRST_POLL_LOOKBACK_MS: i64 = 24 * 3_600_000;
 /// Polls overlap by this much, so a change received in the same instant as the last one seen
 /// is not missed; the overlap comes back with the same ids and is dropped as duplicates.
 pub const OVERLAP_MS: i64 = 1_000;
@@ -34,19 +38,29 @@ pub struct PollCursor {
     pub page: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seen: Option<Timestamp>,
+    /// Seeding: the counts page to read next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<String>,
 }
 
 impl PollCursor {
-    /// The saved cursor, or the start of the lookback window.
-    pub fn resume(saved: Option<&str>, now: Timestamp) -> Result<Self, String> {
-        match saved {
-            Some(text) => serde_json::from_str(text)
-                .map_err(|e| format!("poll cursor {text:?} is not ours: {e}")),
-            None => Ok(Self {
-                updated_after: Timestamp::from_millis(now.as_millis() - FIRST_POLL_LOOKBACK_MS),
-                page: None,
-                seen: None,
-            }),
+    /// The saved cursor, or `None` for a first poll (which seeds).
+    pub fn resume(saved: Option<&str>) -> Result<Option<Self>, String> {
+        saved
+            .map(|text| {
+                serde_json::from_str(text)
+                    .map_err(|e| format!("poll cursor {text:?} is not ours: {e}"))
+            })
+            .transpose()
+    }
+
+    /// The cursor after a seed page: the next counts page, else the feed from `since`.
+    pub fn seeding(since: Timestamp, next: Option<String>) -> Self {
+        Self {
+            updated_after: Timestamp::from_millis(since.as_millis() - OVERLAP_MS),
+            page: None,
+            seen: None,
+            seed: next,
         }
     }
 
@@ -59,6 +73,7 @@ impl PollCursor {
                 updated_after: self.updated_after,
                 page: Some(page),
                 seen,
+                seed: None,
             },
             None => Self {
                 updated_after: seen
@@ -66,6 +81,7 @@ impl PollCursor {
                     .map_or(self.updated_after, |s| s.max(self.updated_after)),
                 page: None,
                 seen: None,
+                seed: None,
             },
         }
     }
@@ -163,6 +179,52 @@ pub fn to_event(mapping: &Mapping, change: &Change) -> Result<Option<StockEvent>
     }))
 }
 
+/// A current count at an owned location as the seed of its on hand, or why not. Its id
+/// names the count's `calculated_at`, so a seed polled twice is a duplicate.
+pub fn seed_event(mapping: &Mapping, count: &Count) -> Result<Option<StockEvent>, Unmapped> {
+    let what = || {
+        format!(
+            "count of {} at {}",
+            count.catalog_object_id, count.location_id
+        )
+    };
+    let fail = |reason: String| Unmapped {
+        what: what(),
+        reason,
+    };
+    if count.state != "IN_STOCK" {
+        return Ok(None);
+    }
+    let place = mapping
+        .place(&count.location_id)
+        .ok_or_else(|| fail("location not in config".into()))?;
+    let sku = mapping
+        .sku(&count.catalog_object_id)
+        .ok_or_else(|| fail("unknown item variation".into()))?;
+    let quantity = whole_units(&count.quantity).map_err(fail)?;
+    let at = count
+        .calculated_at
+        .as_deref()
+        .ok_or_else(|| fail("no calculated_at".into()))?;
+    let occurred_at = Timestamp::parse_rfc3339(at).map_err(fail)?;
+    let id = EventId::new(format!(
+        "square/count/{}/{}/{}",
+        count.catalog_object_id,
+        count.location_id,
+        occurred_at.as_millis()
+    ))
+    .map_err(|e| fail(e.to_string()))?;
+    Ok(Some(StockEvent {
+        id,
+        occurred_at,
+        sku,
+        change: StockChange::LevelObserved {
+            location: place.ours.clone(),
+            quantity,
+        },
+    }))
+}
+
 enum Delta {
     By(i64, String),
     Count(i64),
@@ -253,23 +315,21 @@ mod tests {
 
     #[test]
     fn the_cursor_pages_then_moves_past_the_newest_change_with_an_overlap() {
-        let start = PollCursor::resume(None, Timestamp::from_millis(100_000_000)).expect("fresh");
-        assert_eq!(
-            start.updated_after.as_millis(),
-            100_000_000 - FIRST_POLL_LOOKBACK_MS
-        );
+        assert_eq!(PollCursor::resume(None), Ok(None), "a first poll seeds");
+        let start = PollCursor::seeding(Timestamp::from_millis(90_000_000), None);
+        assert_eq!(start.updated_after.as_millis(), 90_000_000 - OVERLAP_MS);
         let paging = start.advance(Some(Timestamp::from_millis(99_000_000)), Some("p2".into()));
         assert_eq!(paging.updated_after, start.updated_after);
         let done = paging.advance(Some(Timestamp::from_millis(98_000_000)), None);
         assert_eq!(done.updated_after.as_millis(), 99_000_000 - OVERLAP_MS);
         assert_eq!(done.page, None);
-        let again = PollCursor::resume(Some(&done.encode()), Timestamp::EPOCH).expect("ours");
-        assert_eq!(again, done);
+        let again = PollCursor::resume(Some(&done.encode())).expect("ours");
+        assert_eq!(again, Some(done.clone()));
         assert_eq!(
             done.advance(None, None),
             done,
             "an empty page keeps the window"
         );
-        assert!(PollCursor::resume(Some("garbage"), Timestamp::EPOCH).is_err());
+        assert!(PollCursor::resume(Some("garbage")).is_err());
     }
 }

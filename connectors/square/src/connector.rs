@@ -194,14 +194,62 @@ impl SquareConnector {
         Ok((levels, unmapped))
     }
 
-    /// One page of the changes feed of the owned locations since `cursor`.
+    /// One page of what changed at the owned locations since `cursor`: the seed of their
+    /// counts first, then the changes feed (see [`crate::changes`]).
     pub async fn poll_changes(&self, cursor: Option<String>) -> Result<PollPage, ConnectorError> {
-        let owned = self.mapping.square_locations(true);
-        let start = PollCursor::resume(cursor.as_deref(), self.now()).map_err(|e| {
+        let saved = PollCursor::resume(cursor.as_deref()).map_err(|e| {
             ConnectorError::Permanent(format!("polling {}: {e}", self.settings.channel))
         })?;
-        let mut unmapped = self.fresh_catalog().await?;
-        let mut body = json!({ "location_ids": owned, "types": ["ADJUSTMENT", "PHYSICAL_COUNT"],
+        let unmapped = self.fresh_catalog().await?;
+        match saved {
+            None => self.seed(self.now(), None, unmapped).await,
+            Some(c) => match c.seed.clone() {
+                Some(page) => self.seed(c.updated_after, Some(page), unmapped).await,
+                None => self.changes(c, unmapped).await,
+            },
+        }
+    }
+
+    /// One page of the owned locations' current counts, as the seed of their on hand.
+    async fn seed(
+        &self,
+        since: Timestamp,
+        page: Option<String>,
+        mut unmapped: Vec<Unmapped>,
+    ) -> Result<PollPage, ConnectorError> {
+        let mut body = json!({ "location_ids": self.mapping.square_locations(true),
+            "states": ["IN_STOCK"], "limit": PAGE_LIMIT });
+        if let Some(c) = &page {
+            body["cursor"] = json!(c);
+        }
+        let action = format!("seeding the owned counts of {}", self.settings.channel);
+        let counts = self.counts(&body, &action).await?;
+        let mut events = Vec::new();
+        for count in &counts.counts {
+            match changes::seed_event(&self.mapping, count) {
+                Ok(Some(event)) => events.push(event),
+                Ok(None) => {}
+                Err(report) => unmapped.push(report),
+            }
+        }
+        let next = counts.cursor.filter(|next| Some(next) != page.as_ref());
+        let cursor = PollCursor::seeding(since, next);
+        Ok(PollPage {
+            events,
+            unmapped,
+            cursor: Some(cursor.encode()),
+            more: true,
+        })
+    }
+
+    /// One page of the changes feed of the owned locations.
+    async fn changes(
+        &self,
+        start: PollCursor,
+        mut unmapped: Vec<Unmapped>,
+    ) -> Result<PollPage, ConnectorError> {
+        let mut body = json!({ "location_ids": self.mapping.square_locations(true),
+            "types": ["ADJUSTMENT", "PHYSICAL_COUNT"],
             "updated_after": start.updated_after.to_rfc3339(), "limit": PAGE_LIMIT });
         if let Some(page) = &start.page {
             body["cursor"] = json!(page);
@@ -221,12 +269,13 @@ impl SquareConnector {
                 Err(report) => unmapped.push(report),
             }
         }
-        let more = page.cursor.is_some();
-        let next = start.advance(newest, page.cursor);
+        let next = page.cursor.filter(|next| Some(next) != start.page.as_ref());
+        let more = next.is_some();
+        let cursor = start.advance(newest, next);
         Ok(PollPage {
             events,
             unmapped,
-            cursor: Some(next.encode()),
+            cursor: Some(cursor.encode()),
             more,
         })
     }
@@ -342,6 +391,12 @@ impl Connector for SquareConnector {
             outcomes.extend(push::push_adjustments(self, chunk).await?);
         }
         Ok(outcomes)
+    }
+
+    /// Square reports an owned location's changes (and skips ours as echoes): it is pushed
+    /// holds there.
+    fn takes_holds(&self) -> bool {
+        true
     }
 
     async fn poll(&self, cursor: Option<String>) -> Result<PollPage, ConnectorError> {
