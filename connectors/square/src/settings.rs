@@ -175,7 +175,7 @@ impl SquareSettings {
                 problems.push(format!("{field}: {url:?} is not an http(s) URL"));
             }
         }
-        if !is_date(&self.square_version) {
+        if !is_square_version(&self.square_version) {
             problems.push(format!(
                 "square_version: {:?} is not a date of the form YYYY-MM-DD",
                 self.square_version
@@ -216,7 +216,8 @@ impl SquareSettings {
     }
 }
 
-fn is_date(text: &str) -> bool {
+/// Whether `text` has the form of a `Square-Version` (`YYYY-MM-DD`).
+pub fn is_square_version(text: &str) -> bool {
     let bytes = text.as_bytes();
     bytes.len() == 10
         && bytes.iter().enumerate().all(|(i, b)| match i {
