@@ -238,4 +238,9 @@ async fn a_square_webhook_with_a_wrong_signature_or_url_is_refused() {
     let status = square.deliver(&url, NOTIFICATION_URL, b"{\"type\": ").await;
     assert_eq!(status, 400, "a signed body that is not JSON");
     assert_eq!(square.deliver(&url, NOTIFICATION_URL, &body).await, 200);
+    // Square retries a delivery it thinks timed out: accepted again, changing nothing.
+    assert_eq!(
+        square.redeliver(&url, NOTIFICATION_URL, &body, 1).await,
+        200
+    );
 }

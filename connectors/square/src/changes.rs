@@ -150,6 +150,9 @@ pub fn to_event(mapping: &Mapping, change: &Change) -> Result<Option<StockEvent>
         what: what(),
         reason: "location not in config".into(),
     })?;
+    if !place.owned {
+        return Ok(None); // Only an owner's changes are stock changes (DESIGN.md rule 2).
+    }
     let sku = mapping.sku(variation).ok_or_else(|| Unmapped {
         what: what(),
         reason: "unknown item variation".into(),
@@ -198,6 +201,9 @@ pub fn seed_event(mapping: &Mapping, count: &Count) -> Result<Option<StockEvent>
     let place = mapping
         .place(&count.location_id)
         .ok_or_else(|| fail("location not in config".into()))?;
+    if !place.owned {
+        return Ok(None);
+    }
     let sku = mapping
         .sku(&count.catalog_object_id)
         .ok_or_else(|| fail("unknown item variation".into()))?;
@@ -298,6 +304,26 @@ mod tests {
             "occurred_at":"2026-11-23T09:00:00Z"}}"#,
         );
         assert_eq!(to_event(&mapping(), &ours), Ok(None));
+    }
+
+    #[test]
+    fn changes_where_square_is_not_the_owner_are_not_stock_changes() {
+        let settings = SquareSettings::new("sq", "t", "k", "https://x/")
+            .location("LSTORE", LocationId::new("store-1").expect("id"));
+        let mapping = Mapping::new(&settings);
+        mapping.load(&[CatalogObject {
+            id: "VMUG".into(),
+            kind: "ITEM_VARIATION".into(),
+            is_deleted: false,
+            item_variation_data: Some(VariationData {
+                sku: Some("MUG".into()),
+            }),
+        }]);
+        let sale = change(
+            r#"{"type":"ADJUSTMENT","adjustment":{"id":"A4","from_state":"IN_STOCK","to_state":"SOLD",
+            "location_id":"LSTORE","catalog_object_id":"VMUG","quantity":"1","occurred_at":"2026-11-23T09:00:00Z"}}"#,
+        );
+        assert_eq!(to_event(&mapping, &sale), Ok(None));
     }
 
     #[test]

@@ -201,6 +201,13 @@ impl SquareConnector {
             ConnectorError::Permanent(format!("polling {}: {e}", self.settings.channel))
         })?;
         let unmapped = self.fresh_catalog().await?;
+        if self.settings.owned.is_empty() {
+            // Nothing to poll: where Square is not the owner its webhooks carry the number.
+            return Ok(PollPage {
+                unmapped,
+                ..PollPage::default()
+            });
+        }
         match saved {
             None => self.seed(self.now(), None, unmapped).await,
             Some(c) => match c.seed.clone() {

@@ -451,16 +451,36 @@ impl FakeSquare {
 
     /// POSTs a signed delivery of `body` to `url` (Square signs `notification_url`, the URL
     /// as registered, which may differ from where it is delivered behind a proxy). Returns
-    /// the HTTP status.
+    /// the HTTP status, 0 if there was no answer.
     pub async fn deliver(&self, url: &str, notification_url: &str, body: &[u8]) -> u16 {
-        let mut request = reqwest::Client::new().post(url).body(body.to_vec());
-        for (name, value) in self.webhook_headers(notification_url, body) {
-            request = request.header(name, value);
-        }
-        match request.send().await {
-            Ok(response) => response.status().as_u16(),
-            Err(_) => 0,
-        }
+        let headers = self.webhook_headers(notification_url, body);
+        send(url, headers, body).await
+    }
+
+    /// Delivers `body` again as Square retries it (`square-retry-number`,
+    /// `square-retry-reason`): same body, same `event_id`.
+    pub async fn redeliver(
+        &self,
+        url: &str,
+        notification_url: &str,
+        body: &[u8],
+        retry: u32,
+    ) -> u16 {
+        let mut headers = self.webhook_headers(notification_url, body);
+        headers.push(("square-retry-number".into(), retry.to_string()));
+        headers.push(("square-retry-reason".into(), "http_timeout".into()));
+        send(url, headers, body).await
+    }
+}
+
+async fn send(url: &str, headers: Vec<(String, String)>, body: &[u8]) -> u16 {
+    let mut request = reqwest::Client::new().post(url).body(body.to_vec());
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    match request.send().await {
+        Ok(response) => response.status().as_u16(),
+        Err(_) => 0,
     }
 }
 
