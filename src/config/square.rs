@@ -120,6 +120,20 @@ impl Checker<'_, '_> {
                 }
             }
         }
+        for (i, name) in raw.sells_from.iter().flatten().enumerate() {
+            let mapped = raw
+                .square_locations
+                .iter()
+                .flatten()
+                .any(|(_, ours)| ours == name);
+            if raw.square_locations.is_some() && !mapped {
+                self.report(
+                    path.key("sells_from").index(i),
+                    format!("{name:?} is not in square_locations: no Square location counts it"),
+                );
+                ok = false;
+            }
+        }
         let mut variations = BTreeMap::new();
         for (variation, sku) in raw.square_variations.iter().flatten() {
             let at = path.key("square_variations").key(variation);

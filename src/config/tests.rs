@@ -927,7 +927,13 @@ fn a_square_channels_values_are_checked() {
             .map(ToString::to_string)
             .collect::<Vec<_>>(),
     };
-    assert_eq!(found.len(), 4, "{found:#?}");
+    assert_eq!(found.len(), 5, "{found:#?}");
+    assert!(
+        found
+            .iter()
+            .any(|f| f.contains("sells_from[0]") && f.contains("no Square location counts it")),
+        "{found:#?}"
+    );
     assert!(
         found
             .iter()

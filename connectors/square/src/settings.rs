@@ -27,8 +27,11 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(30);
 /// Square") is the least harmful to the merchant's reports: a move to `SOLD` shows as a sale
 /// in the item sales and inventory-sold reports (it is not one yet: the order is still
 /// open), a move to `WASTE` shows as shrinkage. `NONE → IN_STOCK` is the documented way to
-/// put units (back) into stock, which is how a hold is released. The state is a setting so
-/// that a merchant whose account refuses one pair can pick another without a release.
+/// put units (back) into stock, which is how a hold is released. Square's spec marks neither
+/// `NONE` nor `WASTE` read-only, but publishes no full matrix of accepted pairs: that it
+/// accepts `IN_STOCK → NONE` is our reading, not yet seen against a live account. The state
+/// is therefore a setting, so a merchant whose account refuses one pair can pick `WASTE`
+/// (the documented shrinkage move) without a release.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HoldState {
     None,
