@@ -313,6 +313,18 @@ impl FakeSquare {
         self.record(kind, variation, location, quantity, occurred_at)
     }
 
+    /// A sale rung up offline `ago` before now, reaching Square now.
+    pub fn sale_ago(
+        &self,
+        variation: &str,
+        location: &str,
+        quantity: i64,
+        ago: Duration,
+    ) -> String {
+        let at = Timestamp::from_millis(now().as_millis() - ago.as_millis() as i64);
+        self.sale_at(variation, location, quantity, at)
+    }
+
     /// A physical count taken in the store now. Returns the change id.
     pub fn physical_count(&self, variation: &str, location: &str, quantity: i64) -> String {
         let kind = Kind::PhysicalCount {
