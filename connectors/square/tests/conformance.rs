@@ -2,8 +2,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use common::*;
 use omnistock_sdk::conformance::{self, ConformanceFake, Failure};
@@ -63,9 +61,7 @@ impl ConformanceFake for Knobs {
 #[tokio::test]
 async fn the_square_connector_keeps_the_connector_contract() {
     let fake = account().await;
-    let mut settings = settings(&fake);
-    settings.http.timeout = Duration::from_millis(1500);
-    let connector = connector(settings);
+    let connector = connector(settings(&fake));
     let knobs = Knobs(fake);
     conformance::run(&connector, &knobs)
         .await

@@ -40,7 +40,7 @@ pub async fn account() -> FakeSquare {
         .count(MUG, SHOWROOM, 6)
         .count(NAMELESS, STORE, 1)
         .count(MUG, "LBACKOFFICE", 2)
-        .slow_answer(Duration::from_secs(3))
+        .slow_answer(Duration::from_secs(10))
         .start()
         .await
 }
@@ -50,7 +50,8 @@ pub fn settings(fake: &FakeSquare) -> SquareSettings {
         .settings("square-downtown", NOTIFICATION_URL)
         .owned_location(STORE, loc("store-1"))
         .location(SHOWROOM, loc("showroom"));
-    settings.http.timeout = Duration::from_millis(1500);
+    // Long enough for a slow CI machine, short against the fake's 10 s slow answer.
+    settings.http.timeout = Duration::from_secs(3);
     settings
 }
 
