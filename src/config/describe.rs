@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use super::lines::FieldPath;
 use super::{
     ApiLimits, ChannelConfig, ChannelKind, Config, LogFormat, Policy, Secret, ShopifyChannel,
+    SquareChannel,
 };
 
 impl Config {
@@ -76,6 +77,24 @@ impl Config {
                         "    orders without a location reserve at: {}",
                         shop.default_location
                     )?;
+                    writeln!(out, "    webhooks: POST /v1/webhooks/{id}")?;
+                }
+                ChannelKind::Square(square) => {
+                    writeln!(
+                        out,
+                        "    base_url: {} (Square-Version {})",
+                        square.base_url, square.square_version
+                    )?;
+                    writeln!(out, "    access_token: {}", from(&square.access_token))?;
+                    writeln!(
+                        out,
+                        "    webhook_signature_key: {}",
+                        from(&square.webhook_signature_key)
+                    )?;
+                    for (sq, ours) in &square.locations {
+                        writeln!(out, "    square location {sq} is {ours}")?;
+                    }
+                    writeln!(out, "    holds move units to: {}", square.hold_state)?;
                     writeln!(out, "    webhooks: POST /v1/webhooks/{id}")?;
                 }
             }
@@ -161,6 +180,7 @@ enum PushSide<'a> {
     /// The URL, and the secret that signs the pushes.
     Generic(&'a str, &'a Secret),
     Shopify(&'a ShopifyChannel),
+    Square(&'a SquareChannel),
 }
 
 fn push_side(channel: Option<&ChannelConfig>) -> Option<(PushSide<'_>, &ApiLimits)> {
@@ -171,6 +191,7 @@ fn push_side(channel: Option<&ChannelConfig>) -> Option<(PushSide<'_>, &ApiLimit
             webhook_secret,
         } => PushSide::Generic(push_url.as_deref()?, webhook_secret),
         ChannelKind::Shopify(shop) => PushSide::Shopify(shop),
+        ChannelKind::Square(square) => PushSide::Square(square),
     };
     Some((side, &channel.limits))
 }

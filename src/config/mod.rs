@@ -161,6 +161,14 @@ pub const SHOPIFY_LIMITS: ApiLimits = ApiLimits {
     max_batch: 250,
 };
 
+/// Square: 10 calls per second, bursts of 20 (Square publishes no limits: a 429 backs off),
+/// 100 changes a `BatchChangeInventory`.
+pub const SQUARE_LIMITS: ApiLimits = ApiLimits {
+    per_second: 10.0,
+    burst: 20,
+    max_batch: 100,
+};
+
 /// Generic channels: 10 calls per second, bursts of 20, 100 quantities a push.
 pub const GENERIC_LIMITS: ApiLimits = ApiLimits {
     per_second: 10.0,
@@ -188,6 +196,27 @@ pub enum ChannelKind {
     /// A Shopify shop (online store and Shopify POS) through the Admin GraphQL API; its
     /// webhooks go to `POST /v1/webhooks/{channel}`. Always pushing.
     Shopify(Box<ShopifyChannel>),
+    /// A Square account (store POS) through its Inventory, Catalog and Locations APIs; its
+    /// webhooks go to `POST /v1/webhooks/{channel}`. At a location it owns it is read
+    /// through its changes feed and pushed holds.
+    Square(Box<SquareChannel>),
+}
+
+/// A Square channel's settings, secrets resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SquareChannel {
+    pub base_url: String,
+    pub square_version: String,
+    pub access_token: Secret,
+    pub webhook_signature_key: Secret,
+    /// As registered; `None`: `{public_url}/v1/webhooks/{channel}`.
+    pub notification_url: Option<String>,
+    /// Square location id → ours.
+    pub locations: BTreeMap<String, LocationId>,
+    /// Item variation id → SKU overrides.
+    pub variations: BTreeMap<String, Sku>,
+    /// `NONE`, `WASTE` or `SOLD`.
+    pub hold_state: String,
 }
 
 /// A Shopify channel's settings, secrets resolved.
@@ -208,6 +237,7 @@ impl ChannelKind {
         match self {
             Self::Generic { .. } => "generic",
             Self::Shopify(_) => "shopify",
+            Self::Square(_) => "square",
         }
     }
 }

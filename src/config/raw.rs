@@ -149,6 +149,27 @@ pub(super) struct RawChannel {
     /// `shopify`: where an online order's lines are reserved when the order names no
     /// location. Default: the first of `sells_from`.
     pub default_location: Option<String>,
+    /// `square`: the API's base URL. Default `https://connect.squareup.com` (the sandbox is
+    /// `https://connect.squareupsandbox.com`).
+    pub base_url: Option<String>,
+    /// `square`: the pinned `Square-Version`, `YYYY-MM-DD`. Default `2025-08-20`.
+    pub square_version: Option<String>,
+    /// `square`: the webhook subscription's signature key; a secret reference. Required.
+    /// (`access_token`, also required, is the account's access token.)
+    pub webhook_signature_key: Option<RawSecret>,
+    /// `square`: the notification URL exactly as registered in the subscription (Square
+    /// signs it with the body). Default `{public_url}/v1/webhooks/{channel}`.
+    pub notification_url: Option<String>,
+    /// `square`: which Square location is which of ours: `{ "L123" = "store-downtown" }`.
+    /// Required; a Square location not in it is reported, never guessed. Where the channel
+    /// is the location's `owner`, it is read through its changes and pushed holds.
+    pub square_locations: Option<BTreeMap<String, String>>,
+    /// `square`: item variation id → SKU, for variations whose own `sku` is missing or
+    /// differs: `{ "W62UWFY35CWMYGVWK6TWJDNI" = "MUG-RED" }`. Optional.
+    pub square_variations: Option<BTreeMap<String, String>>,
+    /// `square`: the state holds move units to out of `IN_STOCK`: `NONE` (default: neither a
+    /// sale nor a loss in the merchant's reports), `WASTE` or `SOLD`.
+    pub hold_state: Option<String>,
 }
 
 /// `rate_limit = { per_second = 10, burst = 20 }`.

@@ -19,7 +19,12 @@ use super::{
     DEFAULT_MAX_BODY_BYTES, DEFAULT_STATE_DIR, GENERIC_LIMITS, LocationConfig, LogFormat,
     MAX_MAX_BODY_BYTES, MIN_MAX_BODY_BYTES, Policy, Secret,
 };
-use super::{DEFAULT_RECONCILE_MINUTES, Kit, SHOPIFY_LIMITS, ShopifyChannel, SkuOverrides};
+use super::{
+    DEFAULT_RECONCILE_MINUTES, Kit, SHOPIFY_LIMITS, SQUARE_LIMITS, ShopifyChannel, SkuOverrides,
+};
+
+#[path = "square.rs"]
+mod square;
 
 /// One problem before it is placed in the file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,9 +46,9 @@ pub(super) struct Context<'a> {
 }
 
 /// The kinds this build runs.
-const SUPPORTED_KINDS: &[&str] = &["generic", "shopify"];
+const SUPPORTED_KINDS: &[&str] = &["generic", "shopify", "square"];
 /// Kinds the design names that this build does not run yet.
-const PLANNED_KINDS: &[&str] = &["square", "woocommerce", "warehouse"];
+const PLANNED_KINDS: &[&str] = &["woocommerce", "warehouse"];
 /// The policies this build runs.
 const SUPPORTED_POLICIES: &[&str] = &["pooled"];
 /// Policies the design names that this build does not run yet.
@@ -545,6 +550,7 @@ impl Checker<'_, '_> {
     fn limits(&mut self, path: &FieldPath, raw: &RawChannel) -> Option<ApiLimits> {
         let defaults = match raw.kind.as_deref() {
             Some("shopify") => SHOPIFY_LIMITS,
+            Some("square") => SQUARE_LIMITS,
             _ => GENERIC_LIMITS,
         };
         let rate = raw.rate_limit.as_ref();
@@ -625,6 +631,9 @@ impl Checker<'_, '_> {
             Some("shopify") => self
                 .shopify(path, raw, locations)
                 .map(|c| ChannelKind::Shopify(Box::new(c))),
+            Some("square") => self
+                .square(path, raw, locations)
+                .map(|c| ChannelKind::Square(Box::new(c))),
             Some(kind) if PLANNED_KINDS.contains(&kind) => {
                 self.report(
                     path.key("kind"),
