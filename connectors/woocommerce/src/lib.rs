@@ -29,6 +29,8 @@
 pub mod api;
 pub mod catalog;
 pub mod connector;
+#[cfg(feature = "fake")]
+pub mod fake;
 pub mod item;
 pub mod orders;
 pub mod poll;
