@@ -128,6 +128,7 @@ struct State {
     pings: Vec<u64>,
     failures: VecDeque<Failure>,
     sale_after_read: Option<(u64, i64)>,
+    refuse_update: Vec<u64>,
     clock: i64,
     next_id: u64,
     requests: Vec<FakeRequest>,
@@ -154,6 +155,7 @@ impl FakeWoo {
                 pings: Vec::new(),
                 failures: VecDeque::new(),
                 sale_after_read: None,
+                refuse_update: Vec::new(),
                 clock: START,
                 next_id: 5000,
                 requests: Vec::new(),
@@ -348,6 +350,12 @@ impl FakeWoo {
     /// reader saw the number before the sale, and a set based on it would overwrite the sale.
     pub fn sell_after_next_read(&self, id: u64, quantity: i64) {
         self.state().sale_after_read = Some((id, quantity));
+    }
+
+    /// The next batch update of item `id` is refused inside the 200
+    /// (`woocommerce_rest_cannot_edit`, as for a product the keys' user may not edit).
+    pub fn refuse_next_update(&self, id: u64) {
+        self.state().refuse_update.push(id);
     }
 
     /// Every request received, in order.
@@ -875,14 +883,12 @@ impl State {
             Ok(p) => p,
             Err(name) => return invalid_param(name),
         };
-        let Some(ids) = self
+        // WooCommerce queries variations by parent: a product without any lists none.
+        let ids = self
             .products
             .get(&parent)
-            .filter(|p| p.kind == "variable")
             .map(|p| p.variations.clone())
-        else {
-            return error(404, "woocommerce_rest_product_invalid_id", "Invalid ID.");
-        };
+            .unwrap_or_default();
         let include = include(query);
         let chosen: Vec<u64> = ids
             .into_iter()
@@ -942,6 +948,15 @@ impl State {
                 "woocommerce_rest_product_invalid_id"
             };
             return error_item(id, code, "Invalid ID.", 400);
+        }
+        if let Some(at) = self.refuse_update.iter().position(|r| *r == id) {
+            self.refuse_update.remove(at);
+            return error_item(
+                id,
+                "woocommerce_rest_cannot_edit",
+                "Sorry, you are not allowed to edit this resource.",
+                403,
+            );
         }
         if let Some(q) = update.get("stock_quantity")
             && !q.is_i64()
