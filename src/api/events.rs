@@ -93,6 +93,14 @@ fn authenticate(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Chan
         })?;
     let secret = match &config.channels[&channel].kind {
         ChannelKind::Generic { webhook_secret, .. } => webhook_secret,
+        ChannelKind::WooCommerce(_) => {
+            return Err(ApiError::unauthorized(
+                "wrong_endpoint",
+                format!(
+                    "{channel} is a woocommerce channel: its webhooks go to /v1/webhooks/{channel}"
+                ),
+            ));
+        }
         ChannelKind::Shopify(_) => {
             return Err(ApiError::unauthorized(
                 "wrong_endpoint",

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use super::lines::FieldPath;
 use super::{
     ApiLimits, ChannelConfig, ChannelKind, Config, LogFormat, Policy, Secret, ShopifyChannel,
+    WooChannel,
 };
 
 impl Config {
@@ -76,6 +77,20 @@ impl Config {
                         "    orders without a location reserve at: {}",
                         shop.default_location
                     )?;
+                    writeln!(out, "    webhooks: POST /v1/webhooks/{id}")?;
+                }
+                ChannelKind::WooCommerce(woo) => {
+                    writeln!(out, "    shop_url: {}", woo.shop_url)?;
+                    writeln!(out, "    consumer_key: {}", from(&woo.consumer_key))?;
+                    writeln!(out, "    consumer_secret: {}", from(&woo.consumer_secret))?;
+                    writeln!(out, "    webhook_secret: {}", from(&woo.webhook_secret))?;
+                    let form = if woo.inventory_delta {
+                        "inventory_delta"
+                    } else {
+                        "read, set, re-read"
+                    };
+                    writeln!(out, "    pushes with: {form}")?;
+                    writeln!(out, "    stands for and reserves at: {}", woo.location)?;
                     writeln!(out, "    webhooks: POST /v1/webhooks/{id}")?;
                 }
             }
@@ -161,6 +176,7 @@ enum PushSide<'a> {
     /// The URL, and the secret that signs the pushes.
     Generic(&'a str, &'a Secret),
     Shopify(&'a ShopifyChannel),
+    WooCommerce(&'a WooChannel),
 }
 
 fn push_side(channel: Option<&ChannelConfig>) -> Option<(PushSide<'_>, &ApiLimits)> {
@@ -171,6 +187,7 @@ fn push_side(channel: Option<&ChannelConfig>) -> Option<(PushSide<'_>, &ApiLimit
             webhook_secret,
         } => PushSide::Generic(push_url.as_deref()?, webhook_secret),
         ChannelKind::Shopify(shop) => PushSide::Shopify(shop),
+        ChannelKind::WooCommerce(woo) => PushSide::WooCommerce(woo),
     };
     Some((side, &channel.limits))
 }

@@ -141,6 +141,14 @@ pub const SHOPIFY_LIMITS: ApiLimits = ApiLimits {
     max_batch: 250,
 };
 
+/// WooCommerce: 5 calls per second, bursts of 10 (no documented limit; hosts add their own),
+/// 100 objects a batch.
+pub const WOOCOMMERCE_LIMITS: ApiLimits = ApiLimits {
+    per_second: 5.0,
+    burst: 10,
+    max_batch: 100,
+};
+
 /// Generic channels: 10 calls per second, bursts of 20, 100 quantities a push.
 pub const GENERIC_LIMITS: ApiLimits = ApiLimits {
     per_second: 10.0,
@@ -168,6 +176,23 @@ pub enum ChannelKind {
     /// A Shopify shop (online store and Shopify POS) through the Admin GraphQL API; its
     /// webhooks go to `POST /v1/webhooks/{channel}`. Always pushing.
     Shopify(Box<ShopifyChannel>),
+    /// A WooCommerce shop through the REST API v3; its webhooks go to
+    /// `POST /v1/webhooks/{channel}`. Always pushing.
+    WooCommerce(Box<WooChannel>),
+}
+
+/// A WooCommerce channel's settings, secrets resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WooChannel {
+    pub shop_url: String,
+    pub consumer_key: Secret,
+    pub consumer_secret: Secret,
+    /// The key of `X-WC-Webhook-Signature`, given to the webhooks `omnistock connect` creates.
+    pub webhook_secret: Secret,
+    pub allow_plain_http: bool,
+    pub inventory_delta: bool,
+    /// The location WooCommerce's numbers stand for and its orders reserve at.
+    pub location: LocationId,
 }
 
 /// A Shopify channel's settings, secrets resolved.
@@ -188,6 +213,7 @@ impl ChannelKind {
         match self {
             Self::Generic { .. } => "generic",
             Self::Shopify(_) => "shopify",
+            Self::WooCommerce(_) => "woocommerce",
         }
     }
 }

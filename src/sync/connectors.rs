@@ -9,6 +9,7 @@ use std::time::Duration;
 use omnistock_generic::{GenericConnector, GenericSettings};
 use omnistock_sdk::{ChannelId, Connector, ConnectorError, LocationId};
 use omnistock_shopify::{ShopifyConnector, ShopifySettings};
+use omnistock_woocommerce::{WooConnector, WooSettings};
 
 use super::EngineError;
 use crate::config::{ChannelConfig, ChannelKind, Config};
@@ -82,25 +83,44 @@ pub fn build_all(config: &Config) -> Result<Connectors, EngineError> {
                 );
             }
             ChannelKind::Shopify(shop) => {
-                let connector: Arc<dyn Connector> =
-                    Arc::new(shopify(id, channel, shop).map_err(fail)?);
+                let connector = Arc::new(shopify(id, channel, shop).map_err(fail)?);
                 let location = shop.default_location.clone();
-                if owns(&location) {
-                    not_pushing(id, &location);
-                } else {
-                    built.push.insert(
-                        id.clone(),
-                        PushSide {
-                            connector: connector.clone(),
-                            location,
-                        },
-                    );
-                }
-                built.webhooks.insert(id.clone(), connector);
+                let owned = owns(&location);
+                built.add_online(id, connector, location, owned);
+            }
+            ChannelKind::WooCommerce(woo) => {
+                let connector = Arc::new(woocommerce(id, channel, woo).map_err(fail)?);
+                let owned = owns(&woo.location);
+                built.add_online(id, connector, woo.location.clone(), owned);
             }
         }
     }
     Ok(built)
+}
+
+impl Connectors {
+    /// A channel with webhooks of its own that is pushed its number at `location`, unless it
+    /// owns it.
+    fn add_online(
+        &mut self,
+        id: &ChannelId,
+        connector: Arc<dyn Connector>,
+        location: LocationId,
+        owns: bool,
+    ) {
+        if owns {
+            not_pushing(id, &location);
+        } else {
+            self.push.insert(
+                id.clone(),
+                PushSide {
+                    connector: connector.clone(),
+                    location,
+                },
+            );
+        }
+        self.webhooks.insert(id.clone(), connector);
+    }
 }
 
 /// What `omnistock connect CHANNEL` does: creates or updates the channel's webhook
@@ -124,13 +144,7 @@ pub async fn register_webhooks(
                 .to_owned(),
         )),
         ChannelKind::Shopify(shop) => {
-            let public = config.public_url.as_deref().ok_or_else(|| {
-                fail(format!(
-                    "set public_url in {} (where Shopify reaches this daemon, like \"https://omnistock.example.com\")",
-                    config.source.display()
-                ))
-            })?;
-            let uri = format!("{}/v1/webhooks/{id}", public.trim_end_matches('/'));
+            let uri = webhook_uri(config, id).map_err(fail)?;
             let connector = shopify(id, channel, shop).map_err(|e| fail(e.to_string()))?;
             let actions = connector
                 .register_webhooks(&uri)
@@ -138,7 +152,33 @@ pub async fn register_webhooks(
                 .map_err(|e| fail(e.to_string()))?;
             Ok(actions.iter().map(ToString::to_string).collect())
         }
+        ChannelKind::WooCommerce(woo) => {
+            let uri = webhook_uri(config, id).map_err(fail)?;
+            let connector = woocommerce(id, channel, woo).map_err(|e| fail(e.to_string()))?;
+            let actions = connector
+                .register_webhooks(&uri)
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+            let probe = connector
+                .probe_inventory_delta()
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+            let mut lines: Vec<String> = actions.iter().map(ToString::to_string).collect();
+            lines.push(probe.to_string());
+            Ok(lines)
+        }
     }
+}
+
+/// Where the channel's system delivers its webhooks: `{public_url}/v1/webhooks/{channel}`.
+fn webhook_uri(config: &Config, id: &ChannelId) -> Result<String, String> {
+    let public = config.public_url.as_deref().ok_or_else(|| {
+        format!(
+            "set public_url in {} (where the channel's system reaches this daemon, like \"https://omnistock.example.com\")",
+            config.source.display()
+        )
+    })?;
+    Ok(format!("{}/v1/webhooks/{id}", public.trim_end_matches('/')))
 }
 
 fn not_pushing(channel: &ChannelId, location: &LocationId) {
@@ -167,4 +207,25 @@ fn shopify(
         .validate()
         .map_err(|problems| ConnectorError::Permanent(problems.join("; ")))?;
     ShopifyConnector::new(settings)
+}
+
+fn woocommerce(
+    id: &ChannelId,
+    channel: &ChannelConfig,
+    woo: &crate::config::WooChannel,
+) -> Result<WooConnector, ConnectorError> {
+    let mut settings = WooSettings::new(
+        id.as_str(),
+        woo.shop_url.clone(),
+        woo.consumer_key.expose(),
+        woo.consumer_secret.expose(),
+        woo.webhook_secret.expose(),
+        woo.location.clone(),
+    );
+    settings.allow_plain_http = woo.allow_plain_http;
+    settings.inventory_delta = woo.inventory_delta;
+    settings.calls_per_second = channel.limits.per_second;
+    settings.burst = channel.limits.burst;
+    settings.http.timeout = CALL_TIMEOUT;
+    WooConnector::new(settings)
 }
