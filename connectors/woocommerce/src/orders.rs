@@ -110,6 +110,8 @@ pub fn order_events(
             Meaning::Fulfilled => StockChange::OrderLineFulfilled {
                 order: order_id.clone(),
                 line: line_id.clone(),
+                // Its own line: WooCommerce ships what it sold.
+                channel: None,
             },
             Meaning::Cancelled { restocked } => StockChange::OrderLineCancelled {
                 order: order_id.clone(),
