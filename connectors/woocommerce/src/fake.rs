@@ -358,6 +358,11 @@ impl FakeWoo {
         self.state().refuse_update.push(id);
     }
 
+    /// The ids of every order, oldest first.
+    pub fn order_ids(&self) -> Vec<u64> {
+        self.state().orders.keys().copied().collect()
+    }
+
     /// Every request received, in order.
     pub fn requests(&self) -> Vec<FakeRequest> {
         self.state().requests.clone()
