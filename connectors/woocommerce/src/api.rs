@@ -113,6 +113,26 @@ pub struct LineItem {
     pub sku: Option<String>,
 }
 
+impl LineItem {
+    /// The product or variation the line sold, if it names one.
+    pub fn item(&self) -> Option<crate::item::WooItem> {
+        match (self.product_id, self.variation_id) {
+            (0, _) => None,
+            (product, 0) => Some(crate::item::WooItem::Product(product)),
+            (parent, id) => Some(crate::item::WooItem::Variation { parent, id }),
+        }
+    }
+
+    /// The SKU, if it is a usable one.
+    pub fn usable_sku(&self) -> Option<omnistock_sdk::Sku> {
+        self.sku
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .and_then(|s| omnistock_sdk::Sku::new(s).ok())
+    }
+}
+
 /// A webhook as `/webhooks` lists it.
 #[derive(Clone, Debug, Deserialize)]
 pub struct Webhook {

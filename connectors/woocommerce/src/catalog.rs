@@ -2,7 +2,9 @@
 //!
 //! Mapped: simple products and variations that manage their own stock and carry a SKU.
 //! Everything else is reported with why, never guessed: no SKU, stock not managed, a
-//! variation that uses its parent's stock, a variable product that manages stock for its
+//! variation that uses its parent's stock, a variation without a SKU of its own (WooCommerce
+//! shows it with its parent's SKU, woocommerce/woocommerce#17249: it is recognised by the
+//! parent's SKU, learned when the parent is listed), a variable product that manages stock for its
 //! variations, a managed product without a number. Variable products without stock of
 //! their own are containers: their variations are listed, they themselves are not reported.
 
@@ -14,14 +16,25 @@ use crate::api::{ManageStock, PAGE_SIZE, Product};
 use crate::connector::WooConnector;
 use crate::item::WooItem;
 
-/// SKUs and items, both ways, learned from listings, reads, webhooks and order lines.
+/// SKUs and items, both ways, learned from listings, reads, webhooks and order lines; and
+/// the SKUs of variable products, because WooCommerce shows a variation without a SKU of its
+/// own with its parent's.
 #[derive(Debug, Default)]
 pub struct Catalog {
     skus: HashMap<WooItem, Sku>,
     items: HashMap<Sku, WooItem>,
+    parents: HashMap<u64, Sku>,
 }
 
 impl Catalog {
+    pub fn learn_parent(&mut self, parent: u64, sku: Sku) {
+        self.parents.insert(parent, sku);
+    }
+
+    pub fn parent_sku(&self, parent: u64) -> Option<&Sku> {
+        self.parents.get(&parent)
+    }
+
     pub fn learn(&mut self, item: WooItem, sku: Sku) {
         if let Some(old) = self.skus.insert(item, sku.clone()) {
             self.items.remove(&old);
@@ -86,9 +99,30 @@ pub fn item_of_record(product: &Product) -> WooItem {
 }
 
 impl WooConnector {
+    /// [`judge`], and a variation showing its parent's SKU is not mapped by it.
+    pub(crate) fn judge_record(&self, item: WooItem, product: &Product) -> Judged {
+        match judge(item, product) {
+            Judged::Level { sku, .. } if self.borrows_parent_sku(item, &sku) => Judged::Unmapped(
+                format!("no SKU of its own (WooCommerce shows its parent's, {sku})"),
+            ),
+            judged => judged,
+        }
+    }
+
+    /// Whether `sku` on `item` is only its parent's, shown for a variation without its own.
+    pub(crate) fn borrows_parent_sku(&self, item: WooItem, sku: &Sku) -> bool {
+        item.parent().is_some_and(|parent| {
+            self.catalog
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .parent_sku(parent)
+                == Some(sku)
+        })
+    }
+
     /// Judges one record into `report`, learning its SKU.
     fn collect(&self, item: WooItem, product: &Product, report: &mut ListReport) {
-        match judge(item, product) {
+        match self.judge_record(item, product) {
             Judged::Level { sku, available } => {
                 self.learn(item, sku.clone());
                 report.page.levels.push(ItemLevel {
@@ -142,6 +176,12 @@ impl WooConnector {
         for product in &products {
             self.collect(WooItem::Product(product.id), product, &mut report);
             if product.kind.as_deref() == Some("variable") {
+                if let Some(sku) = product.usable_sku() {
+                    self.catalog
+                        .write()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .learn_parent(product.id, sku);
+                }
                 for variation in self.variations(product.id, None).await? {
                     let item = WooItem::Variation {
                         parent: product.id,

@@ -28,7 +28,7 @@ pub const MAX_BATCH: usize = 100;
 pub struct WooConnector {
     pub(crate) settings: WooSettings,
     pub(crate) rest: Rest,
-    catalog: RwLock<Catalog>,
+    pub(crate) catalog: RwLock<Catalog>,
 }
 
 impl WooConnector {
@@ -62,23 +62,21 @@ impl WooConnector {
             .learn(item, sku);
     }
 
-    /// An order line names its product (and variation) and SKU: learn the pair.
+    /// An order line names its product (and variation) and SKU: learn the pair, unless the
+    /// SKU is only the parent's.
     pub(crate) fn learn_line(&self, line: &LineItem) {
-        let Some(sku) = line
-            .sku
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .and_then(|s| Sku::new(s).ok())
-        else {
+        let (Some(item), Some(sku)) = (line.item(), line.usable_sku()) else {
             return;
         };
-        let item = match (line.product_id, line.variation_id) {
-            (0, _) => return,
-            (product, 0) => WooItem::Product(product),
-            (parent, id) => WooItem::Variation { parent, id },
-        };
-        self.learn(item, sku);
+        if !self.borrows_parent_sku(item, &sku) {
+            self.learn(item, sku);
+        }
+    }
+
+    /// Whether an order line's SKU is only its parent's.
+    pub(crate) fn line_borrows_sku(&self, line: &LineItem, sku: &Sku) -> bool {
+        line.item()
+            .is_some_and(|item| self.borrows_parent_sku(item, sku))
     }
 
     /// The item a SKU was learned for.

@@ -202,10 +202,11 @@ impl FakeWooBuilder {
         self
     }
 
-    /// A variable product and its variations `(id, sku ("" for none), stock)`, each managing
-    /// its own stock.
-    pub fn variable(mut self, parent: u64, variations: &[(u64, &str, i64)]) -> Self {
-        let mut container = product("variable", "", json!(false), None);
+    /// A variable product with SKU `sku` and its variations `(id, sku, stock)`, each managing
+    /// its own stock. A variation with `""` has no SKU of its own and shows its parent's, as
+    /// WooCommerce does.
+    pub fn variable(mut self, parent: u64, sku: &str, variations: &[(u64, &str, i64)]) -> Self {
+        let mut container = product("variable", sku, json!(false), None);
         for &(id, sku, stock) in variations {
             container.variations.push(id);
             let mut v = product("variation", sku, json!(true), Some(stock));
@@ -336,6 +337,12 @@ impl FakeWoo {
         self.state().place_order(sku, quantity, status)
     }
 
+    /// A customer orders `quantity` of product or variation `id` in `status`. The line
+    /// carries the SKU WooCommerce shows for it (a variation without its own: its parent's).
+    pub fn place_order_of(&self, id: u64, quantity: i64, status: &str) -> u64 {
+        self.state().place_order_of(id, quantity, status)
+    }
+
     /// Moves an order to `status`, restocking or reducing as WooCommerce does.
     pub fn set_order_status(&self, order: u64, status: &str) {
         self.state().set_order_status(order, status);
@@ -388,11 +395,8 @@ impl FakeWoo {
     /// The current REST form of a product or variation (`type: "variation"` with its
     /// `parent_id`), as `product.updated` carries it.
     pub fn product_body(&self, id: u64) -> Vec<u8> {
-        let state = self.state();
-        state
-            .products
-            .get(&id)
-            .map(|p| product_json(id, p, true))
+        self.state()
+            .product_json(id, true)
             .unwrap_or(Value::Null)
             .to_string()
             .into_bytes()
@@ -526,10 +530,11 @@ fn stock_status(p: &FakeProduct) -> &'static str {
 }
 
 /// The REST form of a product; `as_product` gives a variation its product form (`type`,
-/// `parent_id`), as the products endpoint and webhooks show it.
-fn product_json(id: u64, p: &FakeProduct, as_product: bool) -> Value {
+/// `parent_id`), as the products endpoint and webhooks show it. `sku` is what WooCommerce
+/// shows: a variation without a SKU of its own shows its parent's.
+fn product_json(id: u64, p: &FakeProduct, sku: &str, as_product: bool) -> Value {
     let mut body = json!({
-        "id": id, "name": format!("Item {id}"), "sku": p.sku, "status": "publish",
+        "id": id, "name": format!("Item {id}"), "sku": sku, "status": "publish",
         "manage_stock": p.manage_stock, "stock_quantity": p.stock, "stock_status": stock_status(p),
         "backorders": "no", "backorders_allowed": false, "backordered": false,
         "date_modified": gmt(p.modified), "date_modified_gmt": gmt(p.modified),
@@ -565,6 +570,12 @@ fn error_item(id: u64, code: &str, message: &str, status: u16) -> Value {
 }
 
 impl State {
+    /// The REST form of product or variation `id`, if it exists.
+    fn product_json(&self, id: u64, as_product: bool) -> Option<Value> {
+        let p = self.products.get(&id)?;
+        Some(product_json(id, p, &self.shown_sku(id), as_product))
+    }
+
     fn tick(&mut self) -> i64 {
         self.clock += 1;
         self.clock
@@ -588,12 +599,28 @@ impl State {
             .products
             .iter()
             .find(|(_, p)| p.sku == sku)
-            .map(|(id, p)| (*id, p.parent_id));
-        let (product_id, variation_id) = match found {
-            Some((id, 0)) => (id, 0),
-            Some((id, parent)) => (parent, id),
+            .map(|(id, _)| *id);
+        self.place_order_of(found.unwrap_or(0), quantity, status)
+    }
+
+    /// The SKU WooCommerce shows for `id`: its own, or a variation's parent's.
+    fn shown_sku(&self, id: u64) -> String {
+        let Some(p) = self.products.get(&id) else {
+            return String::new();
+        };
+        match self.products.get(&p.parent_id) {
+            Some(parent) if p.sku.is_empty() => parent.sku.clone(),
+            _ => p.sku.clone(),
+        }
+    }
+
+    fn place_order_of(&mut self, item: u64, quantity: i64, status: &str) -> u64 {
+        let (product_id, variation_id) = match self.products.get(&item).map(|p| p.parent_id) {
+            Some(0) => (item, 0),
+            Some(parent) => (parent, item),
             None => (0, 0),
         };
+        let sku = self.shown_sku(item);
         let id = self.next_id;
         let line = self.next_id + 1;
         self.next_id += 2;
@@ -609,7 +636,7 @@ impl State {
                     product_id,
                     variation_id,
                     quantity,
-                    sku: sku.to_owned(),
+                    sku,
                 }],
                 stock_reduced: false,
             },
@@ -656,12 +683,7 @@ impl State {
             && shown.contains(&id)
         {
             self.sale_after_read = None;
-            let sku = self
-                .products
-                .get(&id)
-                .map(|p| p.sku.clone())
-                .unwrap_or_default();
-            self.place_order(&sku, quantity, "processing");
+            self.place_order_of(id, quantity, "processing");
         }
     }
 }
@@ -781,10 +803,9 @@ impl Respond for Handler {
             ("GET", ["products", id]) => match id
                 .parse::<u64>()
                 .ok()
-                .and_then(|id| state.products.get(&id).map(|p| (id, p)))
+                .and_then(|id| state.product_json(id, true).map(|body| (id, body)))
             {
-                Some((id, p)) => {
-                    let body = product_json(id, p, true);
+                Some((id, body)) => {
                     state.after_read(&[id]);
                     ResponseTemplate::new(200).set_body_json(body)
                 }
@@ -872,7 +893,7 @@ impl State {
             .collect();
         let items = chosen
             .iter()
-            .filter_map(|id| self.products.get(id).map(|p| product_json(*id, p, true)))
+            .filter_map(|id| self.product_json(*id, true))
             .collect();
         let response = page_of(items, per_page, page);
         self.after_read(&shown);
@@ -907,7 +928,7 @@ impl State {
             .collect();
         let items = chosen
             .iter()
-            .filter_map(|id| self.products.get(id).map(|p| product_json(*id, p, false)))
+            .filter_map(|id| self.product_json(*id, false))
             .collect();
         let response = page_of(items, per_page, page);
         self.after_read(&shown);
@@ -1018,9 +1039,9 @@ impl State {
             }
         }
         p.modified = now;
-        let answer = product_json(id, p, parent.is_none());
         self.next_id = next_meta;
-        answer
+        self.product_json(id, parent.is_none())
+            .unwrap_or(Value::Null)
     }
 
     fn list_orders(&self, query: &BTreeMap<String, String>) -> ResponseTemplate {

@@ -27,7 +27,7 @@ use omnistock_sdk::{
     EventId, LocationId, OrderId, Sku, StockChange, StockEvent, Timestamp, Unmapped,
 };
 
-use crate::api::{Order, parse_gmt};
+use crate::api::{LineItem, Order, parse_gmt};
 
 /// What an order's status means for its lines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,10 +48,12 @@ fn meaning(status: &str) -> Option<Meaning> {
 }
 
 /// The events of one order, and what could not be mapped. `Err` names what made the order
-/// itself unusable (no modification time, an id that is not an id).
+/// itself unusable (no modification time, an id that is not an id). `borrowed` tells a
+/// line's SKU that is only its parent's (a variation without a SKU of its own).
 pub fn order_events(
     order: &Order,
     location: &LocationId,
+    borrowed: &dyn Fn(&LineItem, &Sku) -> bool,
     events: &mut Vec<StockEvent>,
     unmapped: &mut Vec<Unmapped>,
 ) -> Result<(), String> {
@@ -77,19 +79,20 @@ pub fn order_events(
     };
     for line in &order.line_items {
         let what = || format!("order {} line {}", order.id, line.id);
-        let Some(sku) = line
-            .sku
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .and_then(|s| Sku::new(s).ok())
-        else {
+        let Some(sku) = line.usable_sku() else {
             unmapped.push(Unmapped {
                 what: what(),
                 reason: format!("no usable SKU ({:?})", line.sku.as_deref().unwrap_or("")),
             });
             continue;
         };
+        if borrowed(line, &sku) {
+            unmapped.push(Unmapped {
+                what: what(),
+                reason: format!("variation without a SKU of its own (shows its parent's, {sku})"),
+            });
+            continue;
+        }
         let line_id = line.id.to_string();
         let change = match meaning {
             Meaning::Opened => match u32::try_from(line.quantity) {
@@ -152,6 +155,7 @@ mod tests {
         order_events(
             &order(status),
             &LocationId::new("wh-eu").expect("id"),
+            &|_, _| false,
             &mut events,
             &mut unmapped,
         )

@@ -97,6 +97,7 @@ impl WooConnector {
             if let Err(e) = order_events(
                 order,
                 &self.settings.location,
+                &|line, sku| self.line_borrows_sku(line, sku),
                 &mut page.events,
                 &mut page.unmapped,
             ) {

@@ -18,7 +18,7 @@ use omnistock_sdk::{ConnectorError, EventId, StockChange, StockEvent, Unmapped, 
 use serde::de::DeserializeOwned;
 
 use crate::api::{Order, Product, parse_gmt};
-use crate::catalog::{Judged, item_of_record, judge};
+use crate::catalog::{Judged, item_of_record};
 use crate::connector::WooConnector;
 use crate::orders::order_events;
 
@@ -76,6 +76,7 @@ pub fn parse(
             order_events(
                 &order,
                 &connector.settings.location,
+                &|line, sku| connector.line_borrows_sku(line, sku),
                 &mut report.events,
                 &mut report.unmapped,
             )
@@ -99,7 +100,7 @@ fn product_event(
     report: &mut WebhookReport,
 ) -> Result<(), String> {
     let item = item_of_record(product);
-    match judge(item, product) {
+    match connector.judge_record(item, product) {
         Judged::Level { sku, available } => {
             connector.learn(item, sku.clone());
             let modified = product

@@ -85,7 +85,7 @@ async fn simple_products_and_variations_map_by_sku_and_the_rest_is_reported() {
     assert!(
         reported
             .iter()
-            .any(|(w, r)| *w == "40/43" && r.contains("no usable SKU")),
+            .any(|(w, r)| *w == "40/43" && r.contains("no SKU of its own")),
         "{reported:?}"
     );
     assert!(
@@ -521,15 +521,44 @@ async fn product_webhooks_are_what_the_shop_shows() {
         events[0].change,
         StockChange::LevelObserved { quantity: 1, .. }
     ));
+}
+
+#[tokio::test]
+async fn a_variation_without_its_own_sku_is_never_taken_for_its_parent() {
+    let fake = shop(false).await;
+    let connector = connector(settings(&fake));
+    // WooCommerce shows such a variation with its parent's SKU; the listing teaches us the
+    // parent's.
     let body = fake.product_body(TSHIRT_NO_SKU);
+    let shown: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(shown["sku"], "TSHIRT");
+    list_all(&connector).await;
     let report = connector
         .parse_webhook_report(&fake.webhook_headers("product.updated", &body), &body)
         .expect("signed");
-    assert!(report.events.is_empty());
+    assert!(report.events.is_empty(), "{:?}", report.events);
     assert!(
-        report.unmapped[0].reason.contains("no usable SKU"),
+        report.unmapped[0].reason.contains("no SKU of its own"),
         "{:?}",
         report.unmapped
+    );
+    let order = fake.place_order_of(TSHIRT_NO_SKU, 1, "processing");
+    let body = fake.order_body(order);
+    let report = connector
+        .parse_webhook_report(&fake.webhook_headers("order.created", &body), &body)
+        .expect("signed");
+    assert!(report.events.is_empty(), "{:?}", report.events);
+    assert!(
+        report.unmapped[0]
+            .reason
+            .contains("without a SKU of its own"),
+        "{:?}",
+        report.unmapped
+    );
+    assert_eq!(
+        connector.item_for(&omnistock_sdk::Sku::new("TSHIRT").expect("sku")),
+        None,
+        "the parent's SKU is never learned for a variation"
     );
 }
 

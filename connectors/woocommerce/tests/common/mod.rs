@@ -33,6 +33,7 @@ pub fn builder() -> omnistock_woocommerce::fake::FakeWooBuilder {
         .simple(MUG, "MUG", 10)
         .variable(
             TSHIRT,
+            "TSHIRT",
             &[
                 (TSHIRT_M, "TSHIRT-M", 3),
                 (TSHIRT_L, "TSHIRT-L", 5),
