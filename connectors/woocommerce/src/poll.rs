@@ -8,7 +8,8 @@
 //! it ends, the next sweep starts one second before the latest modification seen (the
 //! times have whole seconds: an order modified in that same second is read again, and its
 //! events dedup). Without a cursor the first sweep reads the latest page of orders.
-//! `modified_after` needs WooCommerce 5.8 or later.
+//! `modified_after` needs WooCommerce 5.8 or later. Each sweep also checks that WooCommerce
+//! still delivers our webhooks, and reports those it disabled.
 
 use omnistock_sdk::{ConnectorError, PollPage, Timestamp, Unmapped};
 
@@ -82,6 +83,9 @@ impl WooConnector {
         let action = format!("polling the orders of {channel} (page {})", at.page);
         let (orders, paging): (Vec<Order>, _) = self.rest.get("/orders", &query, &action).await?;
         let mut page = PollPage::default();
+        if at.page == 1 {
+            self.report_inactive_webhooks(&mut page.unmapped).await;
+        }
         let mut latest = at.latest;
         for order in &orders {
             for line in &order.line_items {
@@ -126,6 +130,33 @@ impl WooConnector {
         };
         page.cursor = Some(next.format());
         Ok(page)
+    }
+}
+
+impl WooConnector {
+    /// WooCommerce disables a webhook after more than 5 failed deliveries and tells no one;
+    /// every sweep checks ours and reports each one it no longer delivers (an operator must
+    /// run `omnistock connect` again). A failure to check is only a warning: the poll is
+    /// what matters then.
+    async fn report_inactive_webhooks(&self, unmapped: &mut Vec<Unmapped>) {
+        let channel = &self.settings.channel;
+        match self.inactive_webhooks().await {
+            Ok(hooks) => {
+                for hook in hooks {
+                    tracing::error!(channel = %channel, webhook = hook.id, topic = %hook.topic, status = %hook.status, "WooCommerce no longer delivers this webhook; run `omnistock connect {channel}`.");
+                    unmapped.push(Unmapped {
+                        what: format!("webhook {} ({})", hook.id, hook.topic),
+                        reason: format!(
+                            "{} by WooCommerce (after failed deliveries): run omnistock connect {channel}",
+                            hook.status
+                        ),
+                    });
+                }
+            }
+            Err(e) => {
+                tracing::warn!(channel = %channel, "Could not check the webhooks: {e}.");
+            }
+        }
     }
 }
 

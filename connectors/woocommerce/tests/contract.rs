@@ -749,6 +749,14 @@ async fn a_webhook_disabled_after_failed_deliveries_is_noticed_and_reactivated()
         fake.deliver("order.updated", order).await.is_empty(),
         "WooCommerce stopped delivering"
     );
+    let page = connector.poll(None).await.expect("poll");
+    assert!(
+        page.unmapped
+            .iter()
+            .any(|u| u.what.contains("order.updated") && u.reason.contains("disabled")),
+        "the poll reports it: {:?}",
+        page.unmapped
+    );
     let actions = connector.register_webhooks(&url).await.expect("registered");
     assert!(
         actions.iter().any(
