@@ -292,7 +292,8 @@ fn batch_item(item: Value, action: &str) -> Result<BatchItem, ConnectorError> {
 
 /// Parses a WooCommerce `*_gmt` time (`2026-11-23T10:00:00`, no zone: it is UTC).
 pub fn parse_gmt(text: &str) -> Result<omnistock_sdk::Timestamp, String> {
-    let zoned = if text.ends_with('Z') || text.len() > 19 && text[19..].contains(['+', '-']) {
+    let has_zone = text.ends_with('Z') || text.get(19..).is_some_and(|z| z.contains(['+', '-']));
+    let zoned = if has_zone {
         text.to_owned()
     } else {
         format!("{text}Z")

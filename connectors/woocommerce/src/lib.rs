@@ -24,6 +24,28 @@
 //! - [`connector`]: the trait impl.
 //! - `fake` (feature `fake`): a wiremock WooCommerce that follows the contract notes,
 //!   misbehaviour included.
+//!
+//! # The contract, as confirmed
+//! Where `shared/api/woocommerce.md` says *confirm*, and what else we found:
+//! - A variation with `manage_stock: "parent"` shows and sells its parent's stock; we report
+//!   it rather than map it (its number is the parent's, shared by its siblings).
+//! - A variation without a SKU of its own is shown with its **parent's SKU**
+//!   (woocommerce/woocommerce#17249): recognised by the parent's SKU and reported.
+//! - `modified_after` (with `dates_are_gmt=true`) filters products and orders from
+//!   WooCommerce 5.8; orders cannot be ordered by modification without a filter plugin, so
+//!   the poll pages in creation order ([`poll`]).
+//! - Products and variations carry `meta_data` (`{id, key, value}`), readable and writable
+//!   through the REST API and the batch endpoints, upserted by key: where we keep the last
+//!   push's idempotency key (`omnistock_push_key`, no leading underscore so it is never a
+//!   protected key).
+//! - `inventory_delta` is undocumented, honoured only when `stock_quantity` is absent, and
+//!   not idempotent; shops (versions, plugins) may ignore it, hence the probe in
+//!   [`registration`] and the check of every delta answer in [`push`].
+//! - Batch answers are HTTP 200 with per-item `{"id", "error": {"code", "message", "data"}}`;
+//!   more than 100 objects is 413 `woocommerce_rest_request_entity_too_large`.
+//! - Webhooks carry the resource as it is at delivery, have no event id, a delivery id that
+//!   repeats within a second, no retries, and are disabled after more than 5 failed
+//!   deliveries; the creation ping is a form body `webhook_id=N` without `X-WC-` headers.
 #![forbid(unsafe_code)]
 
 pub mod api;

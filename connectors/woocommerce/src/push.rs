@@ -115,7 +115,9 @@ impl WooConnector {
             .map(|(outcome, sent)| match sent {
                 // The number did not move at all: the shop ignored `inventory_delta` (it
                 // only honours it when `stock_quantity` is absent, and older versions not at
-                // all). Say so loudly rather than report a change that did not happen.
+                // all). Say so loudly rather than report a change that did not happen. (A
+                // sale of exactly the opposite amount landing at that moment looks the same:
+                // that one push is then rejected, never counted twice.)
                 Some((before, Some(after))) if after == before => {
                     tracing::error!(channel = %self.settings.channel, "WooCommerce ignored inventory_delta: set inventory_delta = false for this channel.");
                     PushOutcome::Rejected(format!(
@@ -171,20 +173,31 @@ impl WooConnector {
             .map(|(request, _)| &request.item)
             .collect();
         if !written.is_empty() {
-            // The re-read after the set: a number already below our target is a sale that
-            // came right after it, kept; its order will arrive as a reservation.
-            let after = self.fresh(&written).await?;
-            for request in batch {
-                let now = WooItem::parse(request.item.as_str())
-                    .ok()
-                    .and_then(|i| after.get(&i))
-                    .and_then(|p| p.stock_quantity);
-                if let Some(now) = now.filter(|n| *n != request.target) {
-                    tracing::debug!(channel = %self.settings.channel, item = %request.item, target = request.target, now, "WooCommerce number moved right after our set.");
-                }
-            }
+            self.re_read(batch, &written).await;
         }
         Ok(answers.into_iter().map(|(outcome, _)| outcome).collect())
+    }
+
+    /// The re-read after a set: a number already below our target is a sale that came right
+    /// after it, kept (its order will arrive as a reservation). Only logged: the set is done,
+    /// and a failed re-read must not make the engine send it again.
+    async fn re_read(&self, batch: &[PushRequest], written: &[&ItemRef]) {
+        let after = match self.fresh(written).await {
+            Ok(after) => after,
+            Err(e) => {
+                tracing::warn!(channel = %self.settings.channel, "Re-reading after a set: {e}.");
+                return;
+            }
+        };
+        for request in batch {
+            let now = WooItem::parse(request.item.as_str())
+                .ok()
+                .and_then(|i| after.get(&i))
+                .and_then(|p| p.stock_quantity);
+            if let Some(now) = now.filter(|n| *n != request.target) {
+                tracing::debug!(channel = %self.settings.channel, item = %request.item, target = request.target, now, "WooCommerce number moved right after our set.");
+            }
+        }
     }
 
     /// Sends the writes of `steps`, grouped by batch endpoint; one outcome per step, with

@@ -396,6 +396,27 @@ async fn a_sale_between_our_read_and_our_set_is_kept() {
 }
 
 #[tokio::test]
+async fn a_failed_re_read_after_the_set_does_not_undo_the_answer() {
+    let fake = shop(false).await;
+    let connector = connector(settings(&fake));
+    fake.fail_next(Failure::Slow(Duration::ZERO));
+    fake.fail_next(Failure::Slow(Duration::ZERO));
+    fake.fail_next(Failure::ServerError);
+    let outcome = connector
+        .push(&[set("k1", "93", 10, 6)])
+        .await
+        .expect("push");
+    assert_eq!(outcome, vec![PushOutcome::Applied]);
+    assert_eq!(fake.stock(MUG), Some(6));
+    let reads = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path == "/products")
+        .count();
+    assert_eq!(reads, 2, "read before, re-read after");
+}
+
+#[tokio::test]
 async fn a_set_sent_again_after_a_lost_answer_is_applied_once() {
     let fake = shop(false).await;
     let connector = connector(settings(&fake));
