@@ -170,6 +170,48 @@ async fn with_the_blind_set_every_sale_is_counted_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_whose_webhook_was_lost_is_found_by_the_poll() {
+    let shop = FakeWoo::builder().simple(MUG, "MUG", 20).start().await;
+    let outlet = FakeReceiver::builder("outlet", WMS_SECRET)
+        .level("MUG", 0)
+        .start()
+        .await;
+    // A WooCommerce sale while the daemon was down: its webhook is gone for good.
+    let order = shop.place_order("MUG", 2, "processing");
+    let site = Site::with_config(&config(&shop, &outlet, false));
+    let daemon = site.start_with_env(WOO_ENV);
+    let api = Api::new(&daemon.url);
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let key = format!("woo-eu/{order}/");
+    loop {
+        let (status, stock) = api.get("/v1/stock/MUG").await;
+        let found = status == 200
+            && stock["reservations"].as_array().is_some_and(|r| {
+                r.iter().any(|l| {
+                    l["key"].as_str().is_some_and(|k| k.starts_with(&key)) && l["quantity"] == 2
+                })
+            });
+        if found {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the poll never found the order: {stock}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    pos_event(&api, "p1", "2026-11-23T09:00:00Z", counted("store", 20)).await;
+    eventually("the outlet at 18", || outlet.level("MUG") == Some(18)).await;
+    // The webhook, delivered late after all, is the same event: nothing changes.
+    let late = deliver_ok(&api, &shop, "order.created", order).await;
+    assert_ne!(late["results"][0]["status"], "accepted", "{late}");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(outlet.level("MUG"), Some(18));
+    assert_eq!(shop.stock(MUG), Some(18), "its own sale is not pushed back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_webhooks_are_refused_and_the_ping_is_answered() {
     let shop = FakeWoo::builder().simple(MUG, "MUG", 0).start().await;
     let outlet = FakeReceiver::builder("outlet", WMS_SECRET).start().await;
