@@ -82,6 +82,21 @@ async fn deliver_ok(api: &Api, shop: &FakeWoo, topic: &str, id: u64) -> Value {
     answer
 }
 
+/// Waits until the daemon has stopped calling WooCommerce (the re-read after its last set
+/// included), so the next read of a product is the one the next push starts with.
+async fn settle(shop: &FakeWoo) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut seen = shop.requests().len();
+    while std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let now = shop.requests().len();
+        if now == seen {
+            return;
+        }
+        seen = now;
+    }
+}
+
 async fn pos_event(api: &Api, id: &str, at: &str, change: Value) {
     let (status, answer) = api
         .post_events("pos", POS_SECRET, vec![event(id, at, "MUG", change)])
@@ -132,6 +147,7 @@ async fn sales_reach_everyone_and_a_sale_between_read_and_write_is_kept(delta: b
 
     // The store sells one more while a WooCommerce customer buys one right after our read of
     // WooCommerce's number, before our write: both sales stay counted.
+    settle(&shop).await;
     shop.sell_after_next_read(MUG, 1);
     pos_event(&api, "p3", "2026-11-23T09:20:00Z", adjusted("store", -1)).await;
     eventually(
@@ -139,6 +155,17 @@ async fn sales_reach_everyone_and_a_sale_between_read_and_write_is_kept(delta: b
         || shop.stock(MUG) == Some(15),
     )
     .await;
+    if !delta {
+        // The naive set (the 17 we read, minus the till's 1) would have erased the sale.
+        let sets: Vec<i64> = shop
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/products/batch")
+            .filter_map(|r| r.body["update"][0]["stock_quantity"].as_i64())
+            .collect();
+        assert!(!sets.contains(&16), "a set over the sale: {sets:?}");
+        assert_eq!(sets.last(), Some(&15), "{sets:?}");
+    }
     let late = *shop.order_ids().last().expect("the late sale's order");
     assert_ne!(late, order);
     deliver_ok(&api, &shop, "order.created", late).await;

@@ -4,7 +4,8 @@
 //!   `current + delta`, so a sale a moment earlier stays in the number.
 //! - **Blind set** (`stock_quantity`): re-read right before setting; if the number moved from
 //!   what the engine read, answer `StaleCompare` (a WooCommerce sale whose order we haven't
-//!   seen: the engine re-reads and applies its change on top); else set, then re-read. A sale
+//!   seen: the engine re-reads and applies its change on top) — even when it moved to our
+//!   target, which is a sale that merely looks like our push; else set, then re-read. A sale
 //!   landing in the milliseconds between our re-read and our set is the one loss this form
 //!   cannot rule out; the delta form has no such window.
 //!
@@ -145,7 +146,6 @@ impl WooConnector {
                 Ok((_, record, _)) if record.last_push_key() == Some(&request.idempotency_key) => {
                     Step::Done(PushOutcome::Applied)
                 }
-                Ok((_, _, now)) if now == request.target => Step::Done(PushOutcome::Applied),
                 Ok((_, _, now)) if now != request.expected => {
                     Step::Done(PushOutcome::StaleCompare { actual: Some(now) })
                 }

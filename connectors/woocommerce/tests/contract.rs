@@ -396,6 +396,21 @@ async fn a_sale_between_our_read_and_our_set_is_kept() {
 }
 
 #[tokio::test]
+async fn a_sale_that_lands_on_our_target_is_still_a_sale() {
+    let fake = shop(false).await;
+    let connector = connector(settings(&fake));
+    // We read 10 and want 6; a customer buys exactly 4 meanwhile. The number shows 6, but
+    // not because of us: reporting it applied would forget the sale.
+    fake.sell_after_next_read(MUG, 4);
+    connector.read(&[item("93")]).await.expect("read");
+    let outcome = connector
+        .push(&[set("k1", "93", 10, 6)])
+        .await
+        .expect("push");
+    assert_eq!(outcome, vec![PushOutcome::StaleCompare { actual: Some(6) }]);
+}
+
+#[tokio::test]
 async fn a_failed_re_read_after_the_set_does_not_undo_the_answer() {
     let fake = shop(false).await;
     let connector = connector(settings(&fake));
