@@ -93,7 +93,7 @@ fn authenticate(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Chan
         })?;
     let secret = match &config.channels[&channel].kind {
         ChannelKind::Generic { webhook_secret, .. } => webhook_secret,
-        kind @ (ChannelKind::Shopify(_) | ChannelKind::Square(_)) => {
+        kind @ (ChannelKind::Shopify(_) | ChannelKind::Square(_) | ChannelKind::WooCommerce(_)) => {
             return Err(ApiError::unauthorized(
                 "wrong_endpoint",
                 format!(

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use super::lines::FieldPath;
 use super::{
     ApiLimits, ChannelConfig, ChannelKind, Config, LogFormat, Policy, Secret, ShopifyChannel,
-    SquareChannel,
+    SquareChannel, WooChannel,
 };
 
 impl Config {
@@ -97,6 +97,20 @@ impl Config {
                     writeln!(out, "    holds move units to: {}", square.hold_state)?;
                     writeln!(out, "    webhooks: POST /v1/webhooks/{id}")?;
                 }
+                ChannelKind::WooCommerce(woo) => {
+                    writeln!(out, "    shop_url: {}", woo.shop_url)?;
+                    writeln!(out, "    consumer_key: {}", from(&woo.consumer_key))?;
+                    writeln!(out, "    consumer_secret: {}", from(&woo.consumer_secret))?;
+                    writeln!(out, "    webhook_secret: {}", from(&woo.webhook_secret))?;
+                    let form = if woo.inventory_delta {
+                        "inventory_delta"
+                    } else {
+                        "read, set, re-read"
+                    };
+                    writeln!(out, "    pushes with: {form}")?;
+                    writeln!(out, "    stands for and reserves at: {}", woo.location)?;
+                    writeln!(out, "    webhooks: POST /v1/webhooks/{id}")?;
+                }
             }
             let limits = &channel.limits;
             writeln!(
@@ -181,6 +195,7 @@ enum PushSide<'a> {
     Generic(&'a str, &'a Secret),
     Shopify(&'a ShopifyChannel),
     Square(&'a SquareChannel),
+    WooCommerce(&'a WooChannel),
 }
 
 fn push_side(channel: Option<&ChannelConfig>) -> Option<(PushSide<'_>, &ApiLimits)> {
@@ -192,6 +207,7 @@ fn push_side(channel: Option<&ChannelConfig>) -> Option<(PushSide<'_>, &ApiLimit
         } => PushSide::Generic(push_url.as_deref()?, webhook_secret),
         ChannelKind::Shopify(shop) => PushSide::Shopify(shop),
         ChannelKind::Square(square) => PushSide::Square(square),
+        ChannelKind::WooCommerce(woo) => PushSide::WooCommerce(woo),
     };
     Some((side, &channel.limits))
 }

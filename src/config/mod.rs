@@ -169,6 +169,14 @@ pub const SQUARE_LIMITS: ApiLimits = ApiLimits {
     max_batch: 100,
 };
 
+/// WooCommerce: 5 calls per second, bursts of 10 (no documented limit; hosts add their own),
+/// 100 objects a batch.
+pub const WOOCOMMERCE_LIMITS: ApiLimits = ApiLimits {
+    per_second: 5.0,
+    burst: 10,
+    max_batch: 100,
+};
+
 /// Generic channels: 10 calls per second, bursts of 20, 100 quantities a push.
 pub const GENERIC_LIMITS: ApiLimits = ApiLimits {
     per_second: 10.0,
@@ -200,6 +208,9 @@ pub enum ChannelKind {
     /// webhooks go to `POST /v1/webhooks/{channel}`. At a location it owns it is read
     /// through its changes feed and pushed holds.
     Square(Box<SquareChannel>),
+    /// A WooCommerce shop through the REST API v3; its webhooks go to
+    /// `POST /v1/webhooks/{channel}`. Always pushing.
+    WooCommerce(Box<WooChannel>),
 }
 
 /// A Square channel's settings, secrets resolved.
@@ -217,6 +228,20 @@ pub struct SquareChannel {
     pub variations: BTreeMap<String, Sku>,
     /// `NONE`, `WASTE` or `SOLD`.
     pub hold_state: String,
+}
+
+/// A WooCommerce channel's settings, secrets resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WooChannel {
+    pub shop_url: String,
+    pub consumer_key: Secret,
+    pub consumer_secret: Secret,
+    /// The key of `X-WC-Webhook-Signature`, given to the webhooks `omnistock connect` creates.
+    pub webhook_secret: Secret,
+    pub allow_plain_http: bool,
+    pub inventory_delta: bool,
+    /// The location WooCommerce's numbers stand for and its orders reserve at.
+    pub location: LocationId,
 }
 
 /// A Shopify channel's settings, secrets resolved.
@@ -238,6 +263,7 @@ impl ChannelKind {
             Self::Generic { .. } => "generic",
             Self::Shopify(_) => "shopify",
             Self::Square(_) => "square",
+            Self::WooCommerce(_) => "woocommerce",
         }
     }
 }

@@ -170,6 +170,21 @@ pub(super) struct RawChannel {
     /// `square`: the state holds move units to out of `IN_STOCK`: `NONE` (default: neither a
     /// sale nor a loss in the merchant's reports), `WASTE` or `SOLD`.
     pub hold_state: Option<String>,
+    /// `woocommerce`: the REST API consumer key (`ck_…`); a secret reference. Required.
+    /// A woocommerce channel also takes `shop_url` (the site's home URL, `https://`),
+    /// `webhook_secret` (the secret its webhooks are signed with; `omnistock connect` sets it)
+    /// and `default_location` (the location its number stands for and its orders reserve
+    /// at; default the first of `sells_from`).
+    pub consumer_key: Option<RawSecret>,
+    /// `woocommerce`: the REST API consumer secret (`cs_…`); a secret reference. Required.
+    pub consumer_secret: Option<RawSecret>,
+    /// `woocommerce`: allow `http://` to a host that is not this machine. Default false:
+    /// WooCommerce's keys would travel in the clear.
+    pub allow_plain_http: Option<bool>,
+    /// `woocommerce`: push with the server-side `inventory_delta` (a concurrent sale is never
+    /// overwritten) instead of read, set, re-read. Default false; `omnistock connect` checks
+    /// whether the shop honours it and says which to set.
+    pub inventory_delta: Option<bool>,
 }
 
 /// `rate_limit = { per_second = 10, burst = 20 }`.

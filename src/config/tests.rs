@@ -393,19 +393,19 @@ fn max_body_bytes_is_between_1_kib_and_64_mib() {
 
 #[test]
 fn an_unsupported_kind_lists_the_supported_ones() {
-    let source = edit("kind = \"generic\"", "kind = \"woocommerce\"");
+    let source = edit("kind = \"generic\"", "kind = \"warehouse\"");
     assert_only_problem(
         &source,
         15,
         "channels.pos-downtown.kind",
-        "kind \"woocommerce\" is not supported by this build yet (supported: generic, shopify, square)",
+        "kind \"warehouse\" is not supported by this build yet (supported: generic, shopify, square, woocommerce)",
     );
     let source = edit("kind = \"generic\"", "kind = \"fax\"");
     assert_only_problem(
         &source,
         15,
         "channels.pos-downtown.kind",
-        "unknown kind \"fax\" (supported: generic, shopify, square)",
+        "unknown kind \"fax\" (supported: generic, shopify, square, woocommerce)",
     );
 }
 
@@ -1028,4 +1028,88 @@ fn a_square_channel_needs_a_notification_url_or_public_url() {
         .err()
         .expect("no URL to verify webhooks with");
     assert!(err.to_string().contains("notification_url"), "{err}");
+}
+
+// ── WooCommerce ──────────────────────────────────────────────────────────────────────────
+
+const WOO: &str = r#"
+[channels.woo-eu]
+kind = "woocommerce"
+shop_url = "https://shop.example.com"
+consumer_key = { env = "WOO_KEY" }
+consumer_secret = { env = "WOO_SECRET" }
+webhook_secret = { env = "WOO_HOOK" }
+sells_from = ["wh-east"]
+"#;
+
+fn parse_woo(source: &str) -> Result<Config, ConfigErrors> {
+    let mut env = base_env();
+    env.extend([
+        ("WOO_KEY", "ck_value"),
+        ("WOO_SECRET", "cs_value"),
+        ("WOO_HOOK", "hook_value"),
+    ]);
+    parse_with(Path::new(FILE), &format!("{BASE}{source}"), &env_map(&env))
+}
+
+fn woo_problems(source: &str) -> Vec<String> {
+    match parse_woo(source) {
+        Ok(config) => panic!("expected problems, got {config:?}"),
+        Err(e) => e.problems.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn a_woocommerce_channel_is_built_with_its_defaults() {
+    let config = parse_woo(WOO).expect("valid");
+    let channel = &config.channels[&ChannelId::new("woo-eu").expect("id")];
+    let ChannelKind::WooCommerce(woo) = &channel.kind else {
+        panic!("{:?}", channel.kind);
+    };
+    assert_eq!(woo.consumer_secret.expose(), "cs_value");
+    assert_eq!(woo.location.as_str(), "wh-east");
+    assert!(!woo.inventory_delta && !woo.allow_plain_http);
+    assert_eq!(channel.limits, WOOCOMMERCE_LIMITS);
+    let described = config.describe();
+    assert!(
+        described.contains("pushes with: read, set, re-read"),
+        "{described}"
+    );
+    assert!(!described.contains("cs_value"), "{described}");
+}
+
+#[test]
+fn a_woocommerce_channel_refuses_plain_http_unless_allowed() {
+    let plain = WOO.replace("https://shop.example.com", "http://shop.example.com");
+    let found = woo_problems(&plain);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].contains("channels.woo-eu.shop_url: ") && found[0].contains("in the clear"),
+        "{found:?}"
+    );
+    let allowed = format!("{plain}allow_plain_http = true\ninventory_delta = true\n");
+    let config = parse_woo(&allowed).expect("allowed on purpose");
+    let channel = &config.channels[&ChannelId::new("woo-eu").expect("id")];
+    assert!(matches!(&channel.kind, ChannelKind::WooCommerce(w) if w.inventory_delta));
+}
+
+#[test]
+fn a_woocommerce_channel_reports_each_missing_key() {
+    let bare = WOO
+        .replace("consumer_key = { env = \"WOO_KEY\" }\n", "")
+        .replace("webhook_secret = { env = \"WOO_HOOK\" }\n", "");
+    let found = woo_problems(&bare);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(
+        found
+            .iter()
+            .any(|f| f.contains("channels.woo-eu.consumer_key: missing")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|f| f.contains("channels.woo-eu.webhook_secret: missing")),
+        "{found:?}"
+    );
 }

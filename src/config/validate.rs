@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use omnistock_sdk::{ChannelId, LocationId, Sku};
 
+use super::WOOCOMMERCE_LIMITS;
 use super::lines::FieldPath;
 use super::raw::{RawApi, RawChannel, RawConfig, RawKit, RawLocation, RawSecret, RawSkuOverrides};
 use super::secrets::SecretRef;
@@ -25,6 +26,11 @@ use super::{
 
 #[path = "square.rs"]
 mod square;
+
+/// The `woocommerce` kind's own rules, beside this file but inside this module so they use
+/// the same [`Checker`].
+#[path = "woocommerce.rs"]
+mod woocommerce;
 
 /// One problem before it is placed in the file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,9 +52,9 @@ pub(super) struct Context<'a> {
 }
 
 /// The kinds this build runs.
-const SUPPORTED_KINDS: &[&str] = &["generic", "shopify", "square"];
+const SUPPORTED_KINDS: &[&str] = &["generic", "shopify", "square", "woocommerce"];
 /// Kinds the design names that this build does not run yet.
-const PLANNED_KINDS: &[&str] = &["woocommerce", "warehouse"];
+const PLANNED_KINDS: &[&str] = &["warehouse"];
 /// The policies this build runs.
 const SUPPORTED_POLICIES: &[&str] = &["pooled"];
 /// Policies the design names that this build does not run yet.
@@ -513,7 +519,28 @@ impl Checker<'_, '_> {
                 }
             }
         }
-        let default_location = match &raw.default_location {
+        let default_location = self.default_location(path, raw, known_locations);
+        if !(has_url && has_token && has_secret && has_locations && version_ok && locations_ok) {
+            return None;
+        }
+        Some(ShopifyChannel {
+            shop_url: shop_url?,
+            api_version,
+            access_token: access_token?,
+            webhook_secret: webhook_secret?,
+            locations,
+            default_location: default_location?,
+        })
+    }
+
+    /// `default_location`: a known location, by default the first of `sells_from`.
+    fn default_location(
+        &mut self,
+        path: &FieldPath,
+        raw: &RawChannel,
+        known_locations: &BTreeMap<String, RawLocation>,
+    ) -> Option<LocationId> {
+        match &raw.default_location {
             Some(name) => match LocationId::new(name.as_str()) {
                 Ok(id) if known_locations.contains_key(name) => Some(id),
                 _ => {
@@ -532,18 +559,7 @@ impl Checker<'_, '_> {
                 .as_ref()
                 .and_then(|l| l.first())
                 .and_then(|n| LocationId::new(n.as_str()).ok()),
-        };
-        if !(has_url && has_token && has_secret && has_locations && version_ok && locations_ok) {
-            return None;
         }
-        Some(ShopifyChannel {
-            shop_url: shop_url?,
-            api_version,
-            access_token: access_token?,
-            webhook_secret: webhook_secret?,
-            locations,
-            default_location: default_location?,
-        })
     }
 
     /// `rate_limit` and `max_batch`, over the kind's defaults.
@@ -551,6 +567,7 @@ impl Checker<'_, '_> {
         let defaults = match raw.kind.as_deref() {
             Some("shopify") => SHOPIFY_LIMITS,
             Some("square") => SQUARE_LIMITS,
+            Some("woocommerce") => WOOCOMMERCE_LIMITS,
             _ => GENERIC_LIMITS,
         };
         let rate = raw.rate_limit.as_ref();
@@ -634,6 +651,9 @@ impl Checker<'_, '_> {
             Some("square") => self
                 .square(path, raw, locations)
                 .map(|c| ChannelKind::Square(Box::new(c))),
+            Some("woocommerce") => self
+                .woocommerce(path, raw, locations)
+                .map(|c| ChannelKind::WooCommerce(Box::new(c))),
             Some(kind) if PLANNED_KINDS.contains(&kind) => {
                 self.report(
                     path.key("kind"),

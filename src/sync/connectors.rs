@@ -11,6 +11,7 @@ use omnistock_generic::{GenericConnector, GenericSettings};
 use omnistock_sdk::{ChannelId, Connector, ConnectorError, LocationId, PushForm};
 use omnistock_shopify::{ShopifyConnector, ShopifySettings};
 use omnistock_square::{SquareConnector, SquareSettings};
+use omnistock_woocommerce::{WooConnector, WooSettings};
 
 use super::EngineError;
 use super::reconcile::{PushedAt, Reconciled};
@@ -207,6 +208,11 @@ fn build(
                 webhooks: true,
             })
         }
+        ChannelKind::WooCommerce(woo) => Some(Built {
+            connector: Arc::new(woocommerce(id, channel, woo)?),
+            push_at: Some(woo.location.clone()),
+            webhooks: true,
+        }),
     })
 }
 
@@ -241,13 +247,7 @@ pub async fn register_webhooks(
                 .to_owned(),
         )),
         ChannelKind::Shopify(shop) => {
-            let public = config.public_url.as_deref().ok_or_else(|| {
-                fail(format!(
-                    "set public_url in {} (where Shopify reaches this daemon, like \"https://omnistock.example.com\")",
-                    config.source.display()
-                ))
-            })?;
-            let uri = format!("{}/v1/webhooks/{id}", public.trim_end_matches('/'));
+            let uri = webhook_uri(config, id).map_err(fail)?;
             let connector = shopify(id, channel, shop).map_err(|e| fail(e.to_string()))?;
             let actions = connector
                 .register_webhooks(&uri)
@@ -266,7 +266,33 @@ pub async fn register_webhooks(
                 omnistock_square::WEBHOOK_TOPICS.join(", ")
             )))
         }
+        ChannelKind::WooCommerce(woo) => {
+            let uri = webhook_uri(config, id).map_err(fail)?;
+            let connector = woocommerce(id, channel, woo).map_err(|e| fail(e.to_string()))?;
+            let actions = connector
+                .register_webhooks(&uri)
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+            let probe = connector
+                .probe_inventory_delta()
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+            let mut lines: Vec<String> = actions.iter().map(ToString::to_string).collect();
+            lines.push(probe.to_string());
+            Ok(lines)
+        }
     }
+}
+
+/// Where the channel's system delivers its webhooks: `{public_url}/v1/webhooks/{channel}`.
+fn webhook_uri(config: &Config, id: &ChannelId) -> Result<String, String> {
+    let public = config.public_url.as_deref().ok_or_else(|| {
+        format!(
+            "set public_url in {} (where the channel's system reaches this daemon, like \"https://omnistock.example.com\")",
+            config.source.display()
+        )
+    })?;
+    Ok(format!("{}/v1/webhooks/{id}", public.trim_end_matches('/')))
 }
 
 fn not_pushing(channel: &ChannelId, location: &LocationId) {
@@ -335,4 +361,25 @@ fn square(
     settings.calls_per_second = channel.limits.per_second;
     settings.burst = channel.limits.burst;
     SquareConnector::new(settings)
+}
+
+fn woocommerce(
+    id: &ChannelId,
+    channel: &ChannelConfig,
+    woo: &crate::config::WooChannel,
+) -> Result<WooConnector, ConnectorError> {
+    let mut settings = WooSettings::new(
+        id.as_str(),
+        woo.shop_url.clone(),
+        woo.consumer_key.expose(),
+        woo.consumer_secret.expose(),
+        woo.webhook_secret.expose(),
+        woo.location.clone(),
+    );
+    settings.allow_plain_http = woo.allow_plain_http;
+    settings.inventory_delta = woo.inventory_delta;
+    settings.calls_per_second = channel.limits.per_second;
+    settings.burst = channel.limits.burst;
+    settings.http.timeout = CALL_TIMEOUT;
+    WooConnector::new(settings)
 }
