@@ -78,6 +78,31 @@ impl Config {
                     )?;
                     writeln!(out, "    webhooks: POST /v1/webhooks/{id}")?;
                 }
+                ChannelKind::ShipHero(wms) => {
+                    writeln!(out, "    api_url: {}", wms.api_url)?;
+                    writeln!(out, "    access_token: {}", from(&wms.access_token))?;
+                    writeln!(out, "    refresh_token: {}", from(&wms.refresh_token))?;
+                    writeln!(out, "    webhook_secret: {}", from(&wms.webhook_secret))?;
+                    for (shiphero, ours) in &wms.warehouses {
+                        writeln!(out, "    shiphero warehouse {shiphero} is {ours}")?;
+                    }
+                    for (shop, channel) in &wms.order_channels {
+                        writeln!(out, "    orders of shop {shop:?} are {channel}'s")?;
+                    }
+                    if let Some(channel) = &wms.orders_from {
+                        writeln!(out, "    other orders are {channel}'s")?;
+                    }
+                    writeln!(out, "    allow_adjustments: {}", wms.allow_adjustments)?;
+                    writeln!(out, "    polls every {} s", wms.poll_interval.as_secs())?;
+                    writeln!(out, "    webhooks: POST /v1/webhooks/{id}")?;
+                }
+                ChannelKind::FileFeed(feed) => {
+                    writeln!(out, "    directory: {}", feed.directory.display())?;
+                    for (code, ours) in &feed.locations {
+                        writeln!(out, "    3PL location {code} is {ours}")?;
+                    }
+                    writeln!(out, "    polls every {} s", feed.poll_interval.as_secs())?;
+                }
             }
             let limits = &channel.limits;
             writeln!(
@@ -171,6 +196,8 @@ fn push_side(channel: Option<&ChannelConfig>) -> Option<(PushSide<'_>, &ApiLimit
             webhook_secret,
         } => PushSide::Generic(push_url.as_deref()?, webhook_secret),
         ChannelKind::Shopify(shop) => PushSide::Shopify(shop),
+        // Owners of their warehouses: never pushed.
+        ChannelKind::ShipHero(_) | ChannelKind::FileFeed(_) => return None,
     };
     Some((side, &channel.limits))
 }

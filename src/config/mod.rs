@@ -168,6 +168,39 @@ pub enum ChannelKind {
     /// A Shopify shop (online store and Shopify POS) through the Admin GraphQL API; its
     /// webhooks go to `POST /v1/webhooks/{channel}`. Always pushing.
     Shopify(Box<ShopifyChannel>),
+    /// A ShipHero WMS (GraphQL): owner of its warehouses' counts; its shipments close the
+    /// online orders they ship. Webhooks go to `POST /v1/webhooks/{channel}`.
+    ShipHero(Box<ShipHeroChannel>),
+    /// A 3PL's stock snapshots dropped as files (CSV or EDI 846) in a folder.
+    FileFeed(Box<FileFeedChannel>),
+}
+
+/// A ShipHero channel's settings, secrets resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShipHeroChannel {
+    pub api_url: String,
+    pub access_token: Secret,
+    pub refresh_token: Secret,
+    /// The key of `X-ShipHero-HMAC-SHA256`.
+    pub webhook_secret: Secret,
+    /// ShipHero warehouse id → ours.
+    pub warehouses: BTreeMap<String, LocationId>,
+    /// ShipHero shop name → the channel that took its orders.
+    pub order_channels: BTreeMap<String, ChannelId>,
+    pub orders_from: Option<ChannelId>,
+    pub allow_adjustments: bool,
+    pub poll_interval: std::time::Duration,
+}
+
+/// A file-feed channel's settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileFeedChannel {
+    pub directory: PathBuf,
+    pub format: omnistock_file_feed::Format,
+    /// The 3PL's location code → ours.
+    pub locations: BTreeMap<String, LocationId>,
+    pub default_location: Option<LocationId>,
+    pub poll_interval: std::time::Duration,
 }
 
 /// A Shopify channel's settings, secrets resolved.
@@ -188,6 +221,8 @@ impl ChannelKind {
         match self {
             Self::Generic { .. } => "generic",
             Self::Shopify(_) => "shopify",
+            Self::ShipHero(_) => "shiphero",
+            Self::FileFeed(_) => "file_feed",
         }
     }
 }

@@ -398,14 +398,14 @@ fn an_unsupported_kind_lists_the_supported_ones() {
         &source,
         15,
         "channels.pos-downtown.kind",
-        "kind \"square\" is not supported by this build yet (supported: generic, shopify)",
+        "kind \"square\" is not supported by this build yet (supported: generic, shopify, shiphero, file_feed)",
     );
     let source = edit("kind = \"generic\"", "kind = \"fax\"");
     assert_only_problem(
         &source,
         15,
         "channels.pos-downtown.kind",
-        "unknown kind \"fax\" (supported: generic, shopify)",
+        "unknown kind \"fax\" (supported: generic, shopify, shiphero, file_feed)",
     );
 }
 
@@ -826,3 +826,6 @@ fn per_sku_overrides_replace_safety_and_buffer() {
         "cannot be negative",
     );
 }
+
+#[path = "warehouse_tests.rs"]
+mod warehouse;

@@ -20,6 +20,10 @@ use super::{
 };
 use super::{SHOPIFY_LIMITS, ShopifyChannel, SkuOverrides};
 
+/// The `shiphero` and `file_feed` kinds' own keys.
+#[path = "warehouse.rs"]
+mod warehouse;
+
 /// One problem before it is placed in the file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Found {
@@ -40,7 +44,7 @@ pub(super) struct Context<'a> {
 }
 
 /// The kinds this build runs.
-const SUPPORTED_KINDS: &[&str] = &["generic", "shopify"];
+const SUPPORTED_KINDS: &[&str] = &["generic", "shopify", "shiphero", "file_feed"];
 /// Kinds the design names that this build does not run yet.
 const PLANNED_KINDS: &[&str] = &["square", "woocommerce", "warehouse"];
 /// The policies this build runs.
@@ -593,6 +597,12 @@ impl Checker<'_, '_> {
             Some("shopify") => self
                 .shopify(path, raw, locations)
                 .map(|c| ChannelKind::Shopify(Box::new(c))),
+            Some("shiphero") => self
+                .shiphero(path, raw, locations)
+                .map(|c| ChannelKind::ShipHero(Box::new(c))),
+            Some("file_feed") => self
+                .file_feed(path, raw, locations)
+                .map(|c| ChannelKind::FileFeed(Box::new(c))),
             Some(kind) if PLANNED_KINDS.contains(&kind) => {
                 self.report(
                     path.key("kind"),

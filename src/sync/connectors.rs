@@ -11,6 +11,9 @@ use omnistock_sdk::{ChannelId, Connector, ConnectorError, LocationId};
 use omnistock_shopify::{ShopifyConnector, ShopifySettings};
 
 use super::EngineError;
+
+#[path = "warehouse_connectors.rs"]
+mod warehouse;
 use crate::config::{ChannelConfig, ChannelKind, Config};
 
 /// How long one call to a channel may take.
@@ -98,6 +101,16 @@ pub fn build_all(config: &Config) -> Result<Connectors, EngineError> {
                 }
                 built.webhooks.insert(id.clone(), connector);
             }
+            // Owners of their warehouses' counts: never pushed (see `warehouse`); their
+            // webhooks (ShipHero's) arrive here, and their polls are what they feed us.
+            ChannelKind::ShipHero(wms) => {
+                let connector = warehouse::shiphero(id, channel, wms).map_err(fail)?;
+                built.webhooks.insert(id.clone(), Arc::new(connector));
+            }
+            ChannelKind::FileFeed(feed) => {
+                let connector = warehouse::file_feed(id, feed).map_err(fail)?;
+                built.webhooks.insert(id.clone(), Arc::new(connector));
+            }
         }
     }
     Ok(built)
@@ -123,6 +136,11 @@ pub async fn register_webhooks(
             "a generic channel posts its events to /v1/events itself: there is nothing to register"
                 .to_owned(),
         )),
+        ChannelKind::ShipHero(_) | ChannelKind::FileFeed(_) => Err(fail(format!(
+            "registering is not done for {} channels yet: create the webhooks in ShipHero \
+             (Shipment Update, Inventory Update) pointing at /v1/webhooks/{id}",
+            channel.kind.name()
+        ))),
         ChannelKind::Shopify(shop) => {
             let public = config.public_url.as_deref().ok_or_else(|| {
                 fail(format!(
