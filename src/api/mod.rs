@@ -44,6 +44,8 @@ pub struct AppState {
     pub store: Arc<Store>,
     /// The connectors whose webhooks arrive at `POST /v1/webhooks/{channel}`.
     pub webhooks: Arc<BTreeMap<ChannelId, Arc<dyn Connector>>>,
+    /// Wakes a channel's poller when its webhook asks for a poll now.
+    pub polls: crate::sync::poller::PollWaker,
 }
 
 impl AppState {

@@ -1,8 +1,9 @@
 //! Builds the warehouse kinds' connectors (`shiphero`, `file_feed`) from their config.
 //!
 //! Both own their warehouse locations: their counts are the truth there, so they are never
-//! pushed a number. ShipHero's `allow_adjustments` turns on its delta form for cycle-count
-//! adjustments; wiring that into the pusher waits for the engine's owner-delta support.
+//! pushed a number, nor holds (neither takes holds: ShipHero allocates its own orders).
+//! ShipHero's `allow_adjustments` turns on its delta form for cycle-count adjustments made in
+//! omnistock; the engine has no path that sends those to an owner yet.
 
 use omnistock_file_feed::{FileFeedConnector, FileFeedSettings};
 use omnistock_sdk::{ChannelId, ConnectorError};
