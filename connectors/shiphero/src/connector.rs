@@ -91,6 +91,9 @@ pub struct ShipHeroConnector {
     applied: Mutex<HashSet<String>>,
     /// When each shipment was first delivered: its time, the same on every redelivery.
     first_seen: Mutex<HashMap<String, Timestamp>>,
+    /// SKUs shipped since the last poll, with the latest shipment's time: see
+    /// [`ShipHeroConnector::recount_shipped`].
+    shipped: Mutex<BTreeMap<Sku, Timestamp>>,
 }
 
 /// Shipments whose first delivery time is remembered; older ones are forgotten (a
@@ -139,6 +142,7 @@ impl ShipHeroConnector {
             reverse,
             applied: Mutex::new(HashSet::new()),
             first_seen: Mutex::new(HashMap::new()),
+            shipped: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -209,6 +213,10 @@ impl ShipHeroConnector {
     }
 
     async fn poll_changes(&self, cursor: Option<String>) -> Result<PollPage, ConnectorError> {
+        let recounted = self.recount_shipped().await?;
+        if !recounted.events.is_empty() || !recounted.unmapped.is_empty() {
+            return Ok(recounted);
+        }
         let mut at: PollCursor = match cursor.as_deref() {
             None => PollCursor::default(),
             Some(text) => serde_json::from_str(text).map_err(|e| {
@@ -230,34 +238,12 @@ impl ShipHeroConnector {
             .await?;
         let mut report = PollPage::default();
         for edge in page.edges {
-            let node = edge.node;
-            let Some(level) = Self::level(&node, location, &mut report.unmapped) else {
-                continue;
-            };
-            let Some(sku) = level.sku.clone() else {
-                continue;
-            };
-            let Some(updated) = node.updated_at.as_deref().map(shiphero_time) else {
-                report.unmapped.push(Unmapped {
-                    what: format!("{} at {location}", level.item),
-                    reason: "no updated_at: the time of the count is unknown".into(),
-                });
-                continue;
-            };
-            let updated = updated.map_err(|e| {
-                ConnectorError::Retryable(format!("polling {}: {e}", self.settings.channel))
-            })?;
-            at.latest = at.latest.max(Some(updated));
-            let id = format!("level/{warehouse}/{}/{}", level.item, updated.as_millis());
-            report.events.push(StockEvent {
-                id: EventId::new(id).map_err(|e| ConnectorError::Retryable(e.to_string()))?,
-                occurred_at: updated,
-                sku,
-                change: StockChange::LevelObserved {
-                    location: level.location,
-                    quantity: level.available,
-                },
-            });
+            if let Some(event) =
+                self.count_event(warehouse, location, &edge.node, None, &mut report.unmapped)?
+            {
+                at.latest = at.latest.max(Some(event.occurred_at));
+                report.events.push(event);
+            }
         }
         let last = at.warehouse + 1 >= self.settings.warehouses.len();
         match (page.page_info.has_next_page, page.page_info.end_cursor) {
@@ -279,6 +265,92 @@ impl ShipHeroConnector {
         }
         report.cursor = serde_json::to_string(&at).ok();
         Ok(report)
+    }
+
+    /// A product's count as an event, at ShipHero's `updated_at` (or `at_least`, if later).
+    fn count_event(
+        &self,
+        warehouse: &str,
+        location: &LocationId,
+        node: &Node,
+        at_least: Option<Timestamp>,
+        unmapped: &mut Vec<Unmapped>,
+    ) -> Result<Option<StockEvent>, ConnectorError> {
+        let Some(level) = Self::level(node, location, unmapped) else {
+            return Ok(None);
+        };
+        let Some(sku) = level.sku.clone() else {
+            return Ok(None);
+        };
+        let Some(updated) = node.updated_at.as_deref() else {
+            unmapped.push(Unmapped {
+                what: format!("{} at {location}", level.item),
+                reason: "no updated_at: the time of the count is unknown".into(),
+            });
+            return Ok(None);
+        };
+        let updated = shiphero_time(updated).map_err(|e| {
+            ConnectorError::Retryable(format!(
+                "reading {} from {}: {e}",
+                level.item, self.settings.channel
+            ))
+        })?;
+        let at = updated.max(at_least.unwrap_or(updated));
+        let id = format!("level/{warehouse}/{}/{}", level.item, at.as_millis());
+        Ok(Some(StockEvent {
+            id: EventId::new(id).map_err(|e| ConnectorError::Retryable(e.to_string()))?,
+            occurred_at: at,
+            sku,
+            change: StockChange::LevelObserved {
+                location: level.location,
+                quantity: level.available,
+            },
+        }))
+    }
+
+    /// Re-reads the SKUs shipped since the last poll, each count stamped no earlier than its
+    /// shipment. ShipHero takes the units off on-hand when the label is made, before it
+    /// sends `Shipment Update`, so a read after the webhook includes the shipment; but its
+    /// `updated_at` is older than the shipment's time (when we received it), and rule 3
+    /// would keep the reservation until the SKU's next count. Stamped at the shipment's
+    /// time, this read is that count. Kept in memory: after a restart, a shipped SKU waits
+    /// for its next change in ShipHero instead (under-selling, never over-selling).
+    async fn recount_shipped(&self) -> Result<PollPage, ConnectorError> {
+        let shipped = std::mem::take(&mut *self.shipped.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut page = PollPage::default();
+        for (sku, shipped_at) in &shipped {
+            for (warehouse, location) in &self.settings.warehouses {
+                let read = self.levels(warehouse, Some(sku.as_str()), None, None).await;
+                let read = match read {
+                    Ok(read) => read,
+                    Err(e) => {
+                        let mut pending = self.shipped.lock().unwrap_or_else(|p| p.into_inner());
+                        for (sku, at) in &shipped {
+                            let entry = pending.entry(sku.clone()).or_insert(*at);
+                            *entry = (*entry).max(*at);
+                        }
+                        return Err(e);
+                    }
+                };
+                for edge in read
+                    .edges
+                    .iter()
+                    .filter(|e| e.node.sku.as_deref() == Some(sku.as_str()))
+                {
+                    if let Some(event) = self.count_event(
+                        warehouse,
+                        location,
+                        &edge.node,
+                        Some(*shipped_at),
+                        &mut page.unmapped,
+                    )? {
+                        page.events.push(event);
+                    }
+                }
+            }
+        }
+        page.more = !page.events.is_empty();
+        Ok(page)
     }
 
     async fn adjust(&self, request: &DeltaRequest) -> Result<PushOutcome, ConnectorError> {
@@ -421,7 +493,18 @@ impl Connector for ShipHeroConnector {
         headers: &[(String, String)],
         body: &[u8],
     ) -> Result<WebhookReport, ConnectorError> {
-        let report = webhooks::parse(&self.settings, headers, body, &|id| self.first_seen(id))?;
+        let mut report = webhooks::parse(&self.settings, headers, body, &|id| self.first_seen(id))?;
+        let mut shipped = self.shipped.lock().unwrap_or_else(|p| p.into_inner());
+        for event in &report.events {
+            if let StockChange::OrderLineFulfilled { .. } = event.change {
+                let at = shipped
+                    .entry(event.sku.clone())
+                    .or_insert(event.occurred_at);
+                *at = (*at).max(event.occurred_at);
+                report.poll_now = true;
+            }
+        }
+        drop(shipped);
         for u in &report.unmapped {
             tracing::warn!(channel = %self.settings.channel, what = %u.what, reason = %u.reason, "ShipHero webhook content not mapped.");
         }

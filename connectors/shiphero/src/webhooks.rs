@@ -8,7 +8,9 @@
 //!   and line item ids, exactly as the Shopify connector keys its reservations. The shop's
 //!   channel comes from config (`order_channels` by `shop_name`, else `orders_from`); when it
 //!   cannot be told, or an id is missing, the line is reported as unmapped, never guessed.
-//!   Event ids are `shipment/<shipment_id>/<line>`, the same on every redelivery.
+//!   Event ids are `shipment/<shipment_id>/<line>`, the same on every redelivery. The
+//!   connector then asks for a poll, which re-reads the shipped SKUs' counts stamped no
+//!   earlier than the shipment (`ShipHeroConnector::recount_shipped`).
 //! - `Inventory Update`: carries totals without the time ShipHero counted them, which rule 3
 //!   needs; so it asks the daemon to poll now, and the poll reads the counts with their
 //!   `updated_at`.

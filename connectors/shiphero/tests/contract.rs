@@ -355,3 +355,38 @@ async fn allowed_adjustments_are_applied_once_per_key() {
         PushOutcome::Rejected(_)
     ));
 }
+
+#[tokio::test]
+async fn after_a_shipment_the_next_poll_recounts_the_sku_no_earlier_than_the_shipment() {
+    let fake = account().await;
+    let connector = connector(settings(&fake));
+    let first = connector.poll(None).await.expect("poll");
+    // ShipHero takes the unit off when the label is made (its updated_at), then sends the
+    // shipment; we receive it later than that.
+    fake.count(WAREHOUSE, "MUG", 9, "2026-11-23T09:00:00Z");
+    let (headers, body) = fake.webhook(shipment_update(5, "S", "1001", &[("7", "MUG", 1)]));
+    let report = connector
+        .parse_webhook_report(&headers, &body)
+        .expect("signed");
+    assert!(report.poll_now, "a shipment asks for a poll");
+    let shipped_at = report.events[0].occurred_at;
+    let recount = connector.poll(first.cursor.clone()).await.expect("poll");
+    assert!(recount.more);
+    assert_eq!(recount.events.len(), 1, "{:?}", recount.events);
+    let count = &recount.events[0];
+    assert_eq!(count.sku.as_str(), "MUG");
+    assert_eq!(
+        count.occurred_at, shipped_at,
+        "stamped at the shipment's time"
+    );
+    assert_eq!(
+        count.change,
+        StockChange::LevelObserved {
+            location: loc("wh-east"),
+            quantity: 9
+        }
+    );
+    // Then the poll goes on as before; the recount is not repeated.
+    let next = connector.poll(first.cursor).await.expect("poll");
+    assert!(next.events.iter().all(|e| e.occurred_at != shipped_at));
+}
