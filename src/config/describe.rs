@@ -4,7 +4,8 @@ use std::fmt::Write as _;
 
 use super::lines::FieldPath;
 use super::{
-    ApiLimits, ChannelConfig, ChannelKind, Config, LogFormat, Policy, Secret, ShopifyChannel,
+    ApiLimits, ChannelConfig, ChannelKind, Config, FileFeedChannel, LogFormat, Policy, Secret,
+    ShipHeroChannel, ShopifyChannel,
 };
 
 impl Config {
@@ -135,7 +136,8 @@ impl Config {
     /// A location added or removed is `locations.NAME`; its owner changed is
     /// `locations.NAME.owner`. A channel's push side (`push_url`, `rate_limit`, `max_batch`,
     /// or a channel with a `push_url` added or removed) needs a restart too: its pusher is
-    /// built at start. Tokens, secrets, safety, buffers, `sells_from` and channels without a
+    /// built at start; so does any setting of a `shiphero` or `file_feed` channel (its
+    /// connector and poller are). Tokens, secrets, safety, buffers, `sells_from` and channels without a
     /// push side apply live.
     pub fn restart_required(&self, new: &Config) -> Vec<String> {
         let mut fields = Vec::new();
@@ -186,6 +188,9 @@ enum PushSide<'a> {
     /// The URL, and the secret that signs the pushes.
     Generic(&'a str, &'a Secret),
     Shopify(&'a ShopifyChannel),
+    /// Never pushed, but their connectors (and pollers) are built at start all the same.
+    ShipHero(&'a ShipHeroChannel),
+    FileFeed(&'a FileFeedChannel),
 }
 
 fn push_side(channel: Option<&ChannelConfig>) -> Option<(PushSide<'_>, &ApiLimits)> {
@@ -196,8 +201,8 @@ fn push_side(channel: Option<&ChannelConfig>) -> Option<(PushSide<'_>, &ApiLimit
             webhook_secret,
         } => PushSide::Generic(push_url.as_deref()?, webhook_secret),
         ChannelKind::Shopify(shop) => PushSide::Shopify(shop),
-        // Owners of their warehouses: never pushed.
-        ChannelKind::ShipHero(_) | ChannelKind::FileFeed(_) => return None,
+        ChannelKind::ShipHero(wms) => PushSide::ShipHero(wms),
+        ChannelKind::FileFeed(feed) => PushSide::FileFeed(feed),
     };
     Some((side, &channel.limits))
 }

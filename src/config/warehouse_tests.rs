@@ -101,3 +101,16 @@ fn a_file_feed_needs_its_directory_and_a_known_format() {
         "{found:#?}"
     );
 }
+
+#[test]
+fn a_changed_warehouse_setting_needs_a_restart() {
+    let feed = |secs: u32| {
+        with_wms(&format!(
+            "kind = \"file_feed\"\ndirectory = \"drop\"\npoll_interval_secs = {secs}\nsells_from = [\"wh-east\"]\n"
+        ))
+    };
+    let old = parse(&feed(30)).expect("valid");
+    let new = parse(&feed(10)).expect("valid");
+    assert_eq!(old.restart_required(&new), ["channels.wms-east"]);
+    assert!(old.restart_required(&old).is_empty());
+}
