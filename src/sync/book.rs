@@ -41,6 +41,8 @@ pub struct ChannelHealth {
     pub pushed: u64,
     pub rate_limited: u64,
     pub stale_compares: u64,
+    /// The channel's reconciliation: under way or last done.
+    pub reconciliation: super::reconcile::ReconcileStatus,
 }
 
 /// Every pushing channel's health.
