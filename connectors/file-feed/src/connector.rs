@@ -1,7 +1,7 @@
 //! The [`Connector`] for one drop folder: each poll delivers one page of the next complete
 //! snapshot (see [`crate::cursor`] for why a file is moved only on the poll after its last
 //! page), refuses stale, duplicate and unreadable files into `rejected/`, and logs progress
-//! on large snapshots. A listing is the last applied snapshot, for the daemon's catalog.
+//! on large snapshots. It lists nothing: see [`Connector::list`].
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -266,33 +266,6 @@ impl FileFeedConnector {
             "Applying snapshot file…"
         );
     }
-
-    /// The rows of the last applied snapshot as levels.
-    fn last_applied(&self) -> Result<Vec<ItemLevel>, ConnectorError> {
-        let latest = self.folder.latest_processed().map_err(io_error(format!(
-            "reading the last snapshot of {}",
-            self.where_()
-        )))?;
-        let Some((bytes, modified)) = latest else {
-            return Ok(Vec::new());
-        };
-        let snapshot = self.load(&bytes, modified).parsed.map_err(|e| {
-            ConnectorError::Permanent(format!("the last applied snapshot no longer parses: {e}"))
-        })?;
-        snapshot
-            .rows
-            .iter()
-            .map(|row| {
-                Ok(ItemLevel {
-                    item: ItemRef::new(row.sku.as_str())
-                        .map_err(|e| ConnectorError::Permanent(e.to_string()))?,
-                    sku: Some(row.sku.clone()),
-                    location: row.location.clone(),
-                    available: row.quantity,
-                })
-            })
-            .collect()
-    }
 }
 
 /// Whether a complete file may be applied after `applied`: refused if unreadable, with no
@@ -338,30 +311,21 @@ impl Connector for FileFeedConnector {
         }
     }
 
-    /// The last applied snapshot, `rows_per_page` levels a page (the cursor is the offset).
-    async fn list(&self, cursor: Option<String>) -> Result<ListPage, ConnectorError> {
-        let from: usize = match cursor.as_deref() {
-            None => 0,
-            Some(text) => text.parse().map_err(|_| {
-                ConnectorError::Permanent(format!("file-feed listing cursor {text:?}"))
-            })?,
-        };
-        let levels = self.last_applied()?;
-        let end = levels
-            .len()
-            .min(from.saturating_add(self.settings.rows_per_page));
+    /// Nothing: a file feed has no current number to list, only snapshots of past moments,
+    /// and the daemon's reconciliation takes a listed level as the owner's count *now*. A
+    /// past snapshot merged as a count now would undo a newer snapshot being applied or a
+    /// manual adjustment. Its input is its files, through [`Connector::poll`].
+    async fn list(&self, _cursor: Option<String>) -> Result<ListPage, ConnectorError> {
         Ok(ListPage {
-            next: (end < levels.len()).then(|| end.to_string()),
-            levels: levels.into_iter().take(end).skip(from).collect(),
+            levels: Vec::new(),
+            next: None,
         })
     }
 
-    async fn read(&self, items: &[ItemRef]) -> Result<Vec<ItemLevel>, ConnectorError> {
-        Ok(self
-            .last_applied()?
-            .into_iter()
-            .filter(|l| items.contains(&l.item))
-            .collect())
+    /// Nothing, for the same reason as [`Connector::list`]; it is never pushed, so never
+    /// re-read.
+    async fn read(&self, _items: &[ItemRef]) -> Result<Vec<ItemLevel>, ConnectorError> {
+        Ok(Vec::new())
     }
 
     fn parse_webhook(

@@ -139,36 +139,6 @@ impl DropFolder {
         std::fs::rename(self.root.join(name), &to)?;
         Ok(to)
     }
-
-    /// The last applied file in `processed/`, with its modification time.
-    pub fn latest_processed(&self) -> io::Result<Option<(Vec<u8>, Timestamp)>> {
-        let dir = self.root.join(PROCESSED);
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let mut latest: Option<String> = None;
-        for entry in entries {
-            let Ok(name) = entry?.file_name().into_string() else {
-                continue;
-            };
-            if !name.ends_with(ERRORS_SUFFIX) && latest.as_ref().is_none_or(|l| &name > l) {
-                latest = Some(name);
-            }
-        }
-        match latest {
-            Some(name) => {
-                let path = dir.join(name);
-                let modified = std::fs::metadata(&path)?.modified().ok();
-                Ok(Some((
-                    std::fs::read(path)?,
-                    modified.map_or(Timestamp::EPOCH, millis),
-                )))
-            }
-            None => Ok(None),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@
 //! - [`snapshot`]: one parsed file — its time, its good rows, its bad rows with their reasons.
 //! - [`csv_format`] and [`edi846`]: the two file formats into a snapshot.
 //! - [`cursor`]: the poll cursor — the last applied snapshot and the one in progress.
-//! - [`connector`]: the trait impl — polling pages of a snapshot, listing the last one.
+//! - [`connector`]: the trait impl — polling pages of a snapshot; nothing to list.
 //! - `fake` (feature `fake`): a writer of drop files, good, half-written and malformed.
 #![forbid(unsafe_code)]
 

@@ -1,24 +1,22 @@
-//! The SDK's conformance kit, run against the file feed after it applied a snapshot.
+//! The SDK's conformance kit, run against the file feed.
 //!
-//! A file feed has no webhooks, no pushes and no API to fail: the kit's topic, push and
-//! failure checks have nothing to hold it to, and its listing check compares the last applied
-//! snapshot with what the 3PL wrote.
-
-use std::collections::BTreeMap;
+//! A file feed has no webhooks, no pushes, no API to fail and nothing to list (its input is
+//! its files, through `poll`; see `Connector::list`): the checks that apply hold it to
+//! refusing webhooks as bad input; the listing and push checks do not apply, since the kit's
+//! listing check asks for a non-empty listing.
 
 use async_trait::async_trait;
-use omnistock_file_feed::fake::{CsvRow, DropWriter};
 use omnistock_file_feed::{Columns, FileFeedConnector, FileFeedSettings, Format};
 use omnistock_sdk::conformance::{self, ConformanceFake, Failure};
-use omnistock_sdk::{Connector, ItemRef, LocationId};
+use omnistock_sdk::{Connector, ConnectorError, ItemRef, LocationId};
 
-/// What the 3PL wrote: (SKU, our location) → count.
-struct Written(BTreeMap<(String, String), i64>);
+/// A 3PL that sends nothing but files.
+struct Files;
 
 #[async_trait]
-impl ConformanceFake for Written {
+impl ConformanceFake for Files {
     fn webhook_body(&self, _topic: &str) -> Vec<u8> {
-        Vec::new()
+        br#"{"sku":"MUG","quantity":4}"#.to_vec()
     }
 
     fn sign_webhook(&self, _topic: &str, _body: &[u8]) -> Vec<(String, String)> {
@@ -31,54 +29,37 @@ impl ConformanceFake for Written {
         Vec::new()
     }
 
-    async fn level(&self, item: &ItemRef, location: &LocationId) -> Option<i64> {
-        self.0
-            .get(&(item.to_string(), location.to_string()))
-            .copied()
+    async fn level(&self, _item: &ItemRef, _location: &LocationId) -> Option<i64> {
+        None
     }
 }
 
 #[tokio::test]
-async fn the_file_feed_keeps_the_connector_contract() {
+async fn the_file_feed_keeps_the_parts_of_the_contract_that_apply() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut settings = FileFeedSettings::new(
+    let settings = FileFeedSettings::new(
         "3pl-east",
         dir.path(),
-        Format::Csv(Columns {
-            sku: "item".into(),
-            quantity: "on_hand".into(),
-            location: Some("warehouse".into()),
-            time: Some("as_of".into()),
-        }),
-        None,
-    )
-    .location("EAST", LocationId::new("wh-east").expect("valid"));
-    settings.rows_per_page = 2;
-    let connector = FileFeedConnector::new(settings).expect("valid settings");
-    let rows = [
-        CsvRow::new("MUG", 4, "EAST", "2026-11-23T10:00:00Z"),
-        CsvRow::new("CAP", 0, "EAST", "2026-11-23T10:00:00Z"),
-        CsvRow::new("HAT", 11, "EAST", "2026-11-23T10:00:00Z"),
-    ];
-    DropWriter::new(dir.path())
-        .csv("inv.csv", &rows)
-        .expect("drop");
-    let mut cursor = None;
-    for _ in 0..10 {
-        let page = connector.poll(cursor.clone()).await.expect("poll");
-        cursor = page.cursor.or(cursor);
-    }
-    let written = Written(
-        rows.iter()
-            .map(|r| {
-                (
-                    (r.item.clone(), "wh-east".to_owned()),
-                    r.on_hand.parse().unwrap_or(-1),
-                )
-            })
-            .collect(),
+        Format::Csv(Columns::default()),
+        Some(LocationId::new("wh-east").expect("valid")),
     );
-    conformance::run(&connector, &written)
+    let connector = FileFeedConnector::new(settings).expect("valid settings");
+    assert!(connector.capabilities().webhook_topics.is_empty());
+    assert!(connector.capabilities().push_forms.is_empty());
+    conformance::parses_every_topic(&connector, &Files).expect("no topics");
+    conformance::rejects_bad_signatures(&connector, &Files).expect("no topics");
+    conformance::rejects_malformed_bodies(&connector, &Files).expect("no topics");
+    conformance::survives_failures(&connector, &Files)
         .await
-        .assert_all_passed();
+        .expect("no failures to survive");
+    // Anything posted as a webhook is refused: a file feed takes none.
+    let (headers, body) = Files.signed_webhook("anything");
+    assert!(matches!(
+        connector.parse_webhook(&headers, &body),
+        Err(ConnectorError::BadInput(_))
+    ));
+    assert!(matches!(
+        connector.push(&[]).await,
+        Err(ConnectorError::Permanent(_))
+    ));
 }
