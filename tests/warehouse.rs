@@ -175,6 +175,24 @@ async fn a_shipment_closes_the_online_reservation_and_the_on_hand_drop_counts_on
     assert_eq!(s["locations"]["wh"]["on_hand"], 20, "{s}");
     assert_eq!(s["locations"]["wh"]["reserved"], 1, "{s}");
 
+    // A delivery that is not ShipHero's is refused and changes nothing.
+    let (headers, body) = w.wms.webhook(shipment_update(
+        1,
+        "Shopify Store",
+        &SAMPLE_ORDER_ID.to_string(),
+        &[(&SAMPLE_LINE_ID.to_string(), "MUG", 1)],
+    ));
+    let forged: Vec<(String, String)> = headers
+        .into_iter()
+        .map(|(n, v)| match n.as_str() {
+            "X-ShipHero-HMAC-SHA256" => (n, "bm90IHRoZSBzaWduYXR1cmU=".to_owned()),
+            _ => (n, v),
+        })
+        .collect();
+    let (status, answer) = deliver(&w.api, "wms", &forged, &body).await;
+    assert_eq!(status, 401, "{answer}");
+    assert_eq!(stock(&w.api).await["locations"]["wh"]["reserved"], 1);
+
     // ShipHero ships it: its on-hand drops when the label is made (its updated_at, before
     // the webhook), then Shipment Update names the Shopify order and line it fulfils.
     w.wms.count(WAREHOUSE, "MUG", 19, "2026-11-23T09:00:00Z");

@@ -130,6 +130,22 @@ async fn bad_signatures_and_bodies_are_bad_input() {
 }
 
 #[tokio::test]
+async fn other_webhook_types_are_reported_as_not_handled() {
+    let fake = account().await;
+    let connector = connector(settings(&fake));
+    let (headers, body) = fake.webhook(serde_json::json!({
+        "webhook_type": "Order Canceled", "test": "0",
+        "order_id": "T3JkZXI6MTAx", "order_number": "#1001", "partner_order_id": "1001",
+    }));
+    let report = connector
+        .parse_webhook_report(&headers, &body)
+        .expect("signed");
+    assert!(report.events.is_empty());
+    assert_eq!(report.unmapped.len(), 1);
+    assert_eq!(report.unmapped[0].what, "Order Canceled");
+}
+
+#[tokio::test]
 async fn an_inventory_update_asks_for_a_poll() {
     let fake = account().await;
     let connector = connector(settings(&fake));
