@@ -196,12 +196,14 @@ impl FileFeedConnector {
             .len()
             .min(from.saturating_add(self.settings.rows_per_page));
         let prefix = &mark.hash[..16];
+        // Ids are the content's hash and the row's index among the good rows: the same on
+        // every re-poll of the same file, always a valid (short) id.
         let events = snapshot.rows[from.min(end)..end]
             .iter()
-            .filter_map(|row| {
-                let id = EventId::new(format!("{prefix}/{}/{}", row.number, row.location)).ok()?;
+            .zip(from..)
+            .filter_map(|(row, index)| {
                 Some(StockEvent {
-                    id,
+                    id: EventId::new(format!("{prefix}/{index}")).ok()?,
                     occurred_at: row.at,
                     sku: row.sku.clone(),
                     change: StockChange::LevelObserved {

@@ -296,9 +296,22 @@ impl ShipHeroConnector {
             ))
         })?;
         let at = updated.max(at_least.unwrap_or(updated));
-        let id = format!("level/{warehouse}/{}/{}", level.item, at.as_millis());
+        let id = match EventId::new(format!(
+            "level/{warehouse}/{}/{}",
+            level.item,
+            at.as_millis()
+        )) {
+            Ok(id) => id,
+            Err(e) => {
+                unmapped.push(Unmapped {
+                    what: format!("{} at {location}", level.item),
+                    reason: format!("no usable event id: {e}"),
+                });
+                return Ok(None);
+            }
+        };
         Ok(Some(StockEvent {
-            id: EventId::new(id).map_err(|e| ConnectorError::Retryable(e.to_string()))?,
+            id,
             occurred_at: at,
             sku,
             change: StockChange::LevelObserved {
