@@ -127,6 +127,8 @@ pub struct ChannelConfig {
     /// How often its full listing is compared with our state after the one at start;
     /// `None`: only at start.
     pub reconcile_every: Option<Duration>,
+    /// Holds back its expected sales during its sync lag on top of `buffer`.
+    pub adaptive_buffer: bool,
 }
 
 /// How often a channel is reconciled when its config does not say.

@@ -388,6 +388,7 @@ impl Checker<'_, '_> {
                 policy: policy?,
                 kind: kind?,
                 limits: limits?,
+                adaptive_buffer: raw.adaptive_buffer.unwrap_or(false),
                 reconcile_every: reconcile.map(|minutes| {
                     (minutes > 0).then(|| Duration::from_secs(60 * minutes as u64))
                 })?,

@@ -32,6 +32,9 @@ use crate::config::ApiLimits;
 use crate::metrics::{ChannelLabels, Metrics};
 use crate::store::{Attempt, OutboxEntry, Published, Store, StoreError};
 
+/// The weight of the newest confirmation in a channel's moving average of its sync lag.
+const LAG_SMOOTHING: f64 = 0.2;
+
 /// How many pending entries one round looks at.
 const ROUND_ENTRIES: usize = 10_000;
 
@@ -579,6 +582,13 @@ impl Pusher {
         }
         book.insert(key, published);
         let lag = (now.as_millis() - entry.created_at.as_millis()).max(0) as f64 / 1000.0;
+        self.setup.status.update(&self.setup.channel, |h| {
+            h.lag_seconds = if h.lag_seconds == 0.0 {
+                lag
+            } else {
+                h.lag_seconds + LAG_SMOOTHING * (lag - h.lag_seconds)
+            };
+        });
         self.setup
             .metrics
             .sync_lag_seconds

@@ -187,6 +187,7 @@ pub(super) fn config(dir: PathBuf) -> Config {
         },
         limits: limits.clone(),
         reconcile_every: None,
+        adaptive_buffer: false,
     };
     Config {
         source: dir.join("sim.toml"),
@@ -562,8 +563,13 @@ async fn simulate(steps: Vec<Step>, seed: u64, fail_percent: u64) -> Result<(), 
                 .get(&Sku::new(sku).expect("sku"))
                 .cloned()
                 .unwrap_or_default();
-            let target = allocation::availability(&Sku::new(sku).expect("sku"), &state, &config)
-                .channels[&id::<ChannelId>(channel)]
+            let target = allocation::availability(
+                &Sku::new(sku).expect("sku"),
+                &state,
+                &config,
+                &allocation::Conditions::default(),
+            )
+            .channels[&id::<ChannelId>(channel)]
                 .available;
             let unseen = world
                 .unseen
