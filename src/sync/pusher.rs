@@ -99,6 +99,8 @@ pub struct PusherSetup {
 /// attempt recorded on any of them.
 struct Slot {
     sku: Sku,
+    /// `published` as of the commit of `newest`.
+    published: Option<i64>,
     ids: Vec<u64>,
     newest: (u64, OutboxEntry),
     attempt: Option<Recorded>,
@@ -205,17 +207,32 @@ impl Pusher {
     /// One pass over the outbox; returns how many SKUs it settled (confirmed, pushed,
     /// dead-lettered). Zero means nothing to do until a wake-up or the next poll.
     async fn round(&mut self) -> Result<usize, Halt> {
-        let pending = self
-            .setup
-            .store
-            .pending(&self.setup.channel, ROUND_ENTRIES)
-            .map_err(Halt::Store)?;
+        // The writer moves a target and `published` in one commit, under the book's lock:
+        // read the pending entries under it too, so each slot's target and published value
+        // come from the same commit (a newer published value with an older target would push
+        // a change and its reverse).
+        let (pending, published) = {
+            let book = self.setup.published.lock();
+            let pending = self
+                .setup
+                .store
+                .pending(&self.setup.channel, ROUND_ENTRIES)
+                .map_err(Halt::Store)?;
+            let published: HashMap<Sku, i64> = pending
+                .iter()
+                .filter_map(|(_, e)| {
+                    let value = book.get(&(self.setup.channel.clone(), e.sku.clone()))?;
+                    Some((e.sku.clone(), value.quantity))
+                })
+                .collect();
+            (pending, published)
+        };
         self.setup
             .metrics
             .outbox_depth
             .get_or_create(&self.labels)
             .set(gauge(pending.len()));
-        let slots = self.prioritized(coalesce(pending));
+        let slots = self.prioritized(coalesce(pending, &published));
         let mut settled = 0;
         let mut slots = slots.into_iter().peekable();
         while slots.peek().is_some() {
@@ -279,12 +296,7 @@ impl Pusher {
                 settled += 1;
                 continue;
             };
-            let book_at_read = self
-                .setup
-                .published
-                .lock()
-                .get(&(channel.clone(), slot.sku.clone()))
-                .map(|p| p.quantity);
+            let book_at_read = slot.published;
             // A first push adopts what the channel shows as its baseline.
             let base = book_at_read.unwrap_or(now_shows);
             if let Some(recorded) = slot
@@ -682,7 +694,7 @@ impl Pusher {
 }
 
 /// Groups pending entries by SKU, the newest target standing for all.
-fn coalesce(pending: Vec<(u64, OutboxEntry)>) -> Vec<Slot> {
+fn coalesce(pending: Vec<(u64, OutboxEntry)>, published: &HashMap<Sku, i64>) -> Vec<Slot> {
     let mut slots: BTreeMap<Sku, Slot> = BTreeMap::new();
     // Pending entries come oldest first: later ones replace the newest and the attempt.
     for (id, entry) in pending {
@@ -702,6 +714,7 @@ fn coalesce(pending: Vec<(u64, OutboxEntry)>) -> Vec<Slot> {
                 slots.insert(
                     sku.clone(),
                     Slot {
+                        published: published.get(&sku).copied(),
                         sku,
                         ids: vec![id],
                         newest: (id, entry),
