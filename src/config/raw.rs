@@ -108,7 +108,8 @@ pub(super) struct RawLocation {
     expecting = "a channel table, like [channels.NAME] with kind = \"generic\""
 )]
 pub(super) struct RawChannel {
-    /// Which system this is. Required. This build runs `generic`.
+    /// Which system this is. Required: `generic`, `shopify`, `square`, `woocommerce`,
+    /// `shiphero` or `file_feed`.
     pub kind: Option<String>,
     /// `generic`: the key that signs the events it posts; a secret reference. Required.
     pub webhook_secret: Option<RawSecret>,
