@@ -150,11 +150,16 @@ pub trait Connector: Send + Sync {
 
     /// Verifies a webhook's signature over its raw body and turns it into events.
     /// A wrong signature or a malformed body is [`ConnectorError::BadInput`].
+    ///
+    /// Implement this or [`Connector::parse_webhook_report`]: each defaults to the other
+    /// (this one drops what the report could not map; the daemon logs it from the report).
     fn parse_webhook(
         &self,
         headers: &[(String, String)],
         body: &[u8],
-    ) -> Result<Vec<StockEvent>, ConnectorError>;
+    ) -> Result<Vec<StockEvent>, ConnectorError> {
+        Ok(self.parse_webhook_report(headers, body)?.events)
+    }
 
     /// Pushes one batch (at most `max_batch` requests); one outcome per request, in order.
     /// Must be idempotent per `idempotency_key`: the engine sends a push whose answer it never
@@ -164,7 +169,7 @@ pub trait Connector: Send + Sync {
 
     /// Like [`Connector::parse_webhook`], and also says what it could not map (an unknown SKU,
     /// a location not in config), so the daemon can count and log it. The default reports
-    /// nothing beyond the events.
+    /// nothing beyond [`Connector::parse_webhook`]'s events.
     fn parse_webhook_report(
         &self,
         headers: &[(String, String)],

@@ -493,14 +493,6 @@ impl Connector for ShipHeroConnector {
         Ok(levels)
     }
 
-    fn parse_webhook(
-        &self,
-        headers: &[(String, String)],
-        body: &[u8],
-    ) -> Result<Vec<StockEvent>, ConnectorError> {
-        Ok(self.parse_webhook_report(headers, body)?.events)
-    }
-
     fn parse_webhook_report(
         &self,
         headers: &[(String, String)],

@@ -8,8 +8,7 @@ use async_trait::async_trait;
 use omnistock_sdk::http::HttpClient;
 use omnistock_sdk::{
     Capabilities, Connector, ConnectorError, DeltaRequest, ItemLevel, ItemRef, ListPage,
-    ListReport, LocationId, PushForm, PushOutcome, PushRequest, Sku, StockEvent, Unmapped,
-    WebhookReport,
+    ListReport, LocationId, PushForm, PushOutcome, PushRequest, Sku, Unmapped, WebhookReport,
 };
 use serde_json::{Value, json};
 
@@ -446,18 +445,6 @@ impl Connector for ShopifyConnector {
     async fn read(&self, items: &[ItemRef]) -> Result<Vec<ItemLevel>, ConnectorError> {
         let page = self.read_levels(items).await?;
         Ok(Self::to_item_levels(page).0)
-    }
-
-    fn parse_webhook(
-        &self,
-        headers: &[(String, String)],
-        body: &[u8],
-    ) -> Result<Vec<StockEvent>, ConnectorError> {
-        let report = self.parse_webhook_report(headers, body)?;
-        for u in &report.unmapped {
-            tracing::warn!(channel = %self.settings.channel, what = %u.what, reason = %u.reason, "Shopify webhook content not mapped.");
-        }
-        Ok(report.events)
     }
 
     fn parse_webhook_report(

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use omnistock_sdk::http::HttpClient;
 use omnistock_sdk::{
     Capabilities, Connector, ConnectorError, DeltaRequest, ItemLevel, ItemRef, ListPage,
-    ListReport, PollPage, PushForm, PushOutcome, PushRequest, Sku, StockEvent, Timestamp, Unmapped,
+    ListReport, PollPage, PushForm, PushOutcome, PushRequest, Sku, Timestamp, Unmapped,
     WebhookReport,
 };
 use serde_json::{Value, json};
@@ -353,18 +353,6 @@ impl Connector for SquareConnector {
 
     async fn read(&self, items: &[ItemRef]) -> Result<Vec<ItemLevel>, ConnectorError> {
         Ok(self.read_counts(items).await?.0)
-    }
-
-    fn parse_webhook(
-        &self,
-        headers: &[(String, String)],
-        body: &[u8],
-    ) -> Result<Vec<StockEvent>, ConnectorError> {
-        let report = self.parse_webhook_report(headers, body)?;
-        for u in &report.unmapped {
-            tracing::warn!(channel = %self.settings.channel, what = %u.what, reason = %u.reason, "Square webhook content not mapped.");
-        }
-        Ok(report.events)
     }
 
     fn parse_webhook_report(

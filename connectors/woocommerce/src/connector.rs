@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use omnistock_sdk::http::HttpClient;
 use omnistock_sdk::{
     Capabilities, Connector, ConnectorError, DeltaRequest, ItemLevel, ItemRef, ListPage,
-    ListReport, PollPage, PushForm, PushOutcome, PushRequest, Sku, StockEvent, WebhookReport,
+    ListReport, PollPage, PushForm, PushOutcome, PushRequest, Sku, WebhookReport,
 };
 
 use crate::api::{LineItem, Rest};
@@ -128,18 +128,6 @@ impl Connector for WooConnector {
 
     async fn read(&self, items: &[ItemRef]) -> Result<Vec<ItemLevel>, ConnectorError> {
         self.read_levels(items).await
-    }
-
-    fn parse_webhook(
-        &self,
-        headers: &[(String, String)],
-        body: &[u8],
-    ) -> Result<Vec<StockEvent>, ConnectorError> {
-        let report = self.parse_webhook_report(headers, body)?;
-        for u in &report.unmapped {
-            tracing::warn!(channel = %self.settings.channel, what = %u.what, reason = %u.reason, "WooCommerce webhook content not mapped.");
-        }
-        Ok(report.events)
     }
 
     fn parse_webhook_report(
