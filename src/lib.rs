@@ -12,6 +12,7 @@
 //! - [`allocation`]: what each channel should show. Pure.
 //! - [`store`]: the only module that speaks sled: ingest log, state, published values, outbox.
 //! - [`ingest`]: events in: verify → normalize → dedup → durable append (group commit) → merge.
+//! - [`feed`]: changes out: each committed group broadcast live (SSE, the dashboard).
 //! - [`metrics`]: the Prometheus registry.
 //! - [`sync`]: the sync engine: outbox planning, pushers, rule 6.
 //! - [`api`]: the axum routers: generic events, read API, admin, health and metrics.
@@ -25,6 +26,7 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod daemon;
+pub mod feed;
 pub mod ingest;
 pub mod metrics;
 pub mod state;

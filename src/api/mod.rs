@@ -11,6 +11,7 @@ mod events;
 mod explain;
 mod health;
 mod read;
+mod stream;
 mod webhooks;
 
 use std::collections::BTreeMap;
@@ -26,6 +27,7 @@ pub use error::ApiError;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::feed::Feed;
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -44,6 +46,8 @@ pub struct AppState {
     pub store: Arc<Store>,
     /// The connectors whose webhooks arrive at `POST /v1/webhooks/{channel}`.
     pub webhooks: Arc<BTreeMap<ChannelId, Arc<dyn Connector>>>,
+    /// The live feed of committed changes, for `GET /v1/events/stream`.
+    pub feed: Feed,
 }
 
 impl AppState {
@@ -70,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/v1/events", post(events::post_events))
+        .route("/v1/events/stream", get(stream::stream))
         .route("/v1/webhooks/{channel}", post(webhooks::post_webhook))
         .route("/v1/adjustments", post(admin::post_adjustment))
         .route("/v1/stock/{sku}", get(read::stock))

@@ -22,6 +22,7 @@ use tokio::sync::watch;
 use crate::api::{self, AppState};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::feed::Feed;
 use crate::ingest::{self, Ingest, IngestSetup, SyncHooks};
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -79,6 +80,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         &store.all_pending()?,
         &store.all_published()?,
     );
+    let feed = Feed::default();
     let (config_tx, config_rx) = watch::channel(config);
     let (ingest, writer) = Ingest::start(IngestSetup {
         store: store.clone(),
@@ -92,6 +94,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             planner,
             published: engine.published.clone(),
             waker: engine.waker(),
+            feed: feed.clone(),
         },
     });
     let engine = Arc::new(engine);
@@ -110,6 +113,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         engine: engine.clone(),
         store: store.clone(),
         webhooks: Arc::new(connectors.webhooks),
+        feed: feed.clone(),
     });
     metrics.ready.set(1);
     tracing::info!(addr = %local, "omnistock is listening on {local}");
@@ -134,6 +138,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     }
     accepting.store(false, Ordering::SeqCst);
+    // Open event streams end, so they do not hold the graceful shutdown.
+    feed.close();
     metrics.ready.set(0);
     systemd::stopping();
     tracing::info!("Draining: finishing in-flight requests and flushing the store.");
