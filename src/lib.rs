@@ -16,6 +16,7 @@
 //! - [`metrics`]: the Prometheus registry.
 //! - [`sync`]: the sync engine: outbox planning, pushers, rule 6.
 //! - [`api`]: the axum routers: generic events, read API, admin, health and metrics.
+//! - [`dashboard`]: the operations page served at `/`, and the series behind its charts.
 //! - [`daemon`]: wiring, signals, systemd notify, timed drain.
 //! - [`client`]: the CLI's side of the HTTP API (`omnistock stock`, `omnistock adjust`).
 #![forbid(unsafe_code)]
@@ -26,6 +27,7 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod daemon;
+pub mod dashboard;
 pub mod feed;
 pub mod ingest;
 pub mod metrics;

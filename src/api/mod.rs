@@ -6,6 +6,7 @@
 
 mod admin;
 mod channels;
+mod dashboard;
 mod error;
 mod events;
 mod explain;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub webhooks: Arc<BTreeMap<ChannelId, Arc<dyn Connector>>>,
     /// The live feed of committed changes, for `GET /v1/events/stream`.
     pub feed: Feed,
+    /// The dashboard's per-minute series, fed by its sampler.
+    pub dashboard: crate::dashboard::History,
 }
 
 impl AppState {
@@ -70,6 +73,9 @@ impl AppState {
 /// The whole API.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/", get(dashboard::index))
+        .route("/assets/{name}", get(dashboard::asset))
+        .route("/v1/dashboard/summary", get(dashboard::summary))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

@@ -22,6 +22,8 @@ use tokio::sync::watch;
 use crate::api::{self, AppState};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::dashboard::History;
+use crate::dashboard::sampler::Sampler;
 use crate::feed::Feed;
 use crate::ingest::{self, Ingest, IngestSetup, SyncHooks};
 use crate::metrics::Metrics;
@@ -99,6 +101,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     });
     let engine = Arc::new(engine);
 
+    let history = History::default();
+    let sampler = tokio::spawn(
+        Sampler {
+            history: history.clone(),
+            config: config_rx.clone(),
+            metrics: metrics.clone(),
+            store: store.clone(),
+            clock: clock.clone(),
+        }
+        .run(),
+    );
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
@@ -114,6 +127,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         store: store.clone(),
         webhooks: Arc::new(connectors.webhooks),
         feed: feed.clone(),
+        dashboard: history.clone(),
     });
     metrics.ready.set(1);
     tracing::info!(addr = %local, "omnistock is listening on {local}");
@@ -158,6 +172,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     watchdog.abort();
     signals.abort();
+    sampler.abort();
     // Every ingest handle is gone with the server: the writer drains its queue and stops.
     if tokio::time::timeout(DRAIN_DEADLINE, writer).await.is_err() {
         tracing::error!(
