@@ -51,6 +51,8 @@ pub struct AppState {
     pub feed: Feed,
     /// The dashboard's per-minute series, fed by its sampler.
     pub dashboard: crate::dashboard::History,
+    /// Wakes a channel's poller when its webhook asks for a poll now.
+    pub polls: crate::sync::poller::PollWaker,
 }
 
 impl AppState {

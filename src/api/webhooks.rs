@@ -62,6 +62,9 @@ async fn accept(
     let report = connector
         .parse_webhook_report(&pairs, &bytes)
         .map_err(|e| refused(&channel, e))?;
+    if report.poll_now {
+        app.polls.poll_now(&channel);
+    }
     let mut skipped: Vec<String> = report
         .unmapped
         .iter()

@@ -28,6 +28,7 @@ use crate::feed::Feed;
 use crate::ingest::{self, Ingest, IngestSetup, SyncHooks};
 use crate::metrics::Metrics;
 use crate::store::Store;
+use crate::sync::poller::{PollSetup, Pollers};
 use crate::sync::{Engine, EngineSetup, Planner, Tuning, connectors};
 
 /// How long a drain may take before the daemon gives up waiting and says what overran.
@@ -78,7 +79,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     )
     .context("starting the sync engine")?;
     let planner = Planner::new(
-        engine.pushing(),
+        engine.shown(),
         &store.all_pending()?,
         &store.all_published()?,
     );
@@ -99,6 +100,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             feed: feed.clone(),
         },
     });
+    let pollers = Pollers::start(
+        PollSetup {
+            store: store.clone(),
+            ingest: ingest.clone(),
+            config: config_rx.clone(),
+            status: engine.status.clone(),
+            backoff_base: Tuning::default().backoff_base,
+            backoff_max: Tuning::default().backoff_max,
+        },
+        &connectors.webhooks,
+    );
     let engine = Arc::new(engine);
 
     let history = History::default();
@@ -128,6 +140,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         webhooks: Arc::new(connectors.webhooks),
         feed: feed.clone(),
         dashboard: history.clone(),
+        polls: pollers.waker(),
     });
     metrics.ready.set(1);
     tracing::info!(addr = %local, "omnistock is listening on {local}");
@@ -173,6 +186,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     watchdog.abort();
     signals.abort();
     sampler.abort();
+    pollers.stop(DRAIN_DEADLINE).await;
     // Every ingest handle is gone with the server: the writer drains its queue and stops.
     if tokio::time::timeout(DRAIN_DEADLINE, writer).await.is_err() {
         tracing::error!(

@@ -1,7 +1,7 @@
 //! Replay at start gives the states the live writer had: after a crash with no checkpoint,
 //! after one midway, and again after the replay's own checkpoint.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -87,6 +87,7 @@ fn submission(n: usize) -> Submission {
             StockChange::OrderLineFulfilled {
                 order: OrderId::new(format!("o-{}", n / 7)).expect("id"),
                 line: "1".to_owned(),
+                channel: None,
             },
         ),
         5 => (
@@ -132,7 +133,7 @@ fn start(store: &Arc<Store>, states: Vec<(Sku, SkuState)>) -> (Ingest, JoinHandl
         metrics: Arc::new(Metrics::new()),
         checkpoint_every: Duration::from_secs(3600),
         sync: SyncHooks {
-            planner: Planner::new(BTreeSet::new(), &[], &[]),
+            planner: Planner::new(BTreeMap::new(), &[], &[]),
             published: PublishedBook::from_store(Vec::new()),
             waker: Waker::default(),
             feed: crate::feed::Feed::default(),

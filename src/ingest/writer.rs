@@ -35,7 +35,7 @@ use prometheus_client::metrics::counter::Counter;
 use crate::metrics::{EventLabels, Metrics};
 use crate::state::{Actor, Effect, Input, SkuState};
 use crate::store::{Commit, NewEvent, OutboxEntry, Published, Store, StoreError, SyncStats};
-use crate::sync::plan::own_sold_units;
+use crate::sync::plan::{OwnMark, Planner};
 
 /// A checkpoint starts sooner once this many SKUs changed since the last one.
 const CHECKPOINT_DIRTY_SKUS: usize = 20_000;
@@ -102,7 +102,7 @@ struct Group {
     touched: HashSet<Sku>,
     seen: HashSet<(ChannelId, EventId)>,
     /// Each pushing channel's own sold units per touched SKU, before the group.
-    sold_before: HashMap<(ChannelId, Sku), i64>,
+    own_before: HashMap<(ChannelId, Sku), OwnMark>,
 }
 
 impl Writer {
@@ -370,9 +370,9 @@ impl Writer {
                 if !group.touched.contains(&event.sku) {
                     group.touched.insert(event.sku.clone());
                     for channel in self.sync.planner.pushing() {
-                        group.sold_before.insert(
+                        group.own_before.insert(
                             (channel.clone(), event.sku.clone()),
-                            own_sold_units(state, channel),
+                            self.sync.planner.own_mark(state, channel),
                         );
                     }
                 }
@@ -421,7 +421,7 @@ impl Writer {
         }
         let now = self.clock.now();
         let mut book = self.sync.published.lock();
-        let published = own_sales(group, &self.states, &book, now);
+        let published = own_moves(group, &self.states, &self.sync.planner, &book, now);
         let moved: Vec<(ChannelId, Sku)> = published
             .iter()
             .map(|(c, s, _)| (c.clone(), s.clone()))
@@ -573,29 +573,29 @@ impl Checkpoints {
     }
 }
 
-/// Published values lowered by the pushing channels' own new sales in this group: the
-/// channel already lowered its number for them.
-fn own_sales(
+/// Published values moved by the pushing channels' own activity in this group: their own
+/// orders (the channel already lowered its number for them) and, for a holding owner, its
+/// own changes of its count.
+fn own_moves(
     group: &Group,
     states: &HashMap<Sku, SkuState>,
+    planner: &Planner,
     book: &HashMap<(ChannelId, Sku), Published>,
     now: Timestamp,
 ) -> Vec<(ChannelId, Sku, Published)> {
     let mut moved = Vec::new();
-    for ((channel, sku), before) in &group.sold_before {
-        let Some(state) = states.get(sku) else {
+    for ((channel, sku), before) in &group.own_before {
+        let (Some(state), Some(value)) =
+            (states.get(sku), book.get(&(channel.clone(), sku.clone())))
+        else {
             continue;
         };
-        let sold = own_sold_units(state, channel) - before;
-        let key = (channel.clone(), sku.clone());
-        if let (true, Some(value)) = (sold != 0, book.get(&key)) {
+        if let Some(quantity) = planner.published_after_own(state, channel, *before, value.quantity)
+        {
             moved.push((
-                key.0,
-                key.1,
-                Published {
-                    quantity: value.quantity - sold,
-                    at: now,
-                },
+                channel.clone(),
+                sku.clone(),
+                Published { quantity, at: now },
             ));
         }
     }

@@ -161,8 +161,16 @@ impl SkuState {
                 };
                 self.reserve(input.line_key(order, line), Reservation::opened(details))
             }
-            StockChange::OrderLineFulfilled { order, line } => self.reserve(
-                input.line_key(order, line),
+            StockChange::OrderLineFulfilled {
+                order,
+                line,
+                channel,
+            } => self.reserve(
+                LineKey {
+                    channel: channel.clone().unwrap_or_else(|| input.channel.clone()),
+                    order: order.clone(),
+                    line: line.clone(),
+                },
                 Reservation::with_lifecycle(Lifecycle::Fulfilled {
                     at: event.occurred_at,
                 }),
@@ -327,9 +335,16 @@ fn summarize(change: &StockChange) -> String {
         } => {
             format!("order {order} line {line} reserves {quantity} at {location}")
         }
-        StockChange::OrderLineFulfilled { order, line } => {
-            format!("order {order} line {line} fulfilled")
-        }
+        StockChange::OrderLineFulfilled {
+            order,
+            line,
+            channel: None,
+        } => format!("order {order} line {line} fulfilled"),
+        StockChange::OrderLineFulfilled {
+            order,
+            line,
+            channel: Some(channel),
+        } => format!("{channel} order {order} line {line} fulfilled"),
         StockChange::OrderLineCancelled { order, line, .. } => {
             format!("order {order} line {line} cancelled")
         }

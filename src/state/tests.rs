@@ -48,8 +48,11 @@ enum Op {
         loc: usize,
         quantity: u32,
     },
+    /// `ch` reports the shipment of `of`'s order line (a warehouse shipping the shop's order
+    /// when they differ).
     Fulfil {
         ch: usize,
+        of: usize,
         order: u8,
     },
     Cancel {
@@ -72,7 +75,7 @@ fn op() -> impl Strategy<Value = Op> {
             loc,
             quantity
         }),
-        (0..3usize, 0..4u8).prop_map(|(ch, order)| Op::Fulfil { ch, order }),
+        (0..3usize, 0..3usize, 0..4u8).prop_map(|(ch, of, order)| Op::Fulfil { ch, of, order }),
         (0..3usize, 0..4u8).prop_map(|(ch, order)| Op::Cancel { ch, order }),
     ]
 }
@@ -119,11 +122,12 @@ fn to_event(i: usize, op: Op, occurred_at: Timestamp) -> (usize, StockEvent) {
                 quantity,
             },
         ),
-        Op::Fulfil { ch, order: n } => (
+        Op::Fulfil { ch, of, order: n } => (
             ch,
             StockChange::OrderLineFulfilled {
                 order: order(n),
                 line: "1".into(),
+                channel: (of != ch).then(|| channel(CHANNELS[of])),
             },
         ),
         Op::Cancel { ch, order: n } => (
@@ -256,16 +260,18 @@ proptest! {
         quantity in 1..5u32,
         order in prop::collection::vec(any::<Index>(), 4),
         duplicate in any::<Index>(),
+        shipped_by_warehouse in any::<bool>(),
     ) {
-        // The warehouse counts `stock`; a web order takes `quantity`; it ships; the WMS
-        // counts again after the shipment. Whatever order these arrive in, the result is
+        // The warehouse counts `stock`; a web order takes `quantity`; it ships (reported by
+        // the shop, or by the warehouse for the shop's line); the WMS counts again after the
+        // shipment. Whatever order these arrive in, the result is
         // `stock - quantity`, and no prefix that has seen the order shows more than that.
         let at = |s: i64| Timestamp::from_millis(1_000 * s);
         let wh = 1usize;
         let mut events = vec![
             to_event(0, Op::Count { ch: 1, loc: wh, quantity: stock }, at(0)),
             to_event(1, Op::Open { ch: 2, order: 7, loc: wh, quantity }, at(1)),
-            to_event(2, Op::Fulfil { ch: 2, order: 7 }, at(2)),
+            to_event(2, Op::Fulfil { ch: if shipped_by_warehouse { 1 } else { 2 }, of: 2, order: 7 }, at(2)),
             to_event(3, Op::Count { ch: 1, loc: wh, quantity: stock - i64::from(quantity) }, at(3)),
         ];
         events = shuffled_with_duplicates(&events, &order);

@@ -363,6 +363,30 @@ pub(super) fn decode_channel_paused(bytes: &[u8]) -> Result<bool, String> {
     Ok(dto.paused)
 }
 
+/// Key of a channel's poll cursor in the meta tree.
+pub(super) fn cursor_key(channel: &ChannelId) -> Vec<u8> {
+    let mut key = b"poll_cursor/".to_vec();
+    key.extend(channel_prefix(channel));
+    key
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CursorV1 {
+    cursor: String,
+}
+
+pub(super) fn encode_cursor(cursor: &str) -> Result<Vec<u8>, String> {
+    versioned(&CursorV1 {
+        cursor: cursor.to_owned(),
+    })
+}
+
+pub(super) fn decode_cursor(bytes: &[u8]) -> Result<String, String> {
+    let dto: CursorV1 = from_json(bytes)?;
+    Ok(dto.cursor)
+}
+
 /// A SKU state: our version byte framing the state module's own encoding, so the store can
 /// change its framing without asking `state` and vice versa.
 ///

@@ -27,6 +27,7 @@
 #![allow(clippy::disallowed_types)] // The one module allowed to speak sled.
 
 mod codec;
+mod cursors;
 mod durable;
 mod error;
 mod open;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use omnistock_generic::{GenericConnector, GenericSettings};
-use omnistock_sdk::{ChannelId, Connector, ConnectorError, LocationId};
+use omnistock_sdk::{ChannelId, Connector, ConnectorError, LocationId, PushForm};
 use omnistock_shopify::{ShopifyConnector, ShopifySettings};
 
 use super::EngineError;
@@ -20,6 +20,8 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct PushSide {
     pub connector: Arc<dyn Connector>,
     pub location: LocationId,
+    /// The channel owns `location` and is pushed holds there ([`super::plan::Shown::Holds`]).
+    pub holds: bool,
 }
 
 /// Every channel's connector: those that receive pushes, and those whose webhooks arrive at
@@ -30,77 +32,104 @@ pub struct Connectors {
     pub webhooks: BTreeMap<ChannelId, Arc<dyn Connector>>,
 }
 
+/// One channel's connector as its kind builds it.
+struct Built {
+    connector: Arc<dyn Connector>,
+    /// Where its number is pushed, if it is pushed at all.
+    push_at: Option<LocationId>,
+    /// Its webhooks arrive at `/v1/webhooks/{channel}` (a generic channel posts to
+    /// `/v1/events` instead).
+    webhooks: bool,
+}
+
 /// Builds the connectors of every channel in `config`; none of them calls out yet.
 ///
-/// A channel is never pushed a number at a location it owns: its counts are the truth there,
-/// and setting it to our availability would overwrite them (reservations and safety stock
-/// would then come back as a lower count and be subtracted twice). Such a channel still
-/// sends its webhooks.
+/// A channel is never *set* to a number at a location it owns: its counts are the truth
+/// there, and setting it to our availability would overwrite them (reservations and safety
+/// stock would then come back as a lower count and be subtracted twice). A connector that
+/// takes holds ([`Connector::takes_holds`]) is pushed holds there instead
+/// ([`super::plan::Shown::Holds`]); any other owner is not pushed, and still sends its
+/// webhooks.
 pub fn build_all(config: &Config) -> Result<Connectors, EngineError> {
     let mut built = Connectors::default();
     for (id, channel) in &config.channels {
-        let owns = |location: &LocationId| {
-            config
-                .locations
-                .get(location)
-                .is_some_and(|l| &l.owner == id)
-        };
         let fail = |e: ConnectorError| EngineError::Connector {
             channel: id.clone(),
             message: e.to_string(),
         };
-        match &channel.kind {
-            ChannelKind::Generic { push_url: None, .. } => {}
-            ChannelKind::Generic {
-                push_url: Some(url),
-                webhook_secret,
-            } => {
-                let Some(location) = channel.sells_from.first().cloned() else {
-                    continue;
-                };
-                if owns(&location) {
-                    not_pushing(id, &location);
-                    continue;
-                }
-                let connector = GenericConnector::new(GenericSettings {
-                    channel: id.clone(),
-                    push_url: url.clone(),
-                    secret: webhook_secret.expose().to_owned(),
-                    location: location.clone(),
-                    max_batch: channel.limits.max_batch,
-                    calls_per_second: channel.limits.per_second,
-                    burst: channel.limits.burst,
-                    timeout: CALL_TIMEOUT,
-                })
-                .map_err(fail)?;
-                built.push.insert(
-                    id.clone(),
-                    PushSide {
-                        connector: Arc::new(connector),
-                        location,
-                    },
-                );
-            }
-            ChannelKind::Shopify(shop) => {
-                let connector: Arc<dyn Connector> =
-                    Arc::new(shopify(id, channel, shop).map_err(fail)?);
-                let location = shop.default_location.clone();
-                if owns(&location) {
-                    not_pushing(id, &location);
-                } else {
-                    built.push.insert(
-                        id.clone(),
-                        PushSide {
-                            connector: connector.clone(),
-                            location,
-                        },
-                    );
-                }
-                built.webhooks.insert(id.clone(), connector);
-            }
+        let Some(Built {
+            connector,
+            push_at,
+            webhooks,
+        }) = build(id, channel).map_err(fail)?
+        else {
+            continue;
+        };
+        if webhooks {
+            built.webhooks.insert(id.clone(), connector.clone());
         }
+        let Some(location) = push_at else {
+            continue;
+        };
+        let owns = config
+            .locations
+            .get(&location)
+            .is_some_and(|l| &l.owner == id);
+        let takes_holds = connector.takes_holds()
+            && connector
+                .capabilities()
+                .push_forms
+                .contains(&PushForm::Delta);
+        if owns && !takes_holds {
+            not_pushing(id, &location);
+            continue;
+        }
+        built.push.insert(
+            id.clone(),
+            PushSide {
+                connector,
+                location,
+                holds: owns,
+            },
+        );
     }
     Ok(built)
+}
+
+/// The connector of one channel, by its kind; `None` for a channel with no connector (a
+/// generic channel that only posts events).
+fn build(id: &ChannelId, channel: &ChannelConfig) -> Result<Option<Built>, ConnectorError> {
+    Ok(match &channel.kind {
+        ChannelKind::Generic { push_url: None, .. } => None,
+        ChannelKind::Generic {
+            push_url: Some(url),
+            webhook_secret,
+        } => {
+            let Some(location) = channel.sells_from.first().cloned() else {
+                return Ok(None);
+            };
+            let connector = GenericConnector::new(GenericSettings {
+                channel: id.clone(),
+                push_url: url.clone(),
+                secret: webhook_secret.expose().to_owned(),
+                location: location.clone(),
+                max_batch: channel.limits.max_batch,
+                calls_per_second: channel.limits.per_second,
+                burst: channel.limits.burst,
+                timeout: CALL_TIMEOUT,
+            })?;
+            Some(Built {
+                connector: Arc::new(connector),
+                push_at: Some(location),
+                webhooks: false,
+            })
+        }
+        ChannelKind::Shopify(shop) => Some(Built {
+            connector: Arc::new(shopify(id, channel, shop)?),
+            push_at: Some(shop.default_location.clone()),
+            webhooks: true,
+        }),
+    })
 }
 
 /// What `omnistock connect CHANNEL` does: creates or updates the channel's webhook

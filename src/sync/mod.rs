@@ -14,7 +14,10 @@ pub mod backoff;
 pub mod book;
 pub mod catalog;
 pub mod connectors;
+#[cfg(test)]
+mod holds_tests;
 pub mod plan;
+pub mod poller;
 pub mod pusher;
 #[cfg(test)]
 mod simulation;
@@ -52,6 +55,7 @@ pub enum EngineError {
 pub struct Engine {
     store: Arc<Store>,
     wakes: BTreeMap<ChannelId, Arc<Notify>>,
+    shown: BTreeMap<ChannelId, plan::Shown>,
     paused: BTreeMap<ChannelId, watch::Sender<bool>>,
     pub published: PublishedBook,
     pub status: StatusBoard,
@@ -89,6 +93,7 @@ impl Engine {
         let mut engine = Engine {
             store: setup.store.clone(),
             wakes: BTreeMap::new(),
+            shown: BTreeMap::new(),
             paused: BTreeMap::new(),
             published: published.clone(),
             status: status.clone(),
@@ -103,7 +108,13 @@ impl Engine {
             let connectors::PushSide {
                 connector,
                 location,
+                holds,
             } = side;
+            let shown = if holds {
+                plan::Shown::Holds(location.clone())
+            } else {
+                plan::Shown::Allocation
+            };
             let wake = Arc::new(Notify::new());
             let (paused_tx, paused_rx) = watch::channel(paused_channels.contains(&id));
             let pusher = pusher::Pusher::new(pusher::PusherSetup {
@@ -125,6 +136,7 @@ impl Engine {
             });
             engine.tasks.push((id.clone(), tokio::spawn(pusher.run())));
             engine.wakes.insert(id.clone(), wake);
+            engine.shown.insert(id.clone(), shown);
             engine.paused.insert(id.clone(), paused_tx);
         }
         // Channels we do not push to still need their catalog for their webhooks.
@@ -147,6 +159,11 @@ impl Engine {
     /// The channels with a pusher.
     pub fn pushing(&self) -> BTreeSet<ChannelId> {
         self.wakes.keys().cloned().collect()
+    }
+
+    /// What each pushing channel is made to show, for the planner.
+    pub fn shown(&self) -> BTreeMap<ChannelId, plan::Shown> {
+        self.shown.clone()
     }
 
     /// A handle the writer uses to wake pushers after committing their outbox entries.

@@ -5,20 +5,46 @@
 //! an outbox entry in the same atomic commit as the events that caused it. The planner also
 //! lowers a channel's `published` value by the units of its own new orders: the channel
 //! already lowered its number for them (DESIGN.md rule 5), so nothing is pushed back to it.
+//!
+//! A channel that owns a location and takes deltas there is shown *holds* ([`Shown::Holds`]):
+//! its own count of the location, less the units other channels' open orders hold there.
+//! Its own changes of that count (a sale at its till, a delivery) move its number and ours
+//! together, so they move `published` like a channel's own orders do; a count it takes
+//! replaces its number, our holds included, so `published` becomes the count.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
-use omnistock_sdk::{ChannelId, Sku, Timestamp};
+use omnistock_sdk::{ChannelId, LocationId, Sku, Timestamp};
 
 use crate::allocation;
 use crate::config::Config;
 use crate::state::{Lifecycle, SkuState};
 use crate::store::{OutboxEntry, Published};
 
+/// What a pushing channel is made to show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Shown {
+    /// Its allocation: its policy's number over the locations it sells from.
+    Allocation,
+    /// Holds at the location it owns: on hand there less the units open reservations hold
+    /// (no safety stock, no buffer: the store's till sells what is on its shelves).
+    Holds(LocationId),
+}
+
+/// Where a channel's own activity stood before a group of events, to see how far the group
+/// moved the number the channel shows by itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OwnMark {
+    /// Units the channel's own activity keeps out of its number.
+    units: i64,
+    /// For a holding channel, the time of the newest count merged at its location.
+    counted_at: Option<Timestamp>,
+}
+
 /// The last target planned per pushing channel and SKU.
 #[derive(Debug, Default)]
 pub struct Planner {
-    pushing: BTreeSet<ChannelId>,
+    pushing: BTreeMap<ChannelId, Shown>,
     last: HashMap<(ChannelId, Sku), i64>,
 }
 
@@ -26,7 +52,7 @@ impl Planner {
     /// Starts from what the store holds: the newest pending target, else the published value.
     /// A SKU with neither gets planned on its first change (or by `plan_all`).
     pub fn new(
-        pushing: BTreeSet<ChannelId>,
+        pushing: BTreeMap<ChannelId, Shown>,
         pending: &[(u64, OutboxEntry)],
         published: &[(ChannelId, Sku, Published)],
     ) -> Self {
@@ -42,8 +68,45 @@ impl Planner {
     }
 
     /// The channels with a push side.
-    pub fn pushing(&self) -> &BTreeSet<ChannelId> {
-        &self.pushing
+    pub fn pushing(&self) -> impl Iterator<Item = &ChannelId> {
+        self.pushing.keys()
+    }
+
+    /// Where `channel`'s own activity on this SKU stands; compare with
+    /// [`Planner::published_after_own`] once a group has been applied.
+    pub fn own_mark(&self, state: &SkuState, channel: &ChannelId) -> OwnMark {
+        let sold = own_sold_units(state, channel);
+        match self.pushing.get(channel) {
+            Some(Shown::Holds(location)) => OwnMark {
+                units: sold - state.on_hand(location),
+                counted_at: state.replica.counted_at.get(location).copied(),
+            },
+            _ => OwnMark {
+                units: sold,
+                counted_at: None,
+            },
+        }
+    }
+
+    /// `published` after the channel's own activity moved from `before` to what `state` now
+    /// holds, or `None` if it did not move.
+    pub fn published_after_own(
+        &self,
+        state: &SkuState,
+        channel: &ChannelId,
+        before: OwnMark,
+        published: i64,
+    ) -> Option<i64> {
+        let after = self.own_mark(state, channel);
+        if let (Some(Shown::Holds(location)), true) = (
+            self.pushing.get(channel),
+            after.counted_at != before.counted_at,
+        ) {
+            // A newer count replaced the channel's number, our holds with it.
+            return Some(state.on_hand(location) - own_sold_units(state, channel));
+        }
+        let moved = after.units - before.units;
+        (moved != 0).then_some(published - moved)
     }
 
     /// Outbox entries for every pushing channel whose number for one of `skus` changed since
@@ -60,18 +123,22 @@ impl Planner {
         let mut entries = Vec::new();
         for (sku, state) in skus {
             let numbers = allocation::availability(sku, state, config);
-            for channel in &self.pushing {
-                let Some(number) = numbers.channels.get(channel) else {
-                    continue;
+            for (channel, shown) in &self.pushing {
+                let target = match shown {
+                    Shown::Allocation => match numbers.channels.get(channel) {
+                        Some(number) => number.available,
+                        None => continue,
+                    },
+                    Shown::Holds(location) => held_number(state, location),
                 };
                 let key = (channel.clone(), sku.clone());
-                if self.last.get(&key) == Some(&number.available) && !moved.contains(&key) {
+                if self.last.get(&key) == Some(&target) && !moved.contains(&key) {
                     continue;
                 }
                 entries.push(OutboxEntry {
                     channel: channel.clone(),
                     sku: sku.clone(),
-                    target: number.available,
+                    target,
                     created_at: now,
                     attempt: None,
                 });
@@ -87,6 +154,13 @@ impl Planner {
                 .insert((entry.channel.clone(), entry.sku.clone()), entry.target);
         }
     }
+}
+
+/// What a holding owner shows at its location: on hand less what open reservations hold
+/// there, never below 0.
+pub fn held_number(state: &SkuState, location: &LocationId) -> i64 {
+    let stock = state.stock_at(location, 0);
+    stock.on_hand.saturating_sub(stock.reserved).max(0)
 }
 
 /// Units sold on `channel` itself that it still keeps out of its own number: its order lines

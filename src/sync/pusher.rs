@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use omnistock_sdk::{
-    ChannelId, Connector, ConnectorError, ItemRef, LocationId, PushOutcome, PushRequest, Sku,
-    Timestamp,
+    ChannelId, Connector, ConnectorError, DeltaRequest, ItemRef, LocationId, PushForm, PushOutcome,
+    PushRequest, Sku, Timestamp,
 };
 use tokio::sync::{Notify, watch};
 
@@ -360,12 +360,7 @@ impl Pusher {
             // sent again as they were, and the channel tells whether they applied.
             self.setup.store.sync().await.map_err(Halt::Store)?;
             self.limiter.until_ready().await;
-            let outcomes = self
-                .setup
-                .connector
-                .push(&requests)
-                .await
-                .map_err(Halt::Channel)?;
+            let outcomes = self.send(&requests).await.map_err(Halt::Channel)?;
             self.setup
                 .metrics
                 .push_batch_size
@@ -384,6 +379,27 @@ impl Pusher {
             h.last_success = Some(now);
         });
         Ok(settled)
+    }
+
+    /// Sends a batch in the safest form the channel offers (DESIGN.md rule 6): compare-and-set;
+    /// else the difference between what it showed and what to show, applied on its side, so
+    /// a sale it makes meanwhile is kept; else a set, which the connector makes as close to a
+    /// compare as its API allows (re-read just before, `StaleCompare` if the number moved).
+    async fn send(&self, requests: &[PushRequest]) -> Result<Vec<PushOutcome>, ConnectorError> {
+        let forms = self.setup.connector.capabilities().push_forms;
+        if !forms.contains(&PushForm::CompareAndSet) && forms.contains(&PushForm::Delta) {
+            let deltas: Vec<DeltaRequest> = requests
+                .iter()
+                .map(|r| DeltaRequest {
+                    idempotency_key: r.idempotency_key.clone(),
+                    item: r.item.clone(),
+                    location: r.location.clone(),
+                    by: r.target - r.expected,
+                })
+                .collect();
+            return self.setup.connector.push_deltas(&deltas).await;
+        }
+        self.setup.connector.push(requests).await
     }
 
     /// The compare-and-set request for entry `id`; its key is derived from the entry and the

@@ -31,7 +31,7 @@ use crate::store::Store;
 const SKUS: [&str; 3] = ["MUG", "TEA", "PEN"];
 const PUSHING: [&str; 2] = ["web", "outlet"];
 
-fn id<T: TryFrom<String>>(text: &str) -> T
+pub(super) fn id<T: TryFrom<String>>(text: &str) -> T
 where
     T::Error: std::fmt::Debug,
 {
@@ -170,7 +170,7 @@ impl Connector for SimHandle {
     }
 }
 
-fn config(dir: PathBuf) -> Config {
+pub(super) fn config(dir: PathBuf) -> Config {
     let secret = || Secret::new("s".into(), "test".into());
     let limits = ApiLimits {
         per_second: 10_000.0,
@@ -476,6 +476,7 @@ async fn simulate(steps: Vec<Step>, seed: u64, fail_percent: u64) -> Result<(), 
                 PushSide {
                     connector,
                     location: id(location),
+                    holds: false,
                 },
             )
         })
@@ -510,7 +511,7 @@ async fn simulate(steps: Vec<Step>, seed: u64, fail_percent: u64) -> Result<(), 
         metrics,
         checkpoint_every: crate::ingest::CHECKPOINT_EVERY,
         sync: SyncHooks {
-            planner: Planner::new(engine.pushing(), &[], &[]),
+            planner: Planner::new(engine.shown(), &[], &[]),
             published: engine.published.clone(),
             waker: engine.waker(),
             feed: crate::feed::Feed::default(),

@@ -19,10 +19,8 @@ pub enum PushForm {
     /// Set `to` only if the channel still shows `from` (Shopify `changeFromQuantity`).
     CompareAndSet,
     /// Move the number by a difference applied on the server (Square `ADJUSTMENT`,
-    /// WooCommerce `inventory_delta`). A channel that offers it is also pushed *holds* at the
-    /// locations it owns: its number there is moved down by the other channels' open
-    /// reservations (and back up when they are cancelled), never set, so a sale at its till a
-    /// second earlier is kept. See [`Connector::push_deltas`].
+    /// WooCommerce `inventory_delta`). See [`Connector::push_deltas`] and
+    /// [`Connector::takes_holds`].
     Delta,
     /// Overwrite the number; the engine must read, set (read value + change) and re-read.
     BlindSet,
@@ -198,6 +196,17 @@ pub trait Connector: Send + Sync {
             "pushing {} deltas: this connector has no delta form",
             batch.len()
         )))
+    }
+
+    /// Whether the channel is pushed *holds* at the locations it owns: its number there is
+    /// moved by deltas down by other channels' open reservations (and back up when they are
+    /// cancelled), never set, so a sale at its till a second earlier is kept. Only for a
+    /// connector that offers [`PushForm::Delta`] and reports an owned location's *changes*
+    /// (sales, receipts, counts, each with its own id) rather than its totals, which would
+    /// then include our holds, and that skips its own pushed deltas as echoes. The default
+    /// is `false`: an owner is then never pushed at all.
+    fn takes_holds(&self) -> bool {
+        false
     }
 
     /// How this channel names the item a SKU maps to, for `read` and `push`. The default is

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{EventId, LocationId, OrderId, Sku};
+use crate::ids::{ChannelId, EventId, LocationId, OrderId, Sku};
 use crate::time::Timestamp;
 
 /// One change reported by a channel, with the id that makes it idempotent.
@@ -48,8 +48,15 @@ pub enum StockChange {
         quantity: u32,
     },
     /// The order line's units left the location; the reservation is released once the owner's
-    /// count has caught up.
-    OrderLineFulfilled { order: OrderId, line: String },
+    /// count has caught up. `channel` names the channel whose order line it is when that is
+    /// not the reporting channel: a warehouse reporting the shipment of an online shop's
+    /// order (the warehouse ships what the shop sold).
+    OrderLineFulfilled {
+        order: OrderId,
+        line: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<ChannelId>,
+    },
     /// The order line will never ship; its reservation is released at once. `restocked`
     /// says whether the channel put the units back into its own number (on the wire it
     /// defaults to `true`: assuming a restock that did not happen only ever under-sells).
@@ -65,7 +72,7 @@ pub enum StockChange {
 mod form {
     use serde::Deserialize;
 
-    use crate::ids::{LocationId, OrderId};
+    use crate::ids::{ChannelId, LocationId, OrderId};
 
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -94,9 +101,11 @@ mod form {
 
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
-    pub struct Line {
+    pub struct Fulfilled {
         pub order: OrderId,
         pub line: String,
+        #[serde(default)]
+        pub channel: Option<ChannelId>,
     }
 
     #[derive(Deserialize)]
@@ -171,10 +180,11 @@ impl<'de> Deserialize<'de> for StockChange {
                 }
             }
             "order_line_fulfilled" => {
-                let f: form::Line = fields(body)?;
+                let f: form::Fulfilled = fields(body)?;
                 Self::OrderLineFulfilled {
                     order: f.order,
                     line: f.line,
+                    channel: f.channel,
                 }
             }
             "order_line_cancelled" => {
@@ -227,6 +237,25 @@ mod tests {
             serde_json::from_str(&serde_json::to_string(&event).expect("serializes"))
                 .expect("round trip");
         assert_eq!(event, again);
+    }
+
+    #[test]
+    fn a_shipment_may_name_the_channel_whose_line_it_closes() {
+        let json = r#"{"id":"s1","occurred_at":"2026-11-23T10:00:00Z","sku":"MUG",
+            "change":{"type":"order_line_fulfilled","order":"1001","line":"7","channel":"web"}}"#;
+        let event: StockEvent = serde_json::from_str(json).expect("valid event");
+        let StockChange::OrderLineFulfilled { channel, .. } = &event.change else {
+            panic!("parsed as {:?}", event.change);
+        };
+        assert_eq!(channel.as_ref().map(ChannelId::as_str), Some("web"));
+        // Without it, the line is the reporting channel's, and the wire form omits the field.
+        let own = StockChange::OrderLineFulfilled {
+            order: OrderId::new("1001").expect("id"),
+            line: "7".into(),
+            channel: None,
+        };
+        let wire = serde_json::to_string(&own).expect("serializes");
+        assert!(!wire.contains("channel"), "{wire}");
     }
 
     #[test]

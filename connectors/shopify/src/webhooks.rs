@@ -242,7 +242,11 @@ pub(crate) fn parse(
             let order: Order = body(raw, topic)?;
             let at = d.time(&[order.updated_at.as_ref(), order.created_at.as_ref()])?;
             order_lines(&mut d, order, at, |order, line| {
-                StockChange::OrderLineFulfilled { order, line }
+                StockChange::OrderLineFulfilled {
+                    order,
+                    line,
+                    channel: None,
+                }
             })?;
         }
         "fulfillments/create" => fulfillment_created(&mut d, body(raw, topic)?)?,
@@ -330,6 +334,7 @@ fn order_created(d: &mut Delivery<'_>, order: Order) -> Result<(), ConnectorErro
                 StockChange::OrderLineFulfilled {
                     order: order_ref.clone(),
                     line: line.id.to_string(),
+                    channel: None,
                 },
             );
         }
@@ -378,6 +383,7 @@ fn fulfillment_created(d: &mut Delivery<'_>, f: Fulfillment) -> Result<(), Conne
             StockChange::OrderLineFulfilled {
                 order: order_ref.clone(),
                 line: line.id.to_string(),
+                channel: None,
             },
         );
     }

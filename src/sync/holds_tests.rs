@@ -1,0 +1,274 @@
+//! Holds at a location the channel owns (a store's POS that takes deltas): online orders
+//! against the store are taken out of the till's count and put back on cancellation; the
+//! till's own sales and counts are never overwritten nor counted twice.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use omnistock_sdk::{
+    Capabilities, ChannelId, Connector, ConnectorError, DeltaRequest, ItemLevel, ItemRef, ListPage,
+    LocationId, OrderId, PushForm, PushOutcome, PushRequest, Sku, StockChange, StockEvent,
+    Timestamp,
+};
+use tokio::sync::watch;
+
+use super::connectors::PushSide;
+use super::simulation::{config, id};
+use super::{Engine, EngineSetup, Planner, Tuning};
+use crate::clock::SystemClock;
+use crate::ingest::{Ingest, IngestSetup, Submission, SyncHooks};
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// The store's POS: one number for MUG, moved by deltas applied once per idempotency key.
+#[derive(Default)]
+struct Till {
+    shows: Mutex<i64>,
+    applied: Mutex<HashMap<String, i64>>,
+}
+
+impl Till {
+    fn shows(&self) -> i64 {
+        *self.shows.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn set(&self, quantity: i64) {
+        *self.shows.lock().unwrap_or_else(PoisonError::into_inner) = quantity;
+    }
+}
+
+struct TillHandle(Arc<Till>);
+
+#[async_trait]
+impl Connector for TillHandle {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            push_forms: vec![PushForm::Delta],
+            max_batch: 10,
+            calls_per_second: 10_000.0,
+            burst: 1_000,
+            webhook_topics: Vec::new(),
+        }
+    }
+
+    async fn list(&self, _cursor: Option<String>) -> Result<ListPage, ConnectorError> {
+        Ok(ListPage {
+            levels: Vec::new(),
+            next: None,
+        })
+    }
+
+    async fn read(&self, items: &[ItemRef]) -> Result<Vec<ItemLevel>, ConnectorError> {
+        Ok(items
+            .iter()
+            .map(|item| ItemLevel {
+                item: item.clone(),
+                sku: None,
+                location: id("store"),
+                available: self.0.shows(),
+            })
+            .collect())
+    }
+
+    fn parse_webhook(
+        &self,
+        _headers: &[(String, String)],
+        _body: &[u8],
+    ) -> Result<Vec<StockEvent>, ConnectorError> {
+        Ok(Vec::new())
+    }
+
+    fn takes_holds(&self) -> bool {
+        true
+    }
+
+    async fn push(&self, batch: &[PushRequest]) -> Result<Vec<PushOutcome>, ConnectorError> {
+        panic!("a holding owner is never set: {batch:?}");
+    }
+
+    async fn push_deltas(
+        &self,
+        batch: &[DeltaRequest],
+    ) -> Result<Vec<PushOutcome>, ConnectorError> {
+        let mut applied = self
+            .0
+            .applied
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for delta in batch {
+            if applied
+                .insert(delta.idempotency_key.clone(), delta.by)
+                .is_none()
+            {
+                *self.0.shows.lock().unwrap_or_else(PoisonError::into_inner) += delta.by;
+            }
+        }
+        Ok(vec![PushOutcome::Applied; batch.len()])
+    }
+}
+
+struct World {
+    ingest: Ingest,
+    store: Arc<Store>,
+    till: Arc<Till>,
+    next: i64,
+}
+
+impl World {
+    async fn post(&mut self, channel: &str, change: StockChange) {
+        self.next += 1;
+        let event = StockEvent {
+            id: id(&format!("e{}", self.next)),
+            occurred_at: Timestamp::from_millis(1_000 * self.next),
+            sku: Sku::new("MUG").expect("sku"),
+            change,
+        };
+        self.ingest
+            .submit(Submission {
+                channel: id(channel),
+                manual: false,
+                events: vec![event],
+            })
+            .await
+            .expect("ingested");
+    }
+
+    /// Waits until the till shows `expected` with nothing left to push.
+    async fn settles_at(&self, expected: i64, step: &str) {
+        let pos: ChannelId = id("pos");
+        for _ in 0..1_000 {
+            let idle = self.store.outbox_len(&pos).map(|n| n == 0).unwrap_or(false);
+            if idle && self.till.shows() == expected {
+                // And stays there: nothing else was in flight.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                assert_eq!(self.till.shows(), expected, "{step}: moved again");
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "{step}: the till shows {}, expected {expected}",
+            self.till.shows()
+        );
+    }
+}
+
+fn opened(order: &str, quantity: u32) -> StockChange {
+    StockChange::OrderLineOpened {
+        order: OrderId::new(order).expect("order"),
+        line: "1".into(),
+        location: id::<LocationId>("store"),
+        quantity,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn online_orders_are_held_out_of_the_till_and_its_own_sales_and_counts_kept() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let config = Arc::new(config(dir.path().join("state")));
+    let store = Arc::new(Store::open(&config.state_dir).expect("store"));
+    let metrics = Arc::new(Metrics::new());
+    let till = Arc::new(Till::default());
+    till.set(10);
+    let sides = BTreeMap::from([(
+        id("pos"),
+        PushSide {
+            connector: Arc::new(TillHandle(till.clone())) as Arc<dyn Connector>,
+            location: id("store"),
+            holds: true,
+        },
+    )]);
+    let tuning = Tuning {
+        idle_poll: Duration::from_millis(20),
+        rise_grace: Duration::from_secs(600),
+        ..Tuning::default()
+    };
+    let engine = Engine::start(
+        EngineSetup {
+            config: config.clone(),
+            store: store.clone(),
+            metrics: metrics.clone(),
+            clock: Arc::new(SystemClock),
+            tuning,
+            seed: 1,
+        },
+        sides,
+        BTreeMap::new(),
+    )
+    .expect("engine");
+    let (_config_tx, config_rx) = watch::channel(config.clone());
+    let (ingest, _writer) = Ingest::start(IngestSetup {
+        store: store.clone(),
+        states: Vec::new(),
+        term: 1,
+        config: config_rx,
+        clock: Arc::new(SystemClock),
+        metrics,
+        checkpoint_every: crate::ingest::CHECKPOINT_EVERY,
+        sync: SyncHooks {
+            planner: Planner::new(engine.shown(), &[], &[]),
+            published: engine.published.clone(),
+            waker: engine.waker(),
+            feed: crate::feed::Feed::default(),
+        },
+    });
+    let mut world = World {
+        ingest,
+        store,
+        till,
+        next: 0,
+    };
+    let count = |quantity| StockChange::LevelObserved {
+        location: id("store"),
+        quantity,
+    };
+    let till_sale = StockChange::Adjusted {
+        location: id("store"),
+        by: -1,
+        reason: "till sale".into(),
+    };
+
+    world.post("pos", count(10)).await;
+    world.settles_at(10, "the store's count").await;
+
+    world.post("web", opened("w1", 2)).await;
+    world
+        .settles_at(8, "an online order is held out of the till")
+        .await;
+
+    // The till sells one: its number and ours move together, nothing is pushed back.
+    world.till.set(7);
+    world.post("pos", till_sale.clone()).await;
+    world.settles_at(7, "a till sale").await;
+
+    // A count in the store while the order is open finds its 2 units on the shelf: the
+    // count replaces the till's number, our hold with it, and the hold is taken again.
+    world.till.set(9);
+    world.post("pos", count(9)).await;
+    world.settles_at(7, "a count while the order is open").await;
+
+    world
+        .post(
+            "web",
+            StockChange::OrderLineCancelled {
+                order: OrderId::new("w1").expect("order"),
+                line: "1".into(),
+                restocked: true,
+            },
+        )
+        .await;
+    world.settles_at(9, "a cancelled order is released").await;
+
+    // A till sale whose event is late, then an online order: the sale stays in the number.
+    world.till.set(8);
+    world.post("web", opened("w2", 1)).await;
+    world
+        .settles_at(7, "a hold beside an unseen till sale")
+        .await;
+    world.post("pos", till_sale).await;
+    world.settles_at(7, "the till sale's event arrives").await;
+
+    engine.stop(Duration::from_secs(5)).await;
+}
