@@ -18,6 +18,7 @@
 //! - [`api`]: the axum routers: generic events, read API, admin, health and metrics.
 //! - [`dashboard`]: the operations page served at `/`, and the series behind its charts.
 //! - [`daemon`]: wiring, signals, systemd notify, timed drain.
+//! - `demo`: `omnistock demo`, the daemon syncing simulated channels (feature `demo`).
 //! - [`client`]: the CLI's side of the HTTP API (`omnistock stock`, `omnistock adjust`).
 #![forbid(unsafe_code)]
 
@@ -28,6 +29,8 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod dashboard;
+#[cfg(feature = "demo")]
+pub mod demo;
 pub mod feed;
 pub mod ingest;
 pub mod metrics;

@@ -36,6 +36,14 @@ const DRAIN_DEADLINE: Duration = Duration::from_secs(20);
 
 /// Runs the daemon until SIGTERM or SIGINT.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    run_until(config, std::future::pending()).await
+}
+
+/// Runs the daemon until SIGTERM, SIGINT or `stop` (the demo's `--duration`).
+pub async fn run_until(
+    config: Config,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let state_dir = config.state_dir.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&state_dir))
@@ -149,7 +157,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let watchdog = tokio::spawn(systemd::watchdog(ingest.clone()));
     drop(ingest);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let signals = tokio::spawn(handle_signals(source, config_tx, stop_tx));
+    let stop_tx = Arc::new(stop_tx);
+    let signals = tokio::spawn(handle_signals(source, config_tx, stop_tx.clone()));
+    let asked = tokio::spawn(async move {
+        stop.await;
+        stop_tx.send_replace(true);
+    });
 
     let mut stopped = stop_rx.clone();
     let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -185,6 +198,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     watchdog.abort();
     signals.abort();
+    asked.abort();
     sampler.abort();
     pollers.stop(DRAIN_DEADLINE).await;
     // Every ingest handle is gone with the server: the writer drains its queue and stops.
@@ -209,7 +223,7 @@ async fn wait_for_stop(mut stop: watch::Receiver<bool>) {
 async fn handle_signals(
     source: PathBuf,
     config: watch::Sender<Arc<Config>>,
-    stop: watch::Sender<bool>,
+    stop: Arc<watch::Sender<bool>>,
 ) {
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
