@@ -121,7 +121,7 @@ function addToFeed(item) {
   lastFeedId = item.id;
   const text = item.type === "change"
     ? item.summary
-    : `now shows ${item.available}${item.previous === null ? "" : ` (was ${item.previous})`}`;
+    : `available ${item.available}${item.previous === null ? "" : ` (was ${item.previous})`}`;
   const entry = h("li", { class: item.type, "data-kind": item.kind || "availability" },
     h("time", {}, time(item.at)),
     h("span", { class: "channel" }, item.channel),
@@ -160,7 +160,7 @@ function table(headers, rows) {
 }
 
 function renderSku(sku, explained) {
-  const stock = explained.stock;
+  const stock = explained; // The stock fields sit at the top of the answer, beside `channels`.
   const locations = Object.entries(stock.locations).map(([name, l]) =>
     h("tr", { class: "location", "data-location": name },
       h("td", {}, h("strong", {}, name)), h("td", {}, l.owner || "–"),
