@@ -162,8 +162,8 @@ pub fn render_channels(channels: &Value) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<20} {:<8} {:<8} {:<10} {:>7} {:>6} {:>7}  LAST ERROR",
-        "CHANNEL", "KIND", "PUSHING", "STATE", "OUTBOX", "DEAD", "PUSHED"
+        "{:<20} {:<8} {:<8} {:<10} {:>7} {:>6} {:>7}  {:<34} LAST ERROR",
+        "CHANNEL", "KIND", "PUSHING", "STATE", "OUTBOX", "DEAD", "PUSHED", "RECONCILIATION"
     );
     for (name, c) in channels.as_object().into_iter().flatten() {
         let pushing = c["pushing"].as_bool().unwrap_or(false);
@@ -175,7 +175,7 @@ pub fn render_channels(channels: &Value) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<20} {:<8} {:<8} {:<10} {:>7} {:>6} {:>7}  {}",
+            "{:<20} {:<8} {:<8} {:<10} {:>7} {:>6} {:>7}  {:<34} {}",
             name,
             c["kind"].as_str().unwrap_or("?"),
             if pushing { "yes" } else { "no" },
@@ -183,10 +183,29 @@ pub fn render_channels(channels: &Value) -> String {
             c["outbox"].as_u64().unwrap_or(0),
             c["dead_letters"].as_u64().unwrap_or(0),
             c["pushed"].as_u64().unwrap_or(0),
+            reconciliation(&c["reconciliation"]),
             c["last_error"].as_str().unwrap_or("")
         );
     }
     out
+}
+
+/// A channel's reconciliation in a few words: its progress while it runs, else when it
+/// last finished and what it found.
+fn reconciliation(r: &Value) -> String {
+    let levels = r["levels"].as_u64().unwrap_or(0);
+    let differences = r["differences"].as_u64().unwrap_or(0);
+    if r["running"].as_bool() == Some(true) {
+        let rate = r["per_second"].as_f64().unwrap_or(0.0);
+        let eta = r["eta_seconds"]
+            .as_u64()
+            .map_or(String::new(), |s| format!(", ETA {s}s"));
+        return format!("listing: {levels} levels, {rate:.0}/s{eta}");
+    }
+    match r["last_finished"].as_str() {
+        Some(at) => format!("{at}: {differences} diff"),
+        None => "-".to_owned(),
+    }
 }
 
 /// `omnistock explain` as text: the stock, then why each channel shows what it shows.
@@ -282,6 +301,24 @@ pub fn render_dead_letters(letters: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_shows_reconciliation_progress_and_its_last_result() {
+        let channels = serde_json::json!({
+            "shopify-main": {"kind": "shopify", "pushing": true, "healthy": true,
+                "reconciliation": {"running": true, "levels": 1200, "per_second": 300.0,
+                    "eta_seconds": 4, "differences": 2}},
+            "web": {"kind": "generic", "pushing": true, "healthy": true,
+                "reconciliation": {"running": false, "levels": 10, "differences": 1,
+                    "last_finished": "2026-11-23T10:00:00Z"}},
+        });
+        let table = render_channels(&channels);
+        assert!(
+            table.contains("listing: 1200 levels, 300/s, ETA 4s"),
+            "{table}"
+        );
+        assert!(table.contains("2026-11-23T10:00:00Z: 1 diff"), "{table}");
+    }
 
     #[test]
     fn skus_are_encoded_for_the_path() {

@@ -17,9 +17,10 @@ use omnistock_sdk::{ChannelId, Sku, StockEvent, Timestamp};
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 
-use crate::allocation;
+use crate::allocation::{self, Conditions};
 use crate::config::Config;
 use crate::state::SkuState;
+use crate::sync::StatusBoard;
 
 /// How many items a subscriber may fall behind before it is told it missed some.
 pub const BUFFER: usize = 1024;
@@ -95,6 +96,8 @@ struct Inner {
     /// Set when the daemon drains: every subscription ends, so open streams do not hold
     /// the HTTP server's graceful shutdown.
     closed: watch::Sender<bool>,
+    /// The channels' measured sync lags, for adaptive buffers (as the planner has them).
+    lags: Option<StatusBoard>,
 }
 
 #[derive(Default)]
@@ -107,16 +110,39 @@ struct State {
 
 impl Default for Feed {
     fn default() -> Self {
+        Self::new(None)
+    }
+}
+
+impl Feed {
+    fn new(lags: Option<StatusBoard>) -> Self {
         let (sender, _) = broadcast::channel(BUFFER);
         Self(Arc::new(Inner {
             sender,
             state: Mutex::new(State::default()),
             closed: watch::Sender::new(false),
+            lags,
         }))
     }
-}
 
-impl Feed {
+    /// A feed whose numbers use the channels' measured sync lags (adaptive buffers), so
+    /// they are the numbers the planner plans.
+    pub fn with_lags(lags: StatusBoard) -> Self {
+        Self::new(Some(lags))
+    }
+
+    /// What channel numbers depend on at `now`, as the planner sees it.
+    fn conditions(&self, config: &Config, now: Timestamp) -> Conditions {
+        let adaptive = config.channels.values().any(|c| c.adaptive_buffer);
+        Conditions {
+            now,
+            lag_seconds: match (&self.0.lags, adaptive) {
+                (Some(status), true) => status.lags(),
+                _ => Default::default(),
+            },
+        }
+    }
+
     /// Every item sent from now on, until the feed is closed.
     pub fn subscribe(&self) -> Subscription {
         Subscription {
@@ -158,6 +184,7 @@ impl Feed {
             return;
         }
         let states: Vec<(&Sku, &SkuState)> = states.into_iter().collect();
+        let conditions = self.conditions(config, at);
         let mut items = Vec::new();
         for (channel, event) in events {
             let summary = states
@@ -174,7 +201,7 @@ impl Feed {
             });
         }
         for (sku, sku_state) in states {
-            let numbers = allocation::availability(sku, sku_state, config);
+            let numbers = allocation::availability(sku, sku_state, config, &conditions);
             for (channel, number) in numbers.channels {
                 let key = (channel, sku.clone());
                 let previous = state.shown.get(&key).copied();
@@ -278,54 +305,33 @@ mod tests {
     use omnistock_sdk::{EventId, LocationId, StockChange};
 
     use super::*;
-    use crate::config::{ApiConfig, ChannelConfig, ChannelKind, GENERIC_LIMITS, LocationConfig};
-    use crate::config::{Policy, Secret};
     use crate::state::{Actor, Input};
 
     fn id(name: &str) -> ChannelId {
         ChannelId::new(name).expect("channel id")
     }
 
+    /// A store counted by `pos`, sold by `pos` and `web`.
     fn config() -> Config {
-        let generic = |sells: &[&str]| ChannelConfig {
-            sells_from: sells
-                .iter()
-                .map(|l| LocationId::new(*l).expect("location"))
-                .collect(),
-            buffer: 0,
-            policy: Policy::Pooled,
-            kind: ChannelKind::Generic {
-                webhook_secret: Secret::new("s".into(), "test".into()),
-                push_url: None,
-            },
-            limits: GENERIC_LIMITS,
-        };
-        Config {
-            source: "test.toml".into(),
-            node_id: "node".into(),
-            listen: "127.0.0.1:0".parse().expect("address"),
-            public_url: None,
-            state_dir: "state".into(),
-            log_format: Default::default(),
-            api: ApiConfig {
-                admin_token: Secret::new("t".into(), "test".into()),
-                max_body_bytes: 1024,
-            },
-            locations: [(
-                LocationId::new("store").expect("location"),
-                LocationConfig {
-                    owner: id("pos"),
-                    safety: 0,
-                },
-            )]
-            .into(),
-            channels: [
-                (id("pos"), generic(&["store"])),
-                (id("web"), generic(&["store"])),
-            ]
-            .into(),
-            skus: Default::default(),
-        }
+        let text = r#"
+            node_id = "node"
+            [api]
+            admin_token = { env = "TOKEN" }
+            [locations.store]
+            owner = "pos"
+            [channels.pos]
+            kind = "generic"
+            webhook_secret = { env = "TOKEN" }
+            sells_from = ["store"]
+            [channels.web]
+            kind = "generic"
+            webhook_secret = { env = "TOKEN" }
+            sells_from = ["store"]
+        "#;
+        crate::config::parse_with(std::path::Path::new("test.toml"), text, &|_| {
+            Some("secret".to_owned())
+        })
+        .expect("a valid config")
     }
 
     fn counted(event: &str, sku: &str, quantity: i64) -> StockEvent {

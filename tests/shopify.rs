@@ -319,3 +319,41 @@ async fn a_shopify_pos_that_owns_its_store_counts_it_and_is_never_pushed_its_own
     let (_, channels) = api.get("/v1/channels").await;
     assert_eq!(channels["shopify-main"]["pushing"], false, "{channels}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owners_count_no_webhook_brought_is_merged_by_reconciliation_at_start() {
+    let shop = FakeShopify::builder()
+        .access_token(TOKEN)
+        .webhook_secret(CLIENT_SECRET)
+        .variant("MUG", MUG_ITEM, &[(SHOPIFY_WH, 9)])
+        .start()
+        .await;
+    let outlet = FakeReceiver::builder("outlet", WMS_SECRET)
+        .level("MUG", 0)
+        .start()
+        .await;
+    let site = Site::with_config(
+        &config(&shop, &outlet).replace("owner = \"wms\"", "owner = \"shopify-main\""),
+    );
+    let daemon = site.start_with_env(&[
+        ("OMNISTOCK_TEST_SHOPIFY_TOKEN", TOKEN),
+        ("OMNISTOCK_TEST_SHOPIFY_SECRET", CLIENT_SECRET),
+    ]);
+    let api = Api::new(&daemon.url);
+
+    // No webhook at all: the listing at start is the owner's count.
+    eventually("the outlet shows the owner's 9", || {
+        outlet.level("MUG") == Some(9)
+    })
+    .await;
+    let (_, stock) = api.get("/v1/stock/MUG").await;
+    assert_eq!(stock["locations"]["wh"]["on_hand"], 9, "{stock}");
+    let (_, channels) = api.get("/v1/channels").await;
+    let reconciliation = &channels["shopify-main"]["reconciliation"];
+    assert!(reconciliation["levels"].as_u64() >= Some(1), "{channels}");
+    assert!(
+        reconciliation["differences"].as_u64() >= Some(1),
+        "{channels}"
+    );
+    assert_eq!(shop.level(MUG_ITEM, SHOPIFY_WH), Some(9), "never pushed");
+}

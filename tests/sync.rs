@@ -267,9 +267,24 @@ async fn many_changes_are_coalesced_into_few_batched_calls_within_the_rate() {
     }
 }
 
+/// Waits for the channel's first reconciliation (its listing at start) to finish.
+async fn listed(api: &Api, channel: &str) {
+    for _ in 0..600 {
+        let (_, channels) = api.get("/v1/channels").await;
+        if !channels[channel]["reconciliation"]["last_finished"].is_null() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{channel} never finished its first listing");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_slow_the_channel_down_without_losing_a_push() {
     let (web, outlet) = mug_channels().await;
+    let (_site, _daemon, api) = start(&web, &outlet, "").await;
+    // The failures meet the pushes, not the listing at start.
+    listed(&api, "outlet").await;
     for failure in [
         Failure::RateLimited {
             retry_after_secs: 1,
@@ -280,7 +295,6 @@ async fn failures_slow_the_channel_down_without_losing_a_push() {
     ] {
         outlet.fail_next(failure);
     }
-    let (_site, _daemon, api) = start(&web, &outlet, "").await;
     post(
         &api,
         "wms",
@@ -583,4 +597,36 @@ async fn a_rate_limited_catalog_listing_resumes_from_its_cursor() {
         cursors[1..].iter().all(|c| !c.is_null()),
         "the listing never restarts: {cursors:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_while_we_were_down_is_found_by_reconciliation_at_start_and_corrected() {
+    let (web, outlet) = mug_channels().await;
+    let (site, mut daemon, api) = start(&web, &outlet, "").await;
+    post(
+        &api,
+        "wms",
+        WMS_SECRET,
+        vec![event("w1", "2026-11-23T09:00:00Z", "MUG", counted("wh", 7))],
+    )
+    .await;
+    eventually("the outlet shows 7", || outlet.level("MUG") == Some(7)).await;
+    daemon.signal("TERM");
+    assert!(daemon.wait_exit(Duration::from_secs(30)).is_some(), "stops");
+
+    // While we are down, someone raises the outlet's number by hand: nothing explains it.
+    outlet.sell("MUG", -5);
+    assert_eq!(outlet.level("MUG"), Some(12));
+    let daemon = site.start();
+    assert!(
+        daemon.wait_for_log("pushing it again", Duration::from_secs(30)),
+        "reconciliation saw the drift: {}",
+        daemon.log()
+    );
+    // The rise is left alone for its grace (a restock's webhook may be on its way), then
+    // corrected.
+    eventually("the drift corrected back to 7", || {
+        outlet.level("MUG") == Some(7)
+    })
+    .await;
 }

@@ -74,9 +74,10 @@ pub async fn availability(
 ) -> Result<Json<AvailabilityAnswer>, ApiError> {
     let sku = parse_sku(&sku)?;
     let config = app.config();
+    let conditions = app.conditions();
     let (numbers, last_change) = with_state(&app, &sku, |state| {
         (
-            allocation::availability(&sku, state, &config),
+            allocation::availability(&sku, state, &config, &conditions),
             state.last_change,
         )
     })?;
@@ -103,8 +104,9 @@ pub async fn stock(
 /// A SKU's stock per location, its reservations and recent changes.
 pub(super) fn stock_of(app: &AppState, sku: &Sku) -> Result<StockAnswer, ApiError> {
     let config = app.config();
+    let conditions = app.conditions();
     with_state(app, sku, |state| {
-        let numbers = allocation::availability(sku, state, &config);
+        let numbers = allocation::availability(sku, state, &config, &conditions);
         let mut locations: BTreeMap<LocationId, LocationAnswer> = numbers
             .locations
             .into_iter()

@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use omnistock_sdk::{ChannelId, LocationId, Sku};
 
@@ -123,7 +124,15 @@ pub struct ChannelConfig {
     pub kind: ChannelKind,
     /// How fast and in what batches omnistock may call the channel's API.
     pub limits: ApiLimits,
+    /// How often its full listing is compared with our state after the one at start;
+    /// `None`: only at start.
+    pub reconcile_every: Option<Duration>,
+    /// Holds back its expected sales during its sync lag on top of `buffer`.
+    pub adaptive_buffer: bool,
 }
+
+/// How often a channel is reconciled when its config does not say.
+pub const DEFAULT_RECONCILE_MINUTES: i64 = 60;
 
 /// The shape of a channel's API limits, for its rate limiter and batching.
 #[derive(Clone, Debug, PartialEq)]

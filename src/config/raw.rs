@@ -115,6 +115,13 @@ pub(super) struct RawChannel {
     /// The most quantities one push carries, 1 to 250. Default for generic: 100; for
     /// shopify: 250.
     pub max_batch: Option<i64>,
+    /// How often the channel's full listing is compared with our state, in minutes; 0: only
+    /// at start. Default 60.
+    pub reconcile_minutes: Option<i64>,
+    /// Hold back, on top of `buffer`, the units the channel is expected to sell while a change
+    /// is on its way to it: its recent sales velocity times its measured sync lag. Default
+    /// false.
+    pub adaptive_buffer: Option<bool>,
     /// `shopify`: the shop's base URL, `https://acme.myshopify.com`. Required.
     pub shop_url: Option<String>,
     /// `shopify`: the pinned Admin API version, `YYYY-MM`. Default `2026-04`.

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use omnistock_sdk::{ChannelId, LocationId, Sku};
 
@@ -18,7 +19,7 @@ use super::{
     DEFAULT_MAX_BODY_BYTES, DEFAULT_STATE_DIR, GENERIC_LIMITS, LocationConfig, LogFormat,
     MAX_MAX_BODY_BYTES, MIN_MAX_BODY_BYTES, Policy, Secret,
 };
-use super::{SHOPIFY_LIMITS, ShopifyChannel, SkuOverrides};
+use super::{DEFAULT_RECONCILE_MINUTES, SHOPIFY_LIMITS, ShopifyChannel, SkuOverrides};
 
 /// One problem before it is placed in the file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -368,6 +369,13 @@ impl Checker<'_, '_> {
         let buffer = self.check(&path.key("buffer"), not_negative(raw.buffer, "a buffer"));
         let policy = self.check(&path.key("policy"), policy(raw.policy.as_deref()));
         let limits = self.limits(path, raw);
+        let reconcile = self.check(
+            &path.key("reconcile_minutes"),
+            not_negative(
+                Some(raw.reconcile_minutes.unwrap_or(DEFAULT_RECONCILE_MINUTES)),
+                "a reconciliation interval",
+            ),
+        );
         Some((
             id?,
             ChannelConfig {
@@ -376,6 +384,10 @@ impl Checker<'_, '_> {
                 policy: policy?,
                 kind: kind?,
                 limits: limits?,
+                adaptive_buffer: raw.adaptive_buffer.unwrap_or(false),
+                reconcile_every: reconcile.map(|minutes| {
+                    (minutes > 0).then(|| Duration::from_secs(60 * minutes as u64))
+                })?,
             },
         ))
     }

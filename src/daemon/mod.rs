@@ -28,7 +28,8 @@ use crate::feed::Feed;
 use crate::ingest::{self, Ingest, IngestSetup, SyncHooks};
 use crate::metrics::Metrics;
 use crate::store::Store;
-use crate::sync::poller::{PollSetup, Pollers};
+use crate::sync::poller::{PollSetup, PollWaker, Pollers};
+use crate::sync::reconcile::{ReconcileSetup, Reconcilers};
 use crate::sync::{Engine, EngineSetup, Planner, Tuning, connectors};
 
 /// How long a drain may take before the daemon gives up waiting and says what overran.
@@ -66,13 +67,10 @@ pub async fn run_until(
     let metrics = Arc::new(Metrics::new());
     let source = config.source.clone();
     let listen = config.listen;
-    let connectors = connectors::build_all(&config).context("building the channels' connectors")?;
-    let learners = connectors
-        .webhooks
-        .iter()
-        .filter(|(id, _)| !connectors.push.contains_key(*id))
-        .map(|(id, c)| (id.clone(), c.clone()))
-        .collect();
+    let mut connectors =
+        connectors::build_all(&config).context("building the channels' connectors")?;
+    let reconciled = connectors.reconciled();
+    let polls = PollWaker::for_pollers(&connectors.webhooks);
     let engine = Engine::start(
         EngineSetup {
             config: config.clone(),
@@ -81,17 +79,18 @@ pub async fn run_until(
             clock: clock.clone(),
             tuning: Tuning::default(),
             seed: term,
+            polls: polls.clone(),
         },
         connectors.push,
-        learners,
     )
     .context("starting the sync engine")?;
     let planner = Planner::new(
         engine.shown(),
         &store.all_pending()?,
         &store.all_published()?,
-    );
-    let feed = Feed::default();
+    )
+    .with_lags(engine.status.clone());
+    let feed = Feed::with_lags(engine.status.clone());
     let (config_tx, config_rx) = watch::channel(config);
     let (ingest, writer) = Ingest::start(IngestSetup {
         store: store.clone(),
@@ -118,6 +117,21 @@ pub async fn run_until(
             backoff_max: Tuning::default().backoff_max,
         },
         &connectors.webhooks,
+        &connectors.limiters,
+        polls.clone(),
+    );
+    let reconcilers = Reconcilers::start(
+        &ReconcileSetup {
+            ingest: ingest.clone(),
+            config: config_rx.clone(),
+            published: engine.published.clone(),
+            status: engine.status.clone(),
+            clock: clock.clone(),
+            metrics: metrics.clone(),
+            backoff_base: Tuning::default().backoff_base,
+            backoff_max: Tuning::default().backoff_max,
+        },
+        reconciled,
     );
     let engine = Arc::new(engine);
 
@@ -201,6 +215,7 @@ pub async fn run_until(
     asked.abort();
     sampler.abort();
     pollers.stop(DRAIN_DEADLINE).await;
+    reconcilers.stop(DRAIN_DEADLINE).await;
     // Every ingest handle is gone with the server: the writer drains its queue and stops.
     if tokio::time::timeout(DRAIN_DEADLINE, writer).await.is_err() {
         tracing::error!(

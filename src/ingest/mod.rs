@@ -99,6 +99,13 @@ type Answer = oneshot::Sender<Result<Vec<Outcome>, IngestError>>;
 
 enum Job {
     Submit(Submission, Answer),
+    /// Plan a push of each of these SKUs to the channel even if its target did not move: a
+    /// reconciliation found the channel showing something else than we published.
+    Replan(
+        ChannelId,
+        Vec<Sku>,
+        oneshot::Sender<Result<usize, IngestError>>,
+    ),
     Ping(oneshot::Sender<()>),
     /// Checkpoint now and answer once it is written (tests).
     #[cfg(test)]
@@ -193,6 +200,18 @@ impl Ingest {
         let (answer, outcome) = oneshot::channel();
         self.jobs
             .send(Job::Submit(submission, answer))
+            .await
+            .map_err(|_| IngestError::Closed)?;
+        outcome.await.map_err(|_| IngestError::Closed)?
+    }
+
+    /// Plans a push of each of `skus` to `channel`, durably, even where the target did not
+    /// move; returns how many were planned. The pusher then reads the channel and corrects
+    /// it by the rules of DESIGN.md (an unseen sale stays, drift goes).
+    pub async fn replan(&self, channel: ChannelId, skus: Vec<Sku>) -> Result<usize, IngestError> {
+        let (answer, outcome) = oneshot::channel();
+        self.jobs
+            .send(Job::Replan(channel, skus, answer))
             .await
             .map_err(|_| IngestError::Closed)?;
         outcome.await.map_err(|_| IngestError::Closed)?

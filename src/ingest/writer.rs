@@ -15,7 +15,7 @@
 //! committed by the same or an earlier group, so they are covered too. Syncs run one at a
 //! time, in commit order.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -255,6 +255,11 @@ impl Writer {
                 Job::Ping(pong) => {
                     let _ = pong.send(());
                 }
+                Job::Replan(channel, skus, answer) => {
+                    let moved: Vec<(ChannelId, Sku)> =
+                        skus.into_iter().map(|sku| (channel.clone(), sku)).collect();
+                    let _ = answer.send(self.plan_and_commit(&moved).await);
+                }
                 #[cfg(test)]
                 Job::Checkpoint(done) => {
                     self.maybe_checkpoint(true).await;
@@ -453,34 +458,48 @@ impl Writer {
 
     /// Plans every SKU for every pushing channel, as one commit without events.
     async fn plan_everything(&mut self) {
+        if let Ok(planned) = self.plan_and_commit(&[]).await
+            && planned > 0
+        {
+            tracing::info!(
+                pushes = planned,
+                "Planned pushes for every SKU whose channel numbers changed."
+            );
+        }
+    }
+
+    /// Plans pushes outside a group of events: for every SKU when `moved` is empty (a
+    /// reload), else for the SKUs in `moved`, each pushed to its channel even if its target
+    /// did not move. Commits and syncs them, wakes their pushers, and returns how many.
+    async fn plan_and_commit(&mut self, moved: &[(ChannelId, Sku)]) -> Result<usize, IngestError> {
         let config = self.config.borrow().clone();
-        let outbox = self
-            .sync
-            .planner
-            .plan(&config, self.states.iter(), &[], self.clock.now());
+        let now = self.clock.now();
+        let outbox = if moved.is_empty() {
+            self.sync
+                .planner
+                .plan(&config, self.states.iter(), &[], now)
+        } else {
+            let skus: BTreeSet<&Sku> = moved.iter().map(|(_, sku)| sku).collect();
+            let states = skus
+                .into_iter()
+                .filter_map(|sku| self.states.get_key_value(sku));
+            self.sync.planner.plan(&config, states, moved, now)
+        };
         if outbox.is_empty() {
-            return;
+            return Ok(0);
         }
         let commit = Commit {
             events: &[],
             outbox: &outbox,
             published: &[],
         };
-        match self.store.commit(&commit) {
-            Ok(_) => {
-                self.sync.planner.planned(&outbox);
-                tracing::info!(
-                    pushes = outbox.len(),
-                    "Planned pushes for every SKU whose channel numbers changed."
-                );
-                if self.sync().await.is_ok() {
-                    self.sync.waker.wake(channels_of(&outbox).iter());
-                }
-            }
-            Err(e) => {
-                self.store_failed(&e, 0);
-            }
-        }
+        self.store
+            .commit(&commit)
+            .map_err(|e| self.store_failed(&e, 0))?;
+        self.sync.planner.planned(&outbox);
+        self.sync().await?;
+        self.sync.waker.wake(channels_of(&outbox).iter());
+        Ok(outbox.len())
     }
 
     /// One sync for the whole group. Even a group of duplicates syncs: their first copy may

@@ -6,22 +6,37 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use governor::{DefaultDirectRateLimiter, RateLimiter};
 use omnistock_generic::{GenericConnector, GenericSettings};
 use omnistock_sdk::{ChannelId, Connector, ConnectorError, LocationId, PushForm};
 use omnistock_shopify::{ShopifyConnector, ShopifySettings};
 
 use super::EngineError;
-use crate::config::{ChannelConfig, ChannelKind, Config};
+use super::reconcile::{PushedAt, Reconciled};
+use crate::config::{ApiLimits, ChannelConfig, ChannelKind, Config};
 
 /// How long one call to a channel may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The one rate limiter of a channel, shaped like its API's limits: its pusher, poller and
+/// reconciliation all call through it.
+pub type Limiter = Arc<DefaultDirectRateLimiter>;
+
+/// A limiter for `limits`.
+pub fn limiter(limits: &ApiLimits) -> Limiter {
+    Arc::new(RateLimiter::direct(super::pusher::quota(limits)))
+}
+
 /// A pushing channel's connector and the location its number is reported at.
 pub struct PushSide {
     pub connector: Arc<dyn Connector>,
+    pub limiter: Limiter,
     pub location: LocationId,
     /// The channel owns `location` and is pushed holds there ([`super::plan::Shown::Holds`]).
     pub holds: bool,
+    /// Told when the channel's first listing is done: its connector then knows the
+    /// channel's item ids, and the pusher starts. `None`: start at once.
+    pub listed: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// Every channel's connector: those that receive pushes, and those whose webhooks arrive at
@@ -30,6 +45,44 @@ pub struct PushSide {
 pub struct Connectors {
     pub push: BTreeMap<ChannelId, PushSide>,
     pub webhooks: BTreeMap<ChannelId, Arc<dyn Connector>>,
+    /// Every channel's limiter, for whatever calls its API.
+    pub limiters: BTreeMap<ChannelId, Limiter>,
+}
+
+impl Connectors {
+    /// Every channel with a connector, to reconcile; each pusher then waits for its
+    /// channel's first listing.
+    pub fn reconciled(&mut self) -> BTreeMap<ChannelId, Reconciled> {
+        let mut reconciled = BTreeMap::new();
+        for (id, side) in &mut self.push {
+            let (listed, wait) = tokio::sync::watch::channel(false);
+            side.listed = Some(wait);
+            reconciled.insert(
+                id.clone(),
+                Reconciled {
+                    connector: side.connector.clone(),
+                    limiter: side.limiter.clone(),
+                    pushed_at: Some(PushedAt {
+                        location: side.location.clone(),
+                        holds: side.holds,
+                    }),
+                    listed: Some(listed),
+                },
+            );
+        }
+        for (id, connector) in &self.webhooks {
+            let Some(limiter) = self.limiters.get(id) else {
+                continue;
+            };
+            reconciled.entry(id.clone()).or_insert_with(|| Reconciled {
+                connector: connector.clone(),
+                limiter: limiter.clone(),
+                pushed_at: None,
+                listed: None,
+            });
+        }
+        reconciled
+    }
 }
 
 /// One channel's connector as its kind builds it.
@@ -65,6 +118,8 @@ pub fn build_all(config: &Config) -> Result<Connectors, EngineError> {
         else {
             continue;
         };
+        let limiter = limiter(&channel.limits);
+        built.limiters.insert(id.clone(), limiter.clone());
         if webhooks {
             built.webhooks.insert(id.clone(), connector.clone());
         }
@@ -88,8 +143,10 @@ pub fn build_all(config: &Config) -> Result<Connectors, EngineError> {
             id.clone(),
             PushSide {
                 connector,
+                limiter,
                 location,
                 holds: owns,
+                listed: None,
             },
         );
     }

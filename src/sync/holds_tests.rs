@@ -15,6 +15,7 @@ use omnistock_sdk::{
 use tokio::sync::watch;
 
 use super::connectors::PushSide;
+use super::poller::PollWaker;
 use super::simulation::{config, id};
 use super::{Engine, EngineSetup, Planner, Tuning};
 use crate::clock::SystemClock;
@@ -82,6 +83,10 @@ impl Connector for TillHandle {
 
     fn takes_holds(&self) -> bool {
         true
+    }
+
+    fn poll_interval(&self) -> Option<Duration> {
+        Some(Duration::from_secs(3600))
     }
 
     async fn push(&self, batch: &[PushRequest]) -> Result<Vec<PushOutcome>, ConnectorError> {
@@ -172,17 +177,23 @@ async fn online_orders_are_held_out_of_the_till_and_its_own_sales_and_counts_kep
     let metrics = Arc::new(Metrics::new());
     let till = Arc::new(Till::default());
     till.set(10);
+    let connector = Arc::new(TillHandle(till.clone())) as Arc<dyn Connector>;
+    let polls = PollWaker::for_pollers(&BTreeMap::from([(id("pos"), connector.clone())]));
+    let poll_now = polls.wake_of(&id("pos")).expect("pos polls");
     let sides = BTreeMap::from([(
         id("pos"),
         PushSide {
-            connector: Arc::new(TillHandle(till.clone())) as Arc<dyn Connector>,
+            connector,
+            limiter: super::connectors::limiter(&config.channels[&id::<ChannelId>("pos")].limits),
             location: id("store"),
             holds: true,
+            listed: None,
         },
     )]);
     let tuning = Tuning {
         idle_poll: Duration::from_millis(20),
         rise_grace: Duration::from_secs(600),
+        unseen_sale_bound: Duration::from_millis(300),
         ..Tuning::default()
     };
     let engine = Engine::start(
@@ -192,10 +203,10 @@ async fn online_orders_are_held_out_of_the_till_and_its_own_sales_and_counts_kep
             metrics: metrics.clone(),
             clock: Arc::new(SystemClock),
             tuning,
+            polls,
             seed: 1,
         },
         sides,
-        BTreeMap::new(),
     )
     .expect("engine");
     let (_config_tx, config_rx) = watch::channel(config.clone());
@@ -267,6 +278,10 @@ async fn online_orders_are_held_out_of_the_till_and_its_own_sales_and_counts_kep
     world
         .settles_at(7, "a hold beside an unseen till sale")
         .await;
+    // Its event does not come: the till's poller is asked for its recent changes.
+    tokio::time::timeout(Duration::from_secs(30), poll_now.notified())
+        .await
+        .expect("the unseen sale made the pusher ask for a poll");
     world.post("pos", till_sale).await;
     world.settles_at(7, "the till sale's event arrives").await;
 

@@ -12,13 +12,13 @@
 
 pub mod backoff;
 pub mod book;
-pub mod catalog;
 pub mod connectors;
 #[cfg(test)]
 mod holds_tests;
 pub mod plan;
 pub mod poller;
 pub mod pusher;
+pub mod reconcile;
 #[cfg(test)]
 mod simulation;
 pub mod target;
@@ -74,17 +74,17 @@ pub struct EngineSetup {
     pub tuning: Tuning,
     /// Seeds the pushers' backoff jitter, so a simulation replays.
     pub seed: u64,
+    /// Asks a channel's poller for its recent changes: a pusher does when a sale it sees in
+    /// a channel's number is not explained by an order in time.
+    pub polls: poller::PollWaker,
 }
 
 impl Engine {
     /// Starts a pusher for each given push side (built by [`connectors::build_all`], or
-    /// simulated channels: the seam a simulation drives the engine through), and a catalog
-    /// listing for each of `learners` (connectors whose webhooks need it but that get no
-    /// pushes).
+    /// simulated channels: the seam a simulation drives the engine through).
     pub fn start(
         setup: EngineSetup,
         sides: BTreeMap<ChannelId, connectors::PushSide>,
-        learners: BTreeMap<ChannelId, Arc<dyn omnistock_sdk::Connector>>,
     ) -> Result<Engine, EngineError> {
         let published = PublishedBook::from_store(setup.store.all_published()?);
         let paused_channels = setup.store.paused_channels()?;
@@ -107,8 +107,10 @@ impl Engine {
             };
             let connectors::PushSide {
                 connector,
+                limiter,
                 location,
                 holds,
+                listed,
             } = side;
             let shown = if holds {
                 plan::Shown::Holds(location.clone())
@@ -120,7 +122,9 @@ impl Engine {
             let pusher = pusher::Pusher::new(pusher::PusherSetup {
                 channel: id.clone(),
                 connector,
+                limiter,
                 location,
+                listed,
                 limits: channel.limits.clone(),
                 store: setup.store.clone(),
                 published: published.clone(),
@@ -132,26 +136,13 @@ impl Engine {
                 paused: paused_rx,
                 stop: stop_rx.clone(),
                 tuning: setup.tuning.clone(),
+                polls: setup.polls.clone(),
                 seed: setup.seed.wrapping_add(i as u64),
             });
             engine.tasks.push((id.clone(), tokio::spawn(pusher.run())));
             engine.wakes.insert(id.clone(), wake);
             engine.shown.insert(id.clone(), shown);
             engine.paused.insert(id.clone(), paused_tx);
-        }
-        // Channels we do not push to still need their catalog for their webhooks.
-        for (id, connector) in learners {
-            let Some(channel) = setup.config.channels.get(&id) else {
-                continue;
-            };
-            let limiter = governor::RateLimiter::direct(pusher::quota(&channel.limits));
-            let task = tokio::spawn(catalog::learn(
-                id.clone(),
-                connector,
-                limiter,
-                stop_rx.clone(),
-            ));
-            engine.tasks.push((id, task));
         }
         Ok(engine)
     }

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use omnistock_sdk::{ChannelId, LocationId, Sku, Timestamp};
 
+use super::book::StatusBoard;
 use crate::allocation;
 use crate::config::Config;
 use crate::state::{Lifecycle, SkuState};
@@ -46,6 +47,8 @@ pub struct OwnMark {
 pub struct Planner {
     pushing: BTreeMap<ChannelId, Shown>,
     last: HashMap<(ChannelId, Sku), i64>,
+    /// Where the channels' measured sync lags are, for adaptive buffers.
+    lags: Option<StatusBoard>,
 }
 
 impl Planner {
@@ -64,7 +67,17 @@ impl Planner {
         for (_, entry) in pending {
             last.insert((entry.channel.clone(), entry.sku.clone()), entry.target);
         }
-        Self { pushing, last }
+        Self {
+            pushing,
+            last,
+            lags: None,
+        }
+    }
+
+    /// Reads the channels' sync lags from `status` when a channel's buffer is adaptive.
+    pub fn with_lags(mut self, status: StatusBoard) -> Self {
+        self.lags = Some(status);
+        self
     }
 
     /// The channels with a push side.
@@ -121,8 +134,16 @@ impl Planner {
         now: Timestamp,
     ) -> Vec<OutboxEntry> {
         let mut entries = Vec::new();
+        let adaptive = config.channels.values().any(|c| c.adaptive_buffer);
+        let conditions = allocation::Conditions {
+            now,
+            lag_seconds: match (&self.lags, adaptive) {
+                (Some(status), true) => status.lags(),
+                _ => Default::default(),
+            },
+        };
         for (sku, state) in skus {
-            let numbers = allocation::availability(sku, state, config);
+            let numbers = allocation::availability(sku, state, config, &conditions);
             for (channel, shown) in &self.pushing {
                 let target = match shown {
                     Shown::Allocation => match numbers.channels.get(channel) {

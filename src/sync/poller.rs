@@ -17,7 +17,8 @@ use tokio::task::JoinHandle;
 
 use super::backoff::Backoff;
 use super::book::StatusBoard;
-use crate::config::Config;
+use super::connectors::Limiter;
+use crate::config::{Config, GENERIC_LIMITS};
 use crate::ingest::{Ingest, Submission, check_events};
 use crate::store::Store;
 
@@ -26,6 +27,23 @@ use crate::store::Store;
 pub struct PollWaker(Arc<BTreeMap<ChannelId, Arc<Notify>>>);
 
 impl PollWaker {
+    /// A waker for the channels among `connectors` that poll.
+    pub fn for_pollers(connectors: &BTreeMap<ChannelId, Arc<dyn Connector>>) -> Self {
+        Self(Arc::new(
+            connectors
+                .iter()
+                .filter(|(_, c)| c.poll_interval().is_some())
+                .map(|(id, _)| (id.clone(), Arc::new(Notify::new())))
+                .collect(),
+        ))
+    }
+
+    /// The wake-up of `channel`'s poller, for tests that stand in for it.
+    #[cfg(test)]
+    pub fn wake_of(&self, channel: &ChannelId) -> Option<Arc<Notify>> {
+        self.0.get(channel).cloned()
+    }
+
     /// Asks `channel`'s poller for a round now; nothing if the channel does not poll.
     pub fn poll_now(&self, channel: &ChannelId) {
         if let Some(wake) = self.0.get(channel) {
@@ -52,20 +70,31 @@ pub struct PollSetup {
 }
 
 impl Pollers {
-    /// Starts a poller for each connector that polls (its `poll_interval` is `Some`).
-    pub fn start(setup: PollSetup, connectors: &BTreeMap<ChannelId, Arc<dyn Connector>>) -> Self {
+    /// Starts a poller for each connector that polls (its `poll_interval` is `Some`), woken
+    /// early through `waker` (made by [`PollWaker::for_pollers`] from the same connectors).
+    pub fn start(
+        setup: PollSetup,
+        connectors: &BTreeMap<ChannelId, Arc<dyn Connector>>,
+        limiters: &BTreeMap<ChannelId, Limiter>,
+        waker: PollWaker,
+    ) -> Self {
         let (stop, stop_rx) = watch::channel(false);
-        let mut wakes = BTreeMap::new();
         let mut tasks = Vec::new();
         for (i, (channel, connector)) in connectors.iter().enumerate() {
             let Some(interval) = connector.poll_interval() else {
                 continue;
             };
-            let wake = Arc::new(Notify::new());
-            wakes.insert(channel.clone(), wake.clone());
+            let limiter = match limiters.get(channel) {
+                Some(limiter) => limiter.clone(),
+                None => super::connectors::limiter(&GENERIC_LIMITS),
+            };
+            let Some(wake) = waker.0.get(channel).cloned() else {
+                continue;
+            };
             let poller = Poller {
                 channel: channel.clone(),
                 connector: connector.clone(),
+                limiter,
                 interval,
                 store: setup.store.clone(),
                 ingest: setup.ingest.clone(),
@@ -77,11 +106,7 @@ impl Pollers {
             };
             tasks.push((channel.clone(), tokio::spawn(poller.run())));
         }
-        Self {
-            waker: PollWaker(Arc::new(wakes)),
-            stop,
-            tasks,
-        }
+        Self { waker, stop, tasks }
     }
 
     pub fn waker(&self) -> PollWaker {
@@ -102,6 +127,7 @@ impl Pollers {
 struct Poller {
     channel: ChannelId,
     connector: Arc<dyn Connector>,
+    limiter: Limiter,
     interval: Duration,
     store: Arc<Store>,
     ingest: Ingest,
@@ -153,6 +179,7 @@ impl Poller {
             .store
             .poll_cursor(&self.channel)
             .map_err(|e| Failed::Local(e.to_string()))?;
+        self.limiter.until_ready().await;
         let page = self.connector.poll(cursor).await.map_err(Failed::Channel)?;
         if !page.unmapped.is_empty() {
             let skipped: Vec<String> = page
@@ -366,6 +393,8 @@ sells_from = ["wh"]
                 backoff_max: Duration::from_millis(20),
             },
             &connectors,
+            &BTreeMap::new(),
+            PollWaker::for_pollers(&connectors),
         );
         let sku = Sku::new("MUG").expect("sku");
         let wh = LocationId::new("wh").expect("id");

@@ -15,7 +15,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::Quota;
 use omnistock_sdk::{
     ChannelId, Connector, ConnectorError, DeltaRequest, ItemRef, LocationId, PushForm, PushOutcome,
     PushRequest, Sku, Timestamp,
@@ -24,12 +24,16 @@ use tokio::sync::{Notify, watch};
 
 use super::backoff::Backoff;
 use super::book::{PublishedBook, PushLog, PushRecord, StatusBoard};
-use super::catalog::Listing;
+use super::connectors::Limiter;
+use super::poller::PollWaker;
 use super::target::{next_value, published_after};
 use crate::clock::Clock;
 use crate::config::ApiLimits;
 use crate::metrics::{ChannelLabels, Metrics};
 use crate::store::{Attempt, OutboxEntry, Published, Store, StoreError};
+
+/// The weight of the newest confirmation in a channel's moving average of its sync lag.
+const LAG_SMOOTHING: f64 = 0.2;
 
 /// How many pending entries one round looks at.
 const ROUND_ENTRIES: usize = 10_000;
@@ -48,6 +52,9 @@ pub struct Tuning {
     /// webhook reaches us, and correcting that rise at once would, once the webhook
     /// arrives, leave the restock looking like a sale we have not seen.
     pub rise_grace: Duration,
+    /// How long a sale seen in a channel's number may wait for its order before the
+    /// channel's recent changes are fetched (its poller asked to poll now).
+    pub unseen_sale_bound: Duration,
 }
 
 impl Default for Tuning {
@@ -58,6 +65,7 @@ impl Default for Tuning {
             unhealthy_after: 5,
             idle_poll: Duration::from_secs(5),
             rise_grace: Duration::from_secs(10),
+            unseen_sale_bound: Duration::from_secs(120),
         }
     }
 }
@@ -66,8 +74,12 @@ impl Default for Tuning {
 pub struct PusherSetup {
     pub channel: ChannelId,
     pub connector: Arc<dyn Connector>,
+    /// The channel's one limiter, shared with its poller and reconciliation.
+    pub limiter: Limiter,
     /// The location the channel's one number is reported at.
     pub location: LocationId,
+    /// Told when the channel's first listing is done; the pusher waits for it.
+    pub listed: Option<watch::Receiver<bool>>,
     pub limits: ApiLimits,
     pub store: Arc<Store>,
     pub published: PublishedBook,
@@ -79,6 +91,7 @@ pub struct PusherSetup {
     pub paused: watch::Receiver<bool>,
     pub stop: watch::Receiver<bool>,
     pub tuning: Tuning,
+    pub polls: PollWaker,
     pub seed: u64,
 }
 
@@ -120,23 +133,25 @@ enum Halt {
 
 pub struct Pusher {
     setup: PusherSetup,
-    /// How far the catalog listing at start has got.
-    listing: Listing,
     /// When each SKU's current unexplained rise was first seen.
     rises: HashMap<Sku, Timestamp>,
+    /// Sales seen in the channel's number whose orders had not arrived: when first seen, and
+    /// what we then made it show. Explained once `published` drops to that number (their
+    /// orders arrived and lowered it).
+    unseen: HashMap<Sku, (Timestamp, i64)>,
     /// Entries whose recorded attempt the channel refused (stale compare): never applied.
     unapplied: HashSet<u64>,
     /// For attempts this run recorded: the published value then (if any) and the base the
     /// push was computed from, so a re-sent push that applied moves `published` exactly.
     attempt_bases: HashMap<u64, (Option<i64>, i64)>,
-    limiter: DefaultDirectRateLimiter,
+    limiter: Limiter,
     backoff: Backoff,
     labels: ChannelLabels,
 }
 
 impl Pusher {
     pub fn new(setup: PusherSetup) -> Self {
-        let limiter = RateLimiter::direct(quota(&setup.limits));
+        let limiter = setup.limiter.clone();
         let backoff = Backoff::new(
             setup.tuning.backoff_base,
             setup.tuning.backoff_max,
@@ -149,9 +164,9 @@ impl Pusher {
             .status
             .update(&setup.channel, |h| h.paused = *setup.paused.borrow());
         Self {
-            listing: Listing::new(setup.channel.clone()),
             setup,
             rises: HashMap::new(),
+            unseen: HashMap::new(),
             unapplied: HashSet::new(),
             attempt_bases: HashMap::new(),
             limiter,
@@ -164,18 +179,12 @@ impl Pusher {
     pub async fn run(mut self) {
         let channel = self.setup.channel.clone();
         tracing::info!(channel = %channel, "Pusher started.");
-        while !*self.setup.stop.borrow() {
-            let result = self
-                .listing
-                .run(
-                    self.setup.connector.as_ref(),
-                    &self.limiter,
-                    &self.setup.stop,
-                )
-                .await;
-            match result {
-                Ok(()) => break,
-                Err(e) => self.recover(Halt::Channel(e)).await,
+        if let Some(mut listed) = self.setup.listed.take() {
+            // Pushes need the channel's item ids, which its first listing teaches.
+            let mut stop = self.setup.stop.clone();
+            tokio::select! {
+                _ = listed.wait_for(|done| *done) => {}
+                _ = stop.wait_for(|stop| *stop) => {}
             }
         }
         while !*self.setup.stop.borrow() {
@@ -183,6 +192,7 @@ impl Pusher {
                 self.wait_for_resume().await;
                 continue;
             }
+            self.chase_unseen_sales();
             match self.round().await {
                 Ok(0) => self.idle().await,
                 Ok(_) => {}
@@ -317,6 +327,14 @@ impl Pusher {
             let target = slot.newest.1.target;
             let value = next_value(target, base, now_shows);
             let after = published_after(target, base, now_shows);
+            if now_shows < base {
+                // Its unseen sales stay in what it shows: remember them until explained.
+                let now = self.setup.clock.now();
+                self.unseen
+                    .entry(slot.sku.clone())
+                    .and_modify(|(_, shows)| *shows = value)
+                    .or_insert((now, value));
+            }
             if value == now_shows {
                 // Already showing it: just confirm.
                 let flight = InFlight {
@@ -477,6 +495,37 @@ impl Pusher {
         }
     }
 
+    /// Asks the channel's poller for its recent changes when a sale seen in its number has
+    /// waited longer than the bound for its order (DESIGN.md rule 2), once per sale.
+    fn chase_unseen_sales(&mut self) {
+        if self.unseen.is_empty() {
+            return;
+        }
+        let now = self.setup.clock.now();
+        let bound =
+            i64::try_from(self.setup.tuning.unseen_sale_bound.as_millis()).unwrap_or(i64::MAX);
+        let book = self.setup.published.lock();
+        let mut overdue = Vec::new();
+        self.unseen.retain(|sku, (since, shown)| {
+            let published = book
+                .get(&(self.setup.channel.clone(), sku.clone()))
+                .map(|p| p.quantity);
+            if published.is_some_and(|p| p <= *shown) {
+                return false;
+            }
+            if now.as_millis() - since.as_millis() < bound {
+                return true;
+            }
+            overdue.push(sku.clone());
+            false
+        });
+        drop(book);
+        if !overdue.is_empty() {
+            tracing::info!(channel = %self.setup.channel, skus = ?overdue, "Sales seen in the channel's number have no order yet; fetching its recent changes.");
+            self.setup.polls.poll_now(&self.setup.channel);
+        }
+    }
+
     /// Whether an unexplained rise of `rise` units on `sku` is still within its grace. The
     /// clock starts at the first round that sees the rise and stops when it is explained.
     fn rise_in_grace(&mut self, sku: &Sku, rise: i64) -> bool {
@@ -533,6 +582,13 @@ impl Pusher {
         }
         book.insert(key, published);
         let lag = (now.as_millis() - entry.created_at.as_millis()).max(0) as f64 / 1000.0;
+        self.setup.status.update(&self.setup.channel, |h| {
+            h.lag_seconds = if h.lag_seconds == 0.0 {
+                lag
+            } else {
+                h.lag_seconds + LAG_SMOOTHING * (lag - h.lag_seconds)
+            };
+        });
         self.setup
             .metrics
             .sync_lag_seconds

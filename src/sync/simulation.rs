@@ -186,6 +186,8 @@ pub(super) fn config(dir: PathBuf) -> Config {
             push_url: push.then(|| "sim".to_owned()),
         },
         limits: limits.clone(),
+        reconcile_every: None,
+        adaptive_buffer: false,
     };
     Config {
         source: dir.join("sim.toml"),
@@ -475,8 +477,12 @@ async fn simulate(steps: Vec<Step>, seed: u64, fail_percent: u64) -> Result<(), 
                 id(name),
                 PushSide {
                     connector,
+                    limiter: super::connectors::limiter(
+                        &config.channels[&id::<ChannelId>(name)].limits,
+                    ),
                     location: id(location),
                     holds: false,
+                    listed: None,
                 },
             )
         })
@@ -487,6 +493,7 @@ async fn simulate(steps: Vec<Step>, seed: u64, fail_percent: u64) -> Result<(), 
         unhealthy_after: 5,
         idle_poll: Duration::from_millis(20),
         rise_grace: Duration::from_millis(150),
+        unseen_sale_bound: Duration::from_secs(60),
     };
     let engine = Engine::start(
         EngineSetup {
@@ -495,10 +502,10 @@ async fn simulate(steps: Vec<Step>, seed: u64, fail_percent: u64) -> Result<(), 
             metrics: metrics.clone(),
             clock: Arc::new(SystemClock),
             tuning,
+            polls: super::poller::PollWaker::default(),
             seed,
         },
         sides,
-        BTreeMap::new(),
     )
     .expect("engine");
     let (_config_tx, config_rx) = watch::channel(config.clone());
@@ -557,8 +564,13 @@ async fn simulate(steps: Vec<Step>, seed: u64, fail_percent: u64) -> Result<(), 
                 .get(&Sku::new(sku).expect("sku"))
                 .cloned()
                 .unwrap_or_default();
-            let target = allocation::availability(&Sku::new(sku).expect("sku"), &state, &config)
-                .channels[&id::<ChannelId>(channel)]
+            let target = allocation::availability(
+                &Sku::new(sku).expect("sku"),
+                &state,
+                &config,
+                &allocation::Conditions::default(),
+            )
+            .channels[&id::<ChannelId>(channel)]
                 .available;
             let unseen = world
                 .unseen
