@@ -66,9 +66,11 @@ fn totals(metrics: &Metrics, channel: &ChannelId) -> Totals {
         channel: channel.to_string(),
         outcome: "accepted".to_owned(),
     };
-    let count = |family: &Family<ChannelLabels, Counter>| family.get_or_create(&labels).get();
+    // Read without creating: a channel nothing was counted for adds no series to /metrics.
+    let count =
+        |family: &Family<ChannelLabels, Counter>| family.get(&labels).map_or(0, |c| c.get());
     Totals {
-        changes: metrics.events.get_or_create(&accepted).get(),
+        changes: metrics.events.get(&accepted).map_or(0, |c| c.get()),
         pushes: count(&metrics.pushes),
         errors: count(&metrics.retries) + count(&metrics.dead_letters),
         rate_limited: count(&metrics.rate_limited),
