@@ -1,15 +1,17 @@
-//! `omnistock demo` as a user runs it: it starts, prints the dashboard's URL, syncs its
+//! `omnistock demo` as a user runs it: it starts, prints the dashboard's URL, pushes to its
 //! channels, stops by itself after `--duration`, and refuses a directory holding something.
 
 mod common;
 
-use std::process::Command;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-#[test]
-fn the_demo_runs_for_its_duration_prints_its_url_and_stops_cleanly() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_syncs_its_channels_and_stops_by_itself_after_its_duration() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let state = dir.path().join("demo");
-    let output = Command::new(common::binary())
+    let mut child = Command::new(common::binary())
         .args([
             "demo",
             "--listen",
@@ -19,16 +21,51 @@ fn the_demo_runs_for_its_duration_prints_its_url_and_stops_cleanly() {
             "--rate",
             "20",
         ])
-        .args(["--duration", "6", "--seed", "3", "--state-dir"])
+        .args(["--duration", "25", "--seed", "3", "--state-dir"])
         .arg(&state)
         .env("RUST_LOG", "warn")
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
         .expect("run omnistock demo");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("Dashboard: http://127.0.0.1:"), "{stdout}");
-    assert!(stdout.contains("omnistock demo stopped."), "{stdout}");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let mut printed = String::new();
+    let url = loop {
+        let mut line = String::new();
+        if stdout.read_line(&mut line).unwrap_or(0) == 0 {
+            let _ = child.kill();
+            panic!("the demo ended before printing its URL:\n{printed}");
+        }
+        printed.push_str(&line);
+        if let Some(url) = line.trim().strip_prefix("Dashboard: ") {
+            break url.trim_end_matches('/').to_owned();
+        }
+    };
+
+    // Both pushed channels get their numbers, and they stay healthy through the failures.
+    let api = common::Api::new(&url);
+    let mut channels = serde_json::Value::Null;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        channels = api.get("/v1/channels").await.1;
+        let pushed = |c: &str| channels[c]["pushed"].as_u64().unwrap_or(0);
+        if pushed("shopify-online") > 0 && pushed("web-shop") > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for channel in ["shopify-online", "web-shop"] {
+        assert!(channels[channel]["pushed"].as_u64() > Some(0), "{channels}");
+    }
+    for channel in ["pos-north", "pos-south", "wms"] {
+        assert_eq!(channels[channel]["pushing"], false, "{channels}");
+    }
+
+    let status = child.wait().expect("the demo exits");
+    let mut rest = String::new();
+    let _ = stdout.read_to_string(&mut rest);
+    assert!(status.success(), "{printed}{rest}");
+    assert!(rest.contains("omnistock demo stopped."), "{rest}");
     // What it ran is a real configuration, kept in the directory asked for.
     let config = std::fs::read_to_string(state.join("omnistock.toml")).expect("config written");
     for channel in [

@@ -108,3 +108,22 @@ async fn a_posted_event_streams_as_a_change_and_new_numbers_filtered_by_sku() {
     .await;
     assert!(rest.is_ok(), "the stream ended with the daemon");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_filter_is_refused_with_the_one_error_shape() {
+    let site = Site::new();
+    let daemon = site.start();
+    let api = common::Api::new(&daemon.url);
+    let (status, answer) = api.get("/v1/events/stream?type=sales").await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"]["field"], "type", "{answer}");
+    let (status, answer) = api.get("/v1/events/stream?skew=MUG").await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["error"]["code"], "malformed", "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("skew")),
+        "{answer}"
+    );
+}

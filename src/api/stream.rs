@@ -13,26 +13,44 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use super::AppState;
+use super::{ApiError, AppState};
 use crate::feed::{FeedItem, Filter, Received, Subscription};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::Stream;
+
+/// The item types `?type=` may ask for.
+const KINDS: [&str; 2] = ["change", "availability"];
 
 /// How often an idle stream sends a comment.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 pub async fn stream(
     State(app): State<AppState>,
-    Query(filter): Query<Filter>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    filter: Result<Query<Filter>, QueryRejection>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let Query(filter) = filter.map_err(|e| {
+        ApiError::bad_request(
+            "malformed",
+            None,
+            format!("{}; filters: sku, channel, type", e.body_text()),
+        )
+    })?;
+    if let Some(kind) = filter.kind.as_deref().filter(|k| !KINDS.contains(k)) {
+        return Err(ApiError::bad_request(
+            "malformed",
+            Some("type".into()),
+            format!("no item type {kind:?} (change, availability)"),
+        ));
+    }
     let receiver = app.feed.subscribe();
     let events =
         futures_util::stream::unfold((receiver, filter), |(mut receiver, filter)| async move {
             let event = next_event(&mut receiver, &filter).await?;
             Some((Ok(event), (receiver, filter)))
         });
-    Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)))
 }
 
 /// The next event for this subscriber; `None` once the feed is closed (the daemon drains).
