@@ -76,3 +76,103 @@ fn totals(metrics: &Metrics, channel: &ChannelId) -> Totals {
         rate_limited: count(&metrics.rate_limited),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use omnistock_sdk::{Sku, Timestamp};
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::store::{Commit, OutboxEntry};
+
+    fn config() -> Config {
+        let text = r#"
+            node_id = "node"
+            [api]
+            admin_token = { env = "TOKEN" }
+            [locations.store]
+            owner = "pos"
+            [channels.pos]
+            kind = "generic"
+            webhook_secret = { env = "TOKEN" }
+            sells_from = ["store"]
+            [channels.web]
+            kind = "generic"
+            webhook_secret = { env = "TOKEN" }
+            sells_from = ["store"]
+        "#;
+        crate::config::parse_with(std::path::Path::new("test.toml"), text, &|_| {
+            Some("secret".to_owned())
+        })
+        .expect("a valid config")
+    }
+
+    #[test]
+    fn a_sample_reads_each_channels_counters_and_its_oldest_pending_push() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = Arc::new(Store::open(dir.path()).expect("store"));
+        let web = ChannelId::new("web").expect("id");
+        let created = Timestamp::from_millis(60_000_000);
+        let entry = OutboxEntry {
+            channel: web.clone(),
+            sku: Sku::new("MUG").expect("sku"),
+            target: 3,
+            created_at: created,
+            attempt: None,
+        };
+        store
+            .commit(&Commit {
+                events: &[],
+                outbox: &[entry],
+                published: &[],
+            })
+            .expect("committed");
+        let metrics = Arc::new(Metrics::new());
+        let labels = ChannelLabels {
+            channel: "web".into(),
+        };
+        metrics.pushes.get_or_create(&labels).inc_by(3);
+        metrics.rate_limited.get_or_create(&labels).inc();
+        metrics.retries.get_or_create(&labels).inc();
+        metrics.dead_letters.get_or_create(&labels).inc();
+        let accepted = EventLabels {
+            channel: "pos".into(),
+            outcome: "accepted".into(),
+        };
+        metrics.events.get_or_create(&accepted).inc_by(2);
+        let history = History::default();
+        let (_config_tx, config_rx) = watch::channel(Arc::new(config()));
+        let sampler = Sampler {
+            history: history.clone(),
+            config: config_rx,
+            metrics: metrics.clone(),
+            store,
+            clock: Arc::new(ManualClock::at(Timestamp::from_millis(60_004_000))),
+        };
+        sampler.sample();
+
+        let now = Timestamp::from_millis(60_004_000);
+        let series = history.lock();
+        let web_minute = series.last_minute(now, &web);
+        assert_eq!(
+            (
+                web_minute.pushes,
+                web_minute.rate_limited,
+                web_minute.errors
+            ),
+            (3, 1, 2)
+        );
+        assert_eq!(
+            web_minute.lag_ms, 4_000,
+            "the oldest pending push waited 4 s"
+        );
+        let pos = series.last_minute(now, &ChannelId::new("pos").expect("id"));
+        assert_eq!((pos.changes, pos.pushes, pos.lag_ms), (2, 0, 0));
+        // Reading created no series for counters nothing was counted for.
+        assert!(
+            !metrics
+                .render()
+                .contains("omnistock_pushes_total{channel=\"pos\"}")
+        );
+    }
+}
