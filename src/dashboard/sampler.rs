@@ -169,10 +169,14 @@ mod tests {
         let pos = series.last_minute(now, &ChannelId::new("pos").expect("id"));
         assert_eq!((pos.changes, pos.pushes, pos.lag_ms), (2, 0, 0));
         // Reading created no series for counters nothing was counted for.
+        let exported = metrics.render();
         assert!(
-            !metrics
-                .render()
-                .contains("omnistock_pushes_total{channel=\"pos\"}")
+            exported.contains("omnistock_pushes_total{channel=\"web\"} 3"),
+            "{exported}"
+        );
+        assert!(
+            !exported.contains("omnistock_pushes_total{channel=\"pos\"}"),
+            "{exported}"
         );
     }
 }
