@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use super::lines::FieldPath;
 use super::{
     ApiLimits, ChannelConfig, ChannelKind, Config, LogFormat, Policy, Secret, ShopifyChannel,
+    SquareChannel, WooChannel,
 };
 
 impl Config {
@@ -76,6 +77,38 @@ impl Config {
                         "    orders without a location reserve at: {}",
                         shop.default_location
                     )?;
+                    writeln!(out, "    webhooks: POST /v1/webhooks/{id}")?;
+                }
+                ChannelKind::Square(square) => {
+                    writeln!(
+                        out,
+                        "    base_url: {} (Square-Version {})",
+                        square.base_url, square.square_version
+                    )?;
+                    writeln!(out, "    access_token: {}", from(&square.access_token))?;
+                    writeln!(
+                        out,
+                        "    webhook_signature_key: {}",
+                        from(&square.webhook_signature_key)
+                    )?;
+                    for (sq, ours) in &square.locations {
+                        writeln!(out, "    square location {sq} is {ours}")?;
+                    }
+                    writeln!(out, "    holds move units to: {}", square.hold_state)?;
+                    writeln!(out, "    webhooks: POST /v1/webhooks/{id}")?;
+                }
+                ChannelKind::WooCommerce(woo) => {
+                    writeln!(out, "    shop_url: {}", woo.shop_url)?;
+                    writeln!(out, "    consumer_key: {}", from(&woo.consumer_key))?;
+                    writeln!(out, "    consumer_secret: {}", from(&woo.consumer_secret))?;
+                    writeln!(out, "    webhook_secret: {}", from(&woo.webhook_secret))?;
+                    let form = if woo.inventory_delta {
+                        "inventory_delta"
+                    } else {
+                        "read, set, re-read"
+                    };
+                    writeln!(out, "    pushes with: {form}")?;
+                    writeln!(out, "    stands for and reserves at: {}", woo.location)?;
                     writeln!(out, "    webhooks: POST /v1/webhooks/{id}")?;
                 }
             }
@@ -161,6 +194,8 @@ enum PushSide<'a> {
     /// The URL, and the secret that signs the pushes.
     Generic(&'a str, &'a Secret),
     Shopify(&'a ShopifyChannel),
+    Square(&'a SquareChannel),
+    WooCommerce(&'a WooChannel),
 }
 
 fn push_side(channel: Option<&ChannelConfig>) -> Option<(PushSide<'_>, &ApiLimits)> {
@@ -171,6 +206,8 @@ fn push_side(channel: Option<&ChannelConfig>) -> Option<(PushSide<'_>, &ApiLimit
             webhook_secret,
         } => PushSide::Generic(push_url.as_deref()?, webhook_secret),
         ChannelKind::Shopify(shop) => PushSide::Shopify(shop),
+        ChannelKind::Square(square) => PushSide::Square(square),
+        ChannelKind::WooCommerce(woo) => PushSide::WooCommerce(woo),
     };
     Some((side, &channel.limits))
 }

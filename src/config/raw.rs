@@ -41,6 +41,20 @@ pub(super) struct RawConfig {
     /// Per-SKU overrides (`[skus.MUG]`): safety stock per location, buffer per channel.
     #[serde(default)]
     pub skus: BTreeMap<String, RawSkuOverrides>,
+    /// SKUs sold as a set of other SKUs (`[kits.GIFTBOX]`), with no stock of their own.
+    #[serde(default)]
+    pub kits: BTreeMap<String, RawKit>,
+}
+
+/// `[kits.KIT]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a kit table, like [kits.GIFTBOX] with components = { MUG = 2, TEA = 1 }"
+)]
+pub(super) struct RawKit {
+    /// The SKUs one kit is made of, with how many of each: `{ MUG = 2, TEA = 1 }`.
+    pub components: Option<BTreeMap<String, i64>>,
 }
 
 /// `[skus.SKU]`.
@@ -135,6 +149,42 @@ pub(super) struct RawChannel {
     /// `shopify`: where an online order's lines are reserved when the order names no
     /// location. Default: the first of `sells_from`.
     pub default_location: Option<String>,
+    /// `square`: the API's base URL. Default `https://connect.squareup.com` (the sandbox is
+    /// `https://connect.squareupsandbox.com`).
+    pub base_url: Option<String>,
+    /// `square`: the pinned `Square-Version`, `YYYY-MM-DD`. Default `2025-08-20`.
+    pub square_version: Option<String>,
+    /// `square`: the webhook subscription's signature key; a secret reference. Required.
+    /// (`access_token`, also required, is the account's access token.)
+    pub webhook_signature_key: Option<RawSecret>,
+    /// `square`: the notification URL exactly as registered in the subscription (Square
+    /// signs it with the body). Default `{public_url}/v1/webhooks/{channel}`.
+    pub notification_url: Option<String>,
+    /// `square`: which Square location is which of ours: `{ "L123" = "store-downtown" }`.
+    /// Required; a Square location not in it is reported, never guessed. Where the channel
+    /// is the location's `owner`, it is read through its changes and pushed holds.
+    pub square_locations: Option<BTreeMap<String, String>>,
+    /// `square`: item variation id → SKU, for variations whose own `sku` is missing or
+    /// differs: `{ "W62UWFY35CWMYGVWK6TWJDNI" = "MUG-RED" }`. Optional.
+    pub square_variations: Option<BTreeMap<String, String>>,
+    /// `square`: the state holds move units to out of `IN_STOCK`: `NONE` (default: neither a
+    /// sale nor a loss in the merchant's reports), `WASTE` or `SOLD`.
+    pub hold_state: Option<String>,
+    /// `woocommerce`: the REST API consumer key (`ck_…`); a secret reference. Required.
+    /// A woocommerce channel also takes `shop_url` (the site's home URL, `https://`),
+    /// `webhook_secret` (the secret its webhooks are signed with; `omnistock connect` sets it)
+    /// and `default_location` (the location its number stands for and its orders reserve
+    /// at; default the first of `sells_from`).
+    pub consumer_key: Option<RawSecret>,
+    /// `woocommerce`: the REST API consumer secret (`cs_…`); a secret reference. Required.
+    pub consumer_secret: Option<RawSecret>,
+    /// `woocommerce`: allow `http://` to a host that is not this machine. Default false:
+    /// WooCommerce's keys would travel in the clear.
+    pub allow_plain_http: Option<bool>,
+    /// `woocommerce`: push with the server-side `inventory_delta` (a concurrent sale is never
+    /// overwritten) instead of read, set, re-read. Default false; `omnistock connect` checks
+    /// whether the shop honours it and says which to set.
+    pub inventory_delta: Option<bool>,
 }
 
 /// `rate_limit = { per_second = 10, burst = 20 }`.

@@ -217,6 +217,7 @@ pub(super) fn config(dir: PathBuf) -> Config {
             ),
         ]),
         skus: BTreeMap::new(),
+        kits: BTreeMap::new(),
         channels: BTreeMap::from([
             (id("pos"), channel(&["store"], 0, false)),
             (id("wms"), channel(&["wh"], 0, false)),
