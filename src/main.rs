@@ -35,8 +35,9 @@ enum Command {
     },
     /// Try omnistock in one command: the daemon syncing simulated channels on this machine.
     ///
-    /// Plays a Shopify online store, a web shop, two store POSes and a warehouse (no
-    /// accounts: the channels are simulated on loopback) with a stream of sales,
+    /// Plays online stores on Shopify and WooCommerce, a marketplace, a Square store POS,
+    /// a generic one and a warehouse (no accounts: the channels are simulated on loopback,
+    /// speaking the real APIs) with a stream of sales,
     /// deliveries, cancellations and failing API calls, and serves the dashboard. Prints its
     /// URL. Stops on Ctrl-C, SIGTERM or after --duration.
     #[cfg(feature = "demo")]

@@ -16,12 +16,13 @@ use omnistock_sdk::signature::sign_hex;
 use serde_json::{Value, json};
 
 /// Every channel the demo plays.
-const CHANNELS: [&str; 5] = [
-    "pos-north",
+const CHANNELS: [&str; 6] = [
+    "marketplace",
     "pos-south",
     "shopify-online",
-    "web-shop",
+    "square-north",
     "wms",
+    "woo-shop",
 ];
 
 /// A running `omnistock demo`; stopped when dropped.
@@ -69,21 +70,21 @@ impl Demo {
         }
     }
 
-    /// A till sale at store-north, posted as the demo's POS would (signed with its secret).
+    /// A till sale at store-south, posted as the demo's generic POS would (signed with its secret).
     async fn till_sale(&self, sku: &str, id: &str) {
-        let secret = std::fs::read_to_string(self.dir.path().join("demo/secrets/pos-north"))
+        let secret = std::fs::read_to_string(self.dir.path().join("demo/secrets/pos-south"))
             .expect("the POS's secret");
         let body = serde_json::to_vec(&json!({ "events": [common::event(
             id,
             // Now: a till sale older than the POS's last count would be inside that count.
             &omnistock::clock::SystemClock.now().to_rfc3339(),
             sku,
-            json!({ "type": "adjusted", "location": "store-north", "by": -1, "reason": "browser test sale" }),
+            json!({ "type": "adjusted", "location": "store-south", "by": -1, "reason": "browser test sale" }),
         )]}))
         .expect("serialize");
         let response = reqwest::Client::new()
             .post(format!("{}/v1/events", self.url))
-            .header("x-omnistock-channel", "pos-north")
+            .header("x-omnistock-channel", "pos-south")
             .header(
                 "x-omnistock-signature",
                 format!("sha256={}", sign_hex(secret.trim().as_bytes(), &[&body])),
@@ -203,7 +204,7 @@ async fn the_dashboard_shows_every_channel_a_skus_locations_and_live_sales() {
         |items| {
             items.as_array().is_some_and(|items| {
                 items.iter().filter_map(Value::as_str).any(|t| {
-                    t.contains("pos-north") && t.contains("DEMO-0002") && t.contains("browser test sale")
+                    t.contains("pos-south") && t.contains("DEMO-0002") && t.contains("browser test sale")
                 })
             })
         },

@@ -1,7 +1,6 @@
-//! Channels that speak omnistock's generic protocol: the store POSes and the warehouse
-//! (owners of their locations, posting their sales, deliveries and counts) and an online
-//! shop that receives pushes through the generic push protocol (the fake receiver).
-//! They stand in for Square, ShipHero and WooCommerce until those connectors land.
+//! Channels that speak omnistock's generic protocol: a store POS and the warehouse (owners
+//! of their locations, posting their sales, deliveries and counts) and a marketplace that
+//! receives pushes through the generic push protocol (the fake receiver).
 
 use async_trait::async_trait;
 use omnistock_generic::fake::{Failure, FakeReceiver};
@@ -13,7 +12,7 @@ use super::channel::{OpenLine, Simulated, Site};
 /// How many events one start-up count posts at once.
 const COUNT_BATCH: usize = 500;
 
-/// A location's owner: a store POS or the warehouse's WMS.
+/// A location's owner: a store's POS or the warehouse's WMS.
 pub struct Owner {
     pub id: ChannelId,
     pub location: LocationId,
@@ -120,7 +119,7 @@ impl Simulated for Owner {
     }
 }
 
-/// An online shop omnistock pushes to with the generic push protocol.
+/// An online marketplace omnistock pushes to with the generic push protocol.
 pub struct Receiver {
     pub id: ChannelId,
     location: LocationId,

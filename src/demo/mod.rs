@@ -1,17 +1,16 @@
 //! `omnistock demo`: the daemon syncing simulated channels, in one process, on loopback, with
 //! no account anywhere.
 //!
-//! It plays an online store on Shopify (the connector's contract-exact fake) selling from a
-//! warehouse and two stores, the stores' POSes and the warehouse's WMS (generic channels
-//! posting their sales, deliveries and counts), and an online shop that receives pushes
-//! through the generic push protocol; then a seeded stream of sales, deliveries,
-//! cancellations, shipments and failing API calls; and the real daemon (`daemon::run_until`)
-//! with a generated configuration and its own store.
+//! It plays online stores on Shopify and WooCommerce (the connectors' contract-exact fakes)
+//! and a marketplace receiving the generic push protocol, selling from a warehouse; a store
+//! whose POS is Square and one with a generic POS; the warehouse's WMS (generic); then a
+//! seeded stream of sales, deliveries, cancellations, shipments and failing API calls; and
+//! the real daemon (`daemon::run_until`) with a generated configuration and its own store.
 //!
 //! - [`catalog`]: the SKUs, their starting stock, and the seeded dice.
 //! - [`channel`]: the [`Simulated`] trait one simulated system implements, and the [`Site`]
 //!   they reach the daemon through.
-//! - [`shopify`], [`generic`]: the simulated systems.
+//! - [`shopify`], [`woocommerce`], [`square`], [`generic`]: the simulated systems.
 //! - [`config`]: the configuration file and its secrets.
 //! - [`traffic`]: what happens, step by step.
 
@@ -20,7 +19,9 @@ pub mod channel;
 pub mod config;
 pub mod generic;
 pub mod shopify;
+pub mod square;
 pub mod traffic;
+pub mod woocommerce;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -36,7 +37,9 @@ use catalog::{Catalog, Dice};
 use config::Place;
 use generic::{Owner, Receiver};
 use shopify::Shopify;
+use square::Square;
 use traffic::Cast;
+use woocommerce::WooCommerce;
 
 /// The address the demo listens on when none is given, if it is free.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8417";
@@ -96,11 +99,15 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let secret = |dice: &mut Dice| format!("{:016x}{:016x}", dice.next_u64(), dice.next_u64());
 
     let wms = Arc::new(Owner::new(name("wms")?, wh.clone(), secret(&mut dice)));
-    let pos_north = Arc::new(Owner::new(
-        name("pos-north")?,
-        north.clone(),
-        secret(&mut dice),
-    ));
+    let square: Arc<dyn Simulated> = Arc::new(
+        Square::start(
+            name("square-north")?,
+            north.clone(),
+            format!("EAAA-{}", secret(&mut dice)),
+            &catalog,
+        )
+        .await,
+    );
     let pos_south = Arc::new(Owner::new(
         name("pos-south")?,
         south.clone(),
@@ -116,13 +123,22 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         )
         .await,
     );
-    let web: Arc<dyn Simulated> =
-        Arc::new(Receiver::start(name("web-shop")?, wh.clone(), secret(&mut dice), &catalog).await);
-    let owners: Vec<Arc<dyn Simulated>> = vec![wms.clone(), pos_north.clone(), pos_south.clone()];
+    let woo: Arc<dyn Simulated> =
+        Arc::new(WooCommerce::start(name("woo-shop")?, wh.clone(), &catalog).await);
+    let marketplace: Arc<dyn Simulated> = Arc::new(
+        Receiver::start(
+            name("marketplace")?,
+            wh.clone(),
+            secret(&mut dice),
+            &catalog,
+        )
+        .await,
+    );
+    let owners: Vec<Arc<dyn Simulated>> = vec![wms.clone(), square.clone(), pos_south.clone()];
     let everyone: Vec<Arc<dyn Simulated>> = owners
         .iter()
         .cloned()
-        .chain([shop.clone(), web.clone()])
+        .chain([shop.clone(), woo.clone(), marketplace.clone()])
         .collect();
 
     let places = [
@@ -133,7 +149,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         },
         Place {
             id: north.clone(),
-            owner: pos_north.id.clone(),
+            owner: square.id().clone(),
             safety: 1,
         },
         Place {
@@ -165,10 +181,16 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     }
     print_welcome(&url, &dir, &options, &catalog);
     let cast = Cast {
-        sellers: vec![shop.clone(), web.clone(), pos_north, pos_south],
+        sellers: vec![
+            shop.clone(),
+            woo.clone(),
+            marketplace.clone(),
+            square.clone(),
+            pos_south,
+        ],
         owners,
         warehouse: wms,
-        pushed: vec![shop, web],
+        pushed: vec![shop, woo, marketplace, square],
     };
     let traffic = tokio::spawn(traffic::play(
         site,
@@ -249,11 +271,13 @@ fn print_welcome(url: &str, dir: &std::path::Path, options: &Options, catalog: &
     let example = catalog.skus.first().map_or("DEMO-0001", |s| s.as_str());
     println!(
         "\nomnistock demo is running: {skus} SKUs in a warehouse and two stores, sold online \
-         (Shopify, a web shop) and at the stores' tills, about {rate} events a second (seed {seed}).\n\
+         (Shopify, WooCommerce, a marketplace)\nand at the stores' tills (Square, a generic POS), \
+         about {rate} events a second (seed {seed}).\n\
          \n  Dashboard: {url}/\n\
          \nWhat to look at:\n\
-         \x20 - Channels: every channel's health, lag and outbox. shopify-online and web-shop are pushed\n\
-         \x20   (their APIs fail now and then: watch the errors, the 429s and the recovery).\n\
+         \x20 - Channels: every channel's health, lag and outbox. shopify-online, woo-shop,\n\
+         \x20   marketplace and square-north are pushed (their APIs fail now and then: watch the\n\
+         \x20   errors, the 429s and the recovery).\n\
          \x20 - Live feed: each sale, delivery, cancellation and shipment, and the numbers it moved.\n\
          \x20 - SKU: search {example} (or click one in the feed) to see its stock per location,\n\
          \x20   what each channel shows, and why.\n\
