@@ -102,6 +102,15 @@ fn authenticate(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Chan
                 ),
             ));
         }
+        kind @ (ChannelKind::ShipHero(_) | ChannelKind::FileFeed(_)) => {
+            return Err(ApiError::unauthorized(
+                "wrong_endpoint",
+                format!(
+                    "{channel} is a {} channel: its events come through its own connector",
+                    kind.name()
+                ),
+            ));
+        }
     };
     let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
     verify_hex(secret.expose().as_bytes(), &[body], signature).map_err(|e| {

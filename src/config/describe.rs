@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 
 use super::lines::FieldPath;
 use super::{
-    ApiLimits, ChannelConfig, ChannelKind, Config, LogFormat, Policy, Secret, ShopifyChannel,
-    SquareChannel, WooChannel,
+    ApiLimits, ChannelConfig, ChannelKind, Config, FileFeedChannel, LogFormat, Policy, Secret,
+    ShipHeroChannel, ShopifyChannel, SquareChannel, WooChannel,
 };
 
 impl Config {
@@ -111,6 +111,31 @@ impl Config {
                     writeln!(out, "    stands for and reserves at: {}", woo.location)?;
                     writeln!(out, "    webhooks: POST /v1/webhooks/{id}")?;
                 }
+                ChannelKind::ShipHero(wms) => {
+                    writeln!(out, "    api_url: {}", wms.api_url)?;
+                    writeln!(out, "    access_token: {}", from(&wms.access_token))?;
+                    writeln!(out, "    refresh_token: {}", from(&wms.refresh_token))?;
+                    writeln!(out, "    webhook_secret: {}", from(&wms.webhook_secret))?;
+                    for (shiphero, ours) in &wms.warehouses {
+                        writeln!(out, "    shiphero warehouse {shiphero} is {ours}")?;
+                    }
+                    for (shop, channel) in &wms.order_channels {
+                        writeln!(out, "    orders of shop {shop:?} are {channel}'s")?;
+                    }
+                    if let Some(channel) = &wms.orders_from {
+                        writeln!(out, "    other orders are {channel}'s")?;
+                    }
+                    writeln!(out, "    allow_adjustments: {}", wms.allow_adjustments)?;
+                    writeln!(out, "    polls every {} s", wms.poll_interval.as_secs())?;
+                    writeln!(out, "    webhooks: POST /v1/webhooks/{id}")?;
+                }
+                ChannelKind::FileFeed(feed) => {
+                    writeln!(out, "    directory: {}", feed.directory.display())?;
+                    for (code, ours) in &feed.locations {
+                        writeln!(out, "    3PL location {code} is {ours}")?;
+                    }
+                    writeln!(out, "    polls every {} s", feed.poll_interval.as_secs())?;
+                }
             }
             let limits = &channel.limits;
             writeln!(
@@ -143,7 +168,8 @@ impl Config {
     /// A location added or removed is `locations.NAME`; its owner changed is
     /// `locations.NAME.owner`. A channel's push side (`push_url`, `rate_limit`, `max_batch`,
     /// or a channel with a `push_url` added or removed) needs a restart too: its pusher is
-    /// built at start. Tokens, secrets, safety, buffers, `sells_from` and channels without a
+    /// built at start; so does any setting of a `shiphero` or `file_feed` channel (its
+    /// connector and poller are). Tokens, secrets, safety, buffers, `sells_from` and channels without a
     /// push side apply live.
     pub fn restart_required(&self, new: &Config) -> Vec<String> {
         let mut fields = Vec::new();
@@ -196,6 +222,9 @@ enum PushSide<'a> {
     Shopify(&'a ShopifyChannel),
     Square(&'a SquareChannel),
     WooCommerce(&'a WooChannel),
+    /// Never pushed, but their connectors (and pollers) are built at start all the same.
+    ShipHero(&'a ShipHeroChannel),
+    FileFeed(&'a FileFeedChannel),
 }
 
 fn push_side(channel: Option<&ChannelConfig>) -> Option<(PushSide<'_>, &ApiLimits)> {
@@ -208,6 +237,8 @@ fn push_side(channel: Option<&ChannelConfig>) -> Option<(PushSide<'_>, &ApiLimit
         ChannelKind::Shopify(shop) => PushSide::Shopify(shop),
         ChannelKind::Square(square) => PushSide::Square(square),
         ChannelKind::WooCommerce(woo) => PushSide::WooCommerce(woo),
+        ChannelKind::ShipHero(wms) => PushSide::ShipHero(wms),
+        ChannelKind::FileFeed(feed) => PushSide::FileFeed(feed),
     };
     Some((side, &channel.limits))
 }

@@ -211,6 +211,11 @@ pub enum ChannelKind {
     /// A WooCommerce shop through the REST API v3; its webhooks go to
     /// `POST /v1/webhooks/{channel}`. Always pushing.
     WooCommerce(Box<WooChannel>),
+    /// A ShipHero WMS (GraphQL): owner of its warehouses' counts; its shipments close the
+    /// online orders they ship. Webhooks go to `POST /v1/webhooks/{channel}`.
+    ShipHero(Box<ShipHeroChannel>),
+    /// A 3PL's stock snapshots dropped as files (CSV or EDI 846) in a folder.
+    FileFeed(Box<FileFeedChannel>),
 }
 
 /// A Square channel's settings, secrets resolved.
@@ -244,6 +249,34 @@ pub struct WooChannel {
     pub location: LocationId,
 }
 
+/// A ShipHero channel's settings, secrets resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShipHeroChannel {
+    pub api_url: String,
+    pub access_token: Secret,
+    pub refresh_token: Secret,
+    /// The key of `X-ShipHero-HMAC-SHA256`.
+    pub webhook_secret: Secret,
+    /// ShipHero warehouse id → ours.
+    pub warehouses: BTreeMap<String, LocationId>,
+    /// ShipHero shop name → the channel that took its orders.
+    pub order_channels: BTreeMap<String, ChannelId>,
+    pub orders_from: Option<ChannelId>,
+    pub allow_adjustments: bool,
+    pub poll_interval: std::time::Duration,
+}
+
+/// A file-feed channel's settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileFeedChannel {
+    pub directory: PathBuf,
+    pub format: omnistock_file_feed::Format,
+    /// The 3PL's location code → ours.
+    pub locations: BTreeMap<String, LocationId>,
+    pub default_location: Option<LocationId>,
+    pub poll_interval: std::time::Duration,
+}
+
 /// A Shopify channel's settings, secrets resolved.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ShopifyChannel {
@@ -264,6 +297,8 @@ impl ChannelKind {
             Self::Shopify(_) => "shopify",
             Self::Square(_) => "square",
             Self::WooCommerce(_) => "woocommerce",
+            Self::ShipHero(_) => "shiphero",
+            Self::FileFeed(_) => "file_feed",
         }
     }
 }

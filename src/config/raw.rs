@@ -185,6 +185,58 @@ pub(super) struct RawChannel {
     /// overwritten) instead of read, set, re-read. Default false; `omnistock connect` checks
     /// whether the shop honours it and says which to set.
     pub inventory_delta: Option<bool>,
+    /// `shiphero`: the API's base URL (`/graphql` and `/auth/refresh` under it). Default
+    /// `https://public-api.shiphero.com`.
+    pub api_url: Option<String>,
+    /// `shiphero`: renews `access_token` when ShipHero says it expired; a secret reference.
+    /// Required.
+    pub refresh_token: Option<RawSecret>,
+    /// `shiphero`: which ShipHero warehouse (its id, `V2FyZWhvdXNlOjc2NzMz`) is which of our
+    /// locations: `{ "V2FyZWhvdXNlOjc2NzMz" = "wh-east" }`. Required; a warehouse not in it
+    /// is reported, never guessed.
+    pub warehouses: Option<BTreeMap<String, String>>,
+    /// `shiphero`: the channel that took the orders of each ShipHero shop (its `shop_name`):
+    /// `{ "Shopify Store" = "shopify-main" }`. A shipment closes that channel's order lines.
+    pub order_channels: Option<BTreeMap<String, String>>,
+    /// `shiphero`: the channel of orders whose shop is not in `order_channels`. Without
+    /// either, shipments are reported as unmapped.
+    pub orders_from: Option<String>,
+    /// `shiphero`: push cycle-count adjustments made in omnistock to ShipHero
+    /// (`inventory_add` / `inventory_remove`). Default `false`: ShipHero owns its counts.
+    pub allow_adjustments: Option<bool>,
+    /// `shiphero`, `file_feed`: seconds between polls, 1 to 86400. Default 60 for shiphero,
+    /// 30 for file_feed.
+    pub poll_interval_secs: Option<i64>,
+    /// `file_feed`: the folder the 3PL drops its snapshot files into (relative to this
+    /// file's directory unless absolute). Required. `processed/` and `rejected/` are made
+    /// inside it.
+    pub directory: Option<String>,
+    /// `file_feed`: `csv` (default) or `edi846`.
+    pub format: Option<String>,
+    /// `file_feed`, csv: which column holds what, by header name:
+    /// `{ sku = "item", quantity = "on_hand", location = "warehouse", time = "as_of" }`.
+    /// Default `sku` and `quantity`; without `location` rows are at `default_location`,
+    /// without `time` at the file's modification time.
+    pub columns: Option<RawColumns>,
+    /// `file_feed`: the 3PL's location codes → ours: `{ "EAST" = "wh-east" }`. A code not in
+    /// it makes its row rejected.
+    pub locations: Option<BTreeMap<String, String>>,
+    /// `file_feed`, edi846: the `QTY01` qualifier of the count (`33` available, `17` on
+    /// hand). Default `33`.
+    pub quantity_qualifier: Option<String>,
+}
+
+/// `columns = { sku = "item", quantity = "on_hand", location = "warehouse", time = "as_of" }`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table like { sku = \"item\", quantity = \"on_hand\" }"
+)]
+pub(super) struct RawColumns {
+    pub sku: Option<String>,
+    pub quantity: Option<String>,
+    pub location: Option<String>,
+    pub time: Option<String>,
 }
 
 /// `rate_limit = { per_second = 10, burst = 20 }`.

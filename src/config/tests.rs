@@ -398,14 +398,14 @@ fn an_unsupported_kind_lists_the_supported_ones() {
         &source,
         15,
         "channels.pos-downtown.kind",
-        "kind \"warehouse\" is not supported by this build yet (supported: generic, shopify, square, woocommerce)",
+        "kind \"warehouse\" is not supported by this build yet (supported: generic, shopify, square, woocommerce, shiphero, file_feed)",
     );
     let source = edit("kind = \"generic\"", "kind = \"fax\"");
     assert_only_problem(
         &source,
         15,
         "channels.pos-downtown.kind",
-        "unknown kind \"fax\" (supported: generic, shopify, square, woocommerce)",
+        "unknown kind \"fax\" (supported: generic, shopify, square, woocommerce, shiphero, file_feed)",
     );
 }
 
@@ -1113,3 +1113,6 @@ fn a_woocommerce_channel_reports_each_missing_key() {
         "{found:?}"
     );
 }
+
+#[path = "warehouse_tests.rs"]
+mod warehouse;

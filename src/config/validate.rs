@@ -32,6 +32,10 @@ mod square;
 #[path = "woocommerce.rs"]
 mod woocommerce;
 
+/// The `shiphero` and `file_feed` kinds' own keys.
+#[path = "warehouse.rs"]
+mod warehouse;
+
 /// One problem before it is placed in the file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct Found {
@@ -52,7 +56,14 @@ pub(super) struct Context<'a> {
 }
 
 /// The kinds this build runs.
-const SUPPORTED_KINDS: &[&str] = &["generic", "shopify", "square", "woocommerce"];
+const SUPPORTED_KINDS: &[&str] = &[
+    "generic",
+    "shopify",
+    "square",
+    "woocommerce",
+    "shiphero",
+    "file_feed",
+];
 /// Kinds the design names that this build does not run yet.
 const PLANNED_KINDS: &[&str] = &["warehouse"];
 /// The policies this build runs.
@@ -654,6 +665,12 @@ impl Checker<'_, '_> {
             Some("woocommerce") => self
                 .woocommerce(path, raw, locations)
                 .map(|c| ChannelKind::WooCommerce(Box::new(c))),
+            Some("shiphero") => self
+                .shiphero(path, raw, locations)
+                .map(|c| ChannelKind::ShipHero(Box::new(c))),
+            Some("file_feed") => self
+                .file_feed(path, raw, locations)
+                .map(|c| ChannelKind::FileFeed(Box::new(c))),
             Some(kind) if PLANNED_KINDS.contains(&kind) => {
                 self.report(
                     path.key("kind"),

@@ -17,6 +17,9 @@ use super::EngineError;
 use super::reconcile::{PushedAt, Reconciled};
 use crate::config::{ApiLimits, ChannelConfig, ChannelKind, Config};
 
+#[path = "warehouse_connectors.rs"]
+mod warehouse;
+
 /// How long one call to a channel may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -213,6 +216,19 @@ fn build(
             push_at: Some(woo.location.clone()),
             webhooks: true,
         }),
+        // Owners of their warehouses' counts: never pushed. They go with the webhook
+        // connectors, where the pollers are started from (a file feed's webhook route only
+        // ever answers 400: it has none).
+        ChannelKind::ShipHero(wms) => Some(Built {
+            connector: Arc::new(warehouse::shiphero(id, channel, wms)?),
+            push_at: None,
+            webhooks: true,
+        }),
+        ChannelKind::FileFeed(feed) => Some(Built {
+            connector: Arc::new(warehouse::file_feed(id, feed)?),
+            push_at: None,
+            webhooks: true,
+        }),
     })
 }
 
@@ -245,6 +261,13 @@ pub async fn register_webhooks(
         ChannelKind::Generic { .. } => Err(fail(
             "a generic channel posts its events to /v1/events itself: there is nothing to register"
                 .to_owned(),
+        )),
+        ChannelKind::ShipHero(_) => Err(fail(format!(
+            "registering ShipHero webhooks is not done yet: create Shipment Update and \
+             Inventory Update webhooks (webhook_create) pointing at /v1/webhooks/{id}"
+        ))),
+        ChannelKind::FileFeed(_) => Err(fail(
+            "a file feed reads its folder: there is nothing to register".to_owned(),
         )),
         ChannelKind::Shopify(shop) => {
             let uri = webhook_uri(config, id).map_err(fail)?;
