@@ -13,10 +13,13 @@
 //! - [`kits`]: SKUs sold as sets of other SKUs: expanded at ingest, numbered from parts.
 //! - [`store`]: the only module that speaks sled: ingest log, state, published values, outbox.
 //! - [`ingest`]: events in: verify → normalize → dedup → durable append (group commit) → merge.
+//! - [`feed`]: changes out: each committed group broadcast live (SSE, the dashboard).
 //! - [`metrics`]: the Prometheus registry.
 //! - [`sync`]: the sync engine: outbox planning, pushers, rule 6.
 //! - [`api`]: the axum routers: generic events, read API, admin, health and metrics.
+//! - [`dashboard`]: the operations page served at `/`, and the series behind its charts.
 //! - [`daemon`]: wiring, signals, systemd notify, timed drain.
+//! - `demo`: `omnistock demo`, the daemon syncing simulated channels (feature `demo`).
 //! - [`client`]: the CLI's side of the HTTP API (`omnistock stock`, `omnistock adjust`).
 #![forbid(unsafe_code)]
 
@@ -26,6 +29,10 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod daemon;
+pub mod dashboard;
+#[cfg(feature = "demo")]
+pub mod demo;
+pub mod feed;
 pub mod ingest;
 pub mod kits;
 pub mod metrics;

@@ -33,6 +33,36 @@ enum Command {
         #[arg(long, short, env = "OMNISTOCK_CONFIG", value_name = "FILE")]
         config: PathBuf,
     },
+    /// Try omnistock in one command: the daemon syncing simulated channels on this machine.
+    ///
+    /// Plays online stores on Shopify and WooCommerce, a marketplace, a Square store POS,
+    /// a generic one and a warehouse (no accounts: the channels are simulated on loopback,
+    /// speaking the real APIs) with a stream of sales,
+    /// deliveries, cancellations and failing API calls, and serves the dashboard. Prints its
+    /// URL. Stops on Ctrl-C, SIGTERM or after --duration.
+    #[cfg(feature = "demo")]
+    Demo {
+        /// Where the API and dashboard listen. Default 127.0.0.1:8417, or a free port if it
+        /// is taken; port 0 picks a free port.
+        #[arg(long, value_name = "IP:PORT")]
+        listen: Option<std::net::SocketAddr>,
+        /// Where to write the configuration, secrets and store (new or empty). Default: a
+        /// temporary directory, removed at the end.
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+        /// Traffic per second: sales mostly, and deliveries, cancellations, shipments.
+        #[arg(long, default_value_t = 2.0, value_name = "N")]
+        rate: f64,
+        /// How many SKUs the catalog has.
+        #[arg(long, default_value_t = 300, value_name = "N")]
+        skus: usize,
+        /// Seeds the catalog and the traffic: the same seed plays the same sequence.
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        seed: u64,
+        /// Stop after this many seconds. Default: run until Ctrl-C.
+        #[arg(long, value_name = "SECONDS")]
+        duration: Option<f64>,
+    },
     /// Validate a configuration file and print what it understood.
     ///
     /// Exits 0 when valid, 78 (EX_CONFIG) with every problem listed by file, line and field
@@ -171,6 +201,32 @@ fn main() -> ExitCode {
             }
             Err(errors) => config_failed(&errors),
         },
+        #[cfg(feature = "demo")]
+        Command::Demo {
+            listen,
+            state_dir,
+            rate,
+            skus,
+            seed,
+            duration,
+        } => {
+            let duration = match duration.map(std::time::Duration::try_from_secs_f64) {
+                None => None,
+                Some(Ok(d)) => Some(d),
+                Some(Err(e)) => {
+                    eprintln!("omnistock: --duration: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            with_runtime(omnistock::demo::run(omnistock::demo::Options {
+                listen,
+                state_dir,
+                rate,
+                skus,
+                seed,
+                duration,
+            }))
+        }
         Command::Run { config } => {
             let config = match config::load(&config) {
                 Ok(config) => config,

@@ -6,11 +6,13 @@
 
 mod admin;
 mod channels;
+mod dashboard;
 mod error;
 mod events;
 mod explain;
 mod health;
 mod read;
+mod stream;
 mod webhooks;
 
 use std::collections::BTreeMap;
@@ -26,6 +28,7 @@ pub use error::ApiError;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::feed::Feed;
 use crate::ingest::Ingest;
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -44,6 +47,10 @@ pub struct AppState {
     pub store: Arc<Store>,
     /// The connectors whose webhooks arrive at `POST /v1/webhooks/{channel}`.
     pub webhooks: Arc<BTreeMap<ChannelId, Arc<dyn Connector>>>,
+    /// The live feed of committed changes, for `GET /v1/events/stream`.
+    pub feed: Feed,
+    /// The dashboard's per-minute series, fed by its sampler.
+    pub dashboard: crate::dashboard::History,
     /// Wakes a channel's poller when its webhook asks for a poll now.
     pub polls: crate::sync::poller::PollWaker,
 }
@@ -76,10 +83,14 @@ impl AppState {
 /// The whole API.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/", get(dashboard::index))
+        .route("/assets/{name}", get(dashboard::asset))
+        .route("/v1/dashboard/summary", get(dashboard::summary))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/v1/events", post(events::post_events))
+        .route("/v1/events/stream", get(stream::stream))
         .route("/v1/webhooks/{channel}", post(webhooks::post_webhook))
         .route("/v1/adjustments", post(admin::post_adjustment))
         .route("/v1/stock/{sku}", get(read::stock))

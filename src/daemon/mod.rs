@@ -22,6 +22,9 @@ use tokio::sync::watch;
 use crate::api::{self, AppState};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::dashboard::History;
+use crate::dashboard::sampler::Sampler;
+use crate::feed::Feed;
 use crate::ingest::{self, Ingest, IngestSetup, SyncHooks};
 use crate::metrics::Metrics;
 use crate::store::Store;
@@ -34,6 +37,14 @@ const DRAIN_DEADLINE: Duration = Duration::from_secs(20);
 
 /// Runs the daemon until SIGTERM or SIGINT.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    run_until(config, std::future::pending()).await
+}
+
+/// Runs the daemon until SIGTERM, SIGINT or `stop` (the demo's `--duration`).
+pub async fn run_until(
+    config: Config,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let state_dir = config.state_dir.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&state_dir))
@@ -79,6 +90,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         &store.all_published()?,
     )
     .with_lags(engine.status.clone());
+    let feed = Feed::with_lags(engine.status.clone());
     let (config_tx, config_rx) = watch::channel(config);
     let (ingest, writer) = Ingest::start(IngestSetup {
         store: store.clone(),
@@ -92,6 +104,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             planner,
             published: engine.published.clone(),
             waker: engine.waker(),
+            feed: feed.clone(),
         },
     });
     let pollers = Pollers::start(
@@ -122,6 +135,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
     let engine = Arc::new(engine);
 
+    let history = History::default();
+    let sampler = tokio::spawn(
+        Sampler {
+            history: history.clone(),
+            config: config_rx.clone(),
+            metrics: metrics.clone(),
+            store: store.clone(),
+            clock: clock.clone(),
+        }
+        .run(),
+    );
     let listener = TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
@@ -136,6 +160,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         engine: engine.clone(),
         store: store.clone(),
         webhooks: Arc::new(connectors.webhooks),
+        feed: feed.clone(),
+        dashboard: history.clone(),
         polls: pollers.waker(),
     });
     metrics.ready.set(1);
@@ -145,7 +171,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let watchdog = tokio::spawn(systemd::watchdog(ingest.clone()));
     drop(ingest);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let signals = tokio::spawn(handle_signals(source, config_tx, stop_tx));
+    let stop_tx = Arc::new(stop_tx);
+    let signals = tokio::spawn(handle_signals(source, config_tx, stop_tx.clone()));
+    let asked = tokio::spawn(async move {
+        stop.await;
+        stop_tx.send_replace(true);
+    });
 
     let mut stopped = stop_rx.clone();
     let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -161,6 +192,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     }
     accepting.store(false, Ordering::SeqCst);
+    // Open event streams end, so they do not hold the graceful shutdown.
+    feed.close();
     metrics.ready.set(0);
     systemd::stopping();
     tracing::info!("Draining: finishing in-flight requests and flushing the store.");
@@ -179,6 +212,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     watchdog.abort();
     signals.abort();
+    asked.abort();
+    sampler.abort();
     pollers.stop(DRAIN_DEADLINE).await;
     reconcilers.stop(DRAIN_DEADLINE).await;
     // Every ingest handle is gone with the server: the writer drains its queue and stops.
@@ -203,7 +238,7 @@ async fn wait_for_stop(mut stop: watch::Receiver<bool>) {
 async fn handle_signals(
     source: PathBuf,
     config: watch::Sender<Arc<Config>>,
-    stop: watch::Sender<bool>,
+    stop: Arc<watch::Sender<bool>>,
 ) {
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),

@@ -160,6 +160,8 @@ pub struct SyncHooks {
     pub planner: Planner,
     pub published: PublishedBook,
     pub waker: Waker,
+    /// Told each committed group, for live subscribers.
+    pub feed: crate::feed::Feed,
 }
 
 /// The handle submitters use; cheap to clone. The writer stops once every handle is dropped

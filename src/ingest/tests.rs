@@ -136,6 +136,7 @@ fn start(store: &Arc<Store>, states: Vec<(Sku, SkuState)>) -> (Ingest, JoinHandl
             planner: Planner::new(BTreeMap::new(), &[], &[]),
             published: PublishedBook::from_store(Vec::new()),
             waker: Waker::default(),
+            feed: crate::feed::Feed::default(),
         },
     })
 }

@@ -604,6 +604,14 @@ impl Writer {
             .skus
             .set(i64::try_from(view.len()).unwrap_or(i64::MAX));
         drop(view);
+        let events = group.logged.iter().map(|l| (&l.channel, &l.event));
+        let states = group
+            .touched
+            .iter()
+            .filter_map(|s| self.states.get_key_value(s));
+        self.sync
+            .feed
+            .committed(config, self.clock.now(), events, states);
         self.checkpoints.dirty.extend(group.touched.iter().cloned());
     }
 

@@ -222,6 +222,7 @@ async fn online_orders_are_held_out_of_the_till_and_its_own_sales_and_counts_kep
             planner: Planner::new(engine.shown(), &[], &[]),
             published: engine.published.clone(),
             waker: engine.waker(),
+            feed: crate::feed::Feed::default(),
         },
     });
     let mut world = World {

@@ -373,6 +373,7 @@ sells_from = ["wh"]
                 planner: Planner::new(BTreeMap::new(), &[], &[]),
                 published: PublishedBook::from_store(Vec::new()),
                 waker: Waker::default(),
+                feed: crate::feed::Feed::default(),
             },
         });
         let feed = Arc::new(Feed {

@@ -522,6 +522,7 @@ async fn simulate(steps: Vec<Step>, seed: u64, fail_percent: u64) -> Result<(), 
             planner: Planner::new(engine.shown(), &[], &[]),
             published: engine.published.clone(),
             waker: engine.waker(),
+            feed: crate::feed::Feed::default(),
         },
     });
     let mut world = World {
