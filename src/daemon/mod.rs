@@ -142,6 +142,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     systemd::ready("running");
 
     let watchdog = tokio::spawn(systemd::watchdog(ingest.clone()));
+    let replans = crate::sync::escrow::forward_replans(engine.published.escrow(), ingest.clone());
     drop(ingest);
     let (stop_tx, stop_rx) = watch::channel(false);
     let signals = tokio::spawn(handle_signals(source, config_tx, stop_tx));
@@ -177,6 +178,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     }
     watchdog.abort();
+    replans.abort();
     signals.abort();
     pollers.stop(DRAIN_DEADLINE).await;
     reconcilers.stop(DRAIN_DEADLINE).await;

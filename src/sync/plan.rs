@@ -147,6 +147,11 @@ impl Planner {
         entries
     }
 
+    /// The target last planned for `channel` and `sku` (or its published value at start).
+    pub fn last_planned(&self, channel: &ChannelId, sku: &Sku) -> Option<i64> {
+        self.last.get(&(channel.clone(), sku.clone())).copied()
+    }
+
     /// Remembers entries the store committed.
     pub fn planned(&mut self, entries: &[OutboxEntry]) {
         for entry in entries {
