@@ -463,6 +463,7 @@ impl Writer {
             self.checkpoints.committed = last;
         }
         for (channel, sku, value) in published {
+            self.sync.published.escrow().published_moved(&channel, &sku);
             book.insert((channel, sku), value);
         }
         drop(book);

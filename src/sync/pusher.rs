@@ -202,6 +202,8 @@ impl Pusher {
     /// One pass over the outbox; returns how many SKUs it settled (confirmed, pushed,
     /// dead-lettered). Zero means nothing to do until a wake-up or the next poll.
     async fn round(&mut self) -> Result<usize, Halt> {
+        // Taken before the outbox is read: see `Escrow::moved_since`.
+        let mark = self.setup.published.escrow().mark();
         let pending = self
             .setup
             .store
@@ -217,7 +219,7 @@ impl Pusher {
         let mut slots = slots.into_iter().peekable();
         while slots.peek().is_some() {
             let batch: Vec<Slot> = slots.by_ref().take(self.setup.limits.max_batch).collect();
-            settled += self.push_batch(batch).await?;
+            settled += self.push_batch(batch, mark).await?;
             if *self.setup.stop.borrow() || *self.setup.paused.borrow() {
                 break;
             }
@@ -243,7 +245,8 @@ impl Pusher {
         keyed.into_iter().map(|(_, slot)| slot).collect()
     }
 
-    async fn push_batch(&mut self, batch: Vec<Slot>) -> Result<usize, Halt> {
+    /// `mark`: the escrow's mark taken before the outbox was read.
+    async fn push_batch(&mut self, batch: Vec<Slot>, mark: u64) -> Result<usize, Halt> {
         let mut settled = 0;
         let channel = self.setup.channel.clone();
         let items: Vec<Option<ItemRef>> = batch
@@ -313,6 +316,16 @@ impl Pusher {
                     read: recorded.attempt.expected,
                     value: recorded.attempt.value,
                 });
+                continue;
+            }
+            if self
+                .setup
+                .published
+                .escrow()
+                .moved_since(&channel, &slot.sku, mark)
+            {
+                // Its own order moved `published` after we read the outbox: the target we
+                // hold may predate it. The entry planned with the move is read next round.
                 continue;
             }
             if self.rise_in_grace(&slot.sku, now_shows - base) {
