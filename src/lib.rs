@@ -10,6 +10,7 @@
 //! - [`clock`]: the one place that reads the wall clock.
 //! - [`state`]: stock semantics — on-hand counters, reservations, ATP. Pure and property-tested.
 //! - [`allocation`]: what each channel should show. Pure.
+//! - [`kits`]: SKUs sold as sets of other SKUs: expanded at ingest, numbered from parts.
 //! - [`store`]: the only module that speaks sled: ingest log, state, published values, outbox.
 //! - [`ingest`]: events in: verify → normalize → dedup → durable append (group commit) → merge.
 //! - [`metrics`]: the Prometheus registry.
@@ -26,6 +27,7 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod ingest;
+pub mod kits;
 pub mod metrics;
 pub mod state;
 pub mod store;

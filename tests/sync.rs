@@ -630,3 +630,78 @@ async fn drift_while_we_were_down_is_found_by_reconciliation_at_start_and_correc
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kit_shows_what_its_components_allow_and_its_sale_reserves_them() {
+    let web = FakeReceiver::builder("web", WEB_SECRET)
+        .level("MUG", 0)
+        .level("TEA", 0)
+        .level("GIFTBOX", 0)
+        .start()
+        .await;
+    let outlet = FakeReceiver::builder("outlet", WMS_SECRET)
+        .level("MUG", 0)
+        .level("TEA", 0)
+        .level("GIFTBOX", 0)
+        .start()
+        .await;
+    let kit = "\n[kits.GIFTBOX]\ncomponents = { MUG = 2, TEA = 1 }\n";
+    let (_site, _daemon, api) = start(&web, &outlet, kit).await;
+    let at = "2026-11-23T09:00:00Z";
+    post(
+        &api,
+        "wms",
+        WMS_SECRET,
+        vec![
+            event("w1", at, "MUG", counted("wh", 10)),
+            event("w2", at, "TEA", counted("wh", 3)),
+        ],
+    )
+    .await;
+    // Outlet: 5 kits' worth of mugs, 3 of tea: 3. Web keeps a buffer of 1 on each part.
+    eventually("the kit at the least its parts allow", || {
+        outlet.level("GIFTBOX") == Some(3) && web.level("GIFTBOX") == Some(2)
+    })
+    .await;
+
+    // The web shop sells one kit (and lowers its own kit number itself).
+    web.sell("GIFTBOX", 1);
+    post(
+        &api,
+        "web",
+        WEB_SECRET,
+        vec![event("k1", at, "GIFTBOX", common::opened("900", "wh", 1))],
+    )
+    .await;
+    eventually("its parts reserved everywhere", || {
+        outlet.level("MUG") == Some(8)
+            && outlet.level("TEA") == Some(2)
+            && outlet.level("GIFTBOX") == Some(2)
+            && web.level("MUG") == Some(7)
+            && web.level("TEA") == Some(1)
+    })
+    .await;
+    let (_, stock) = api.get("/v1/stock/MUG").await;
+    assert_eq!(stock["locations"]["wh"]["reserved"], 2, "{stock}");
+    // The web shop's own kit sale is an echo: its kit number stays where it put it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(web.level("GIFTBOX"), Some(1), "the kit sale counted once");
+    let (status, availability) = api.get("/v1/availability/GIFTBOX").await;
+    assert_eq!(status, 200, "{availability}");
+    assert_eq!(
+        availability["channels"]["outlet"]["available"], 2,
+        "{availability}"
+    );
+
+    // A kit has no stock of its own: counting it is refused, naming the kit.
+    let (status, answer) = api
+        .post_events(
+            "wms",
+            WMS_SECRET,
+            vec![event("w3", at, "GIFTBOX", counted("wh", 50))],
+        )
+        .await
+        .expect("post");
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.to_string().contains("is a kit"), "{answer}");
+}

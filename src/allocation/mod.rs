@@ -1,8 +1,8 @@
 //! What each channel should show for a SKU, from its locations' ATP. Pure.
 //!
 //! `pooled`: the sum of the ATP of the locations the channel sells from, minus the channel's
-//! buffer, never below 0. `strict` ([`strict`]): the sum of the channel's escrow shares of its
-//! locations' ATP, minus its buffer.
+//! buffer (fixed or adaptive, [`buffer`]), never below 0. `strict` ([`strict`]): the sum of
+//! the channel's escrow shares of its locations' ATP, minus its buffer.
 
 pub mod strict;
 
@@ -10,6 +10,10 @@ use std::collections::BTreeMap;
 
 use omnistock_sdk::{ChannelId, LocationId, Sku};
 use serde::Serialize;
+
+pub mod buffer;
+
+pub use buffer::Conditions;
 
 use crate::config::{Config, Policy};
 use crate::state::{LocationStock, SkuState};
@@ -33,8 +37,14 @@ pub struct Availability {
 }
 
 /// Computes every location's stock and every channel's number for one SKU, with its own
-/// safety and buffer overrides where the config has them.
-pub fn availability(sku: &Sku, state: &SkuState, config: &Config) -> Availability {
+/// safety and buffer overrides where the config has them, and adaptive buffers from
+/// `conditions`.
+pub fn availability(
+    sku: &Sku,
+    state: &SkuState,
+    config: &Config,
+    conditions: &Conditions,
+) -> Availability {
     let locations: BTreeMap<LocationId, LocationStock> = config
         .locations
         .keys()
@@ -52,7 +62,7 @@ pub fn availability(sku: &Sku, state: &SkuState, config: &Config) -> Availabilit
                 .filter_map(|l| locations.get(l))
                 .map(|s| s.available)
                 .sum();
-            let buffer = config.buffer(sku, id);
+            let buffer = buffer::buffer(sku, id, state, config, conditions);
             let available = match channel.policy {
                 Policy::Pooled => pooled.saturating_sub(buffer).max(0),
                 Policy::Strict => strict::number(&shares, id, buffer),
@@ -132,7 +142,7 @@ buffer = 2
         let state = counted(10, &config);
         let pos = ChannelId::new("pos").expect("id");
         assert_eq!(
-            availability(&mug, &state, &config).channels[&pos].available,
+            availability(&mug, &state, &config, &Conditions::default()).channels[&pos].available,
             10 - 1 - 2
         );
         let overrides = SkuOverrides {
@@ -140,7 +150,7 @@ buffer = 2
             buffer: [(pos.clone(), 0)].into(),
         };
         config.skus.insert(mug.clone(), overrides);
-        let numbers = availability(&mug, &state, &config);
+        let numbers = availability(&mug, &state, &config, &Conditions::default());
         assert_eq!(
             (
                 numbers.total,
@@ -150,7 +160,9 @@ buffer = 2
             (5, 5, 0)
         );
         assert_eq!(
-            availability(&mug, &counted(1, &config), &config).channels[&pos].available,
+            availability(&mug, &counted(1, &config), &config, &Conditions::default()).channels
+                [&pos]
+                .available,
             0,
             "never below 0"
         );

@@ -93,11 +93,21 @@ fn authenticate(app: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Chan
         })?;
     let secret = match &config.channels[&channel].kind {
         ChannelKind::Generic { webhook_secret, .. } => webhook_secret,
-        ChannelKind::Shopify(_) => {
+        kind @ (ChannelKind::Shopify(_) | ChannelKind::Square(_) | ChannelKind::WooCommerce(_)) => {
             return Err(ApiError::unauthorized(
                 "wrong_endpoint",
                 format!(
-                    "{channel} is a shopify channel: its webhooks go to /v1/webhooks/{channel}"
+                    "{channel} is a {} channel: its webhooks go to /v1/webhooks/{channel}",
+                    kind.name()
+                ),
+            ));
+        }
+        kind @ (ChannelKind::ShipHero(_) | ChannelKind::FileFeed(_)) => {
+            return Err(ApiError::unauthorized(
+                "wrong_endpoint",
+                format!(
+                    "{channel} is a {} channel: its events come through its own connector",
+                    kind.name()
                 ),
             ));
         }

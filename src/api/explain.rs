@@ -93,8 +93,9 @@ pub async fn explain(
         None => None,
     };
     let stock = stock_of(&app, &sku)?;
+    let conditions = app.conditions();
     let numbers = with_state(&app, &sku, |state| {
-        allocation::availability(&sku, state, &config)
+        allocation::availability(&sku, state, &config, &conditions)
     })?;
     let health = app.engine.status.snapshot();
     let pushing = app.engine.pushing();

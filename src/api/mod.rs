@@ -53,6 +53,14 @@ impl AppState {
         self.config.borrow().clone()
     }
 
+    /// What channel numbers depend on now, as the planner sees it.
+    fn conditions(&self) -> crate::allocation::Conditions {
+        crate::allocation::Conditions {
+            now: self.clock.now(),
+            lag_seconds: self.engine.status.lags(),
+        }
+    }
+
     /// Counts a refused request by its error code, for `omnistock_rejected_requests`.
     fn counted<T>(&self, result: Result<T, ApiError>) -> Result<T, ApiError> {
         if let Err(e) = &result {

@@ -68,18 +68,42 @@ pub(super) fn with_state<T>(
     Ok(read(state))
 }
 
+/// A kit's numbers from its components, and the newest change of any of them.
+fn kit_numbers(
+    app: &AppState,
+    kit: &crate::config::Kit,
+    config: &crate::config::Config,
+    conditions: &allocation::Conditions,
+) -> (allocation::Availability, Option<omnistock_sdk::Timestamp>) {
+    let states = app.ingest.view().read();
+    let lookup = |sku: &Sku| states.get(sku).map(|s| SkuState::clone(s));
+    let last_change = kit
+        .components
+        .iter()
+        .filter_map(|(c, _)| states.get(c).and_then(|s| s.last_change))
+        .max();
+    (
+        crate::kits::availability(kit, &lookup, config, conditions),
+        last_change,
+    )
+}
+
 pub async fn availability(
     State(app): State<AppState>,
     Path(sku): Path<String>,
 ) -> Result<Json<AvailabilityAnswer>, ApiError> {
     let sku = parse_sku(&sku)?;
     let config = app.config();
-    let (numbers, last_change) = with_state(&app, &sku, |state| {
-        (
-            allocation::availability(&sku, state, &config),
-            state.last_change,
-        )
-    })?;
+    let conditions = app.conditions();
+    let (numbers, last_change) = match config.kits.get(&sku) {
+        Some(kit) => kit_numbers(&app, kit, &config, &conditions),
+        None => with_state(&app, &sku, |state| {
+            (
+                allocation::availability(&sku, state, &config, &conditions),
+                state.last_change,
+            )
+        })?,
+    };
     Ok(Json(AvailabilityAnswer {
         sku,
         total: numbers.total,
@@ -103,8 +127,9 @@ pub async fn stock(
 /// A SKU's stock per location, its reservations and recent changes.
 pub(super) fn stock_of(app: &AppState, sku: &Sku) -> Result<StockAnswer, ApiError> {
     let config = app.config();
+    let conditions = app.conditions();
     with_state(app, sku, |state| {
-        let numbers = allocation::availability(sku, state, &config);
+        let numbers = allocation::availability(sku, state, &config, &conditions);
         let mut locations: BTreeMap<LocationId, LocationAnswer> = numbers
             .locations
             .into_iter()

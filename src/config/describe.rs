@@ -4,7 +4,8 @@ use std::fmt::Write as _;
 
 use super::lines::FieldPath;
 use super::{
-    ApiLimits, ChannelConfig, ChannelKind, Config, LogFormat, Policy, Secret, ShopifyChannel,
+    ApiLimits, ChannelConfig, ChannelKind, Config, FileFeedChannel, LogFormat, Policy, Secret,
+    ShipHeroChannel, ShopifyChannel, SquareChannel, WooChannel,
 };
 
 impl Config {
@@ -78,6 +79,63 @@ impl Config {
                     )?;
                     writeln!(out, "    webhooks: POST /v1/webhooks/{id}")?;
                 }
+                ChannelKind::Square(square) => {
+                    writeln!(
+                        out,
+                        "    base_url: {} (Square-Version {})",
+                        square.base_url, square.square_version
+                    )?;
+                    writeln!(out, "    access_token: {}", from(&square.access_token))?;
+                    writeln!(
+                        out,
+                        "    webhook_signature_key: {}",
+                        from(&square.webhook_signature_key)
+                    )?;
+                    for (sq, ours) in &square.locations {
+                        writeln!(out, "    square location {sq} is {ours}")?;
+                    }
+                    writeln!(out, "    holds move units to: {}", square.hold_state)?;
+                    writeln!(out, "    webhooks: POST /v1/webhooks/{id}")?;
+                }
+                ChannelKind::WooCommerce(woo) => {
+                    writeln!(out, "    shop_url: {}", woo.shop_url)?;
+                    writeln!(out, "    consumer_key: {}", from(&woo.consumer_key))?;
+                    writeln!(out, "    consumer_secret: {}", from(&woo.consumer_secret))?;
+                    writeln!(out, "    webhook_secret: {}", from(&woo.webhook_secret))?;
+                    let form = if woo.inventory_delta {
+                        "inventory_delta"
+                    } else {
+                        "read, set, re-read"
+                    };
+                    writeln!(out, "    pushes with: {form}")?;
+                    writeln!(out, "    stands for and reserves at: {}", woo.location)?;
+                    writeln!(out, "    webhooks: POST /v1/webhooks/{id}")?;
+                }
+                ChannelKind::ShipHero(wms) => {
+                    writeln!(out, "    api_url: {}", wms.api_url)?;
+                    writeln!(out, "    access_token: {}", from(&wms.access_token))?;
+                    writeln!(out, "    refresh_token: {}", from(&wms.refresh_token))?;
+                    writeln!(out, "    webhook_secret: {}", from(&wms.webhook_secret))?;
+                    for (shiphero, ours) in &wms.warehouses {
+                        writeln!(out, "    shiphero warehouse {shiphero} is {ours}")?;
+                    }
+                    for (shop, channel) in &wms.order_channels {
+                        writeln!(out, "    orders of shop {shop:?} are {channel}'s")?;
+                    }
+                    if let Some(channel) = &wms.orders_from {
+                        writeln!(out, "    other orders are {channel}'s")?;
+                    }
+                    writeln!(out, "    allow_adjustments: {}", wms.allow_adjustments)?;
+                    writeln!(out, "    polls every {} s", wms.poll_interval.as_secs())?;
+                    writeln!(out, "    webhooks: POST /v1/webhooks/{id}")?;
+                }
+                ChannelKind::FileFeed(feed) => {
+                    writeln!(out, "    directory: {}", feed.directory.display())?;
+                    for (code, ours) in &feed.locations {
+                        writeln!(out, "    3PL location {code} is {ours}")?;
+                    }
+                    writeln!(out, "    polls every {} s", feed.poll_interval.as_secs())?;
+                }
             }
             let limits = &channel.limits;
             writeln!(
@@ -110,7 +168,8 @@ impl Config {
     /// A location added or removed is `locations.NAME`; its owner changed is
     /// `locations.NAME.owner`. A channel's push side (`push_url`, `rate_limit`, `max_batch`,
     /// or a channel with a `push_url` added or removed) needs a restart too: its pusher is
-    /// built at start. Tokens, secrets, safety, buffers, `sells_from` and channels without a
+    /// built at start; so does any setting of a `shiphero` or `file_feed` channel (its
+    /// connector and poller are). Tokens, secrets, safety, buffers, `sells_from` and channels without a
     /// push side apply live.
     pub fn restart_required(&self, new: &Config) -> Vec<String> {
         let mut fields = Vec::new();
@@ -161,6 +220,11 @@ enum PushSide<'a> {
     /// The URL, and the secret that signs the pushes.
     Generic(&'a str, &'a Secret),
     Shopify(&'a ShopifyChannel),
+    Square(&'a SquareChannel),
+    WooCommerce(&'a WooChannel),
+    /// Never pushed, but their connectors (and pollers) are built at start all the same.
+    ShipHero(&'a ShipHeroChannel),
+    FileFeed(&'a FileFeedChannel),
 }
 
 fn push_side(channel: Option<&ChannelConfig>) -> Option<(PushSide<'_>, &ApiLimits)> {
@@ -171,6 +235,10 @@ fn push_side(channel: Option<&ChannelConfig>) -> Option<(PushSide<'_>, &ApiLimit
             webhook_secret,
         } => PushSide::Generic(push_url.as_deref()?, webhook_secret),
         ChannelKind::Shopify(shop) => PushSide::Shopify(shop),
+        ChannelKind::Square(square) => PushSide::Square(square),
+        ChannelKind::WooCommerce(woo) => PushSide::WooCommerce(woo),
+        ChannelKind::ShipHero(wms) => PushSide::ShipHero(wms),
+        ChannelKind::FileFeed(feed) => PushSide::FileFeed(feed),
     };
     Some((side, &channel.limits))
 }

@@ -12,6 +12,7 @@
 //! - `describe`: what `check-config` prints, and which changes need a restart.
 
 mod describe;
+mod kits;
 mod lines;
 mod raw;
 mod secrets;
@@ -65,6 +66,8 @@ pub struct Config {
     pub channels: BTreeMap<ChannelId, ChannelConfig>,
     /// Per-SKU safety and buffer overrides.
     pub skus: BTreeMap<Sku, SkuOverrides>,
+    /// SKUs sold as sets of other SKUs, by kit SKU.
+    pub kits: BTreeMap<Sku, Kit>,
 }
 
 /// One SKU's overrides of the locations' safety stock and the channels' buffers.
@@ -128,6 +131,16 @@ pub struct ChannelConfig {
     /// How often its full listing is compared with our state after the one at start;
     /// `None`: only at start.
     pub reconcile_every: Option<Duration>,
+    /// Holds back its expected sales during its sync lag on top of `buffer`.
+    pub adaptive_buffer: bool,
+}
+
+/// A SKU sold as a set of other SKUs: it has no stock of its own, shows the least its
+/// components allow, and a sale of it reserves its components.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Kit {
+    /// Each component SKU with how many one kit takes (at least 1), in SKU order.
+    pub components: Vec<(Sku, u32)>,
 }
 
 /// How often a channel is reconciled when its config does not say.
@@ -147,6 +160,22 @@ pub const SHOPIFY_LIMITS: ApiLimits = ApiLimits {
     per_second: 10.0,
     burst: 20,
     max_batch: 250,
+};
+
+/// Square: 10 calls per second, bursts of 20 (Square publishes no limits: a 429 backs off),
+/// 100 changes a `BatchChangeInventory`.
+pub const SQUARE_LIMITS: ApiLimits = ApiLimits {
+    per_second: 10.0,
+    burst: 20,
+    max_batch: 100,
+};
+
+/// WooCommerce: 5 calls per second, bursts of 10 (no documented limit; hosts add their own),
+/// 100 objects a batch.
+pub const WOOCOMMERCE_LIMITS: ApiLimits = ApiLimits {
+    per_second: 5.0,
+    burst: 10,
+    max_batch: 100,
 };
 
 /// Generic channels: 10 calls per second, bursts of 20, 100 quantities a push.
@@ -179,6 +208,77 @@ pub enum ChannelKind {
     /// A Shopify shop (online store and Shopify POS) through the Admin GraphQL API; its
     /// webhooks go to `POST /v1/webhooks/{channel}`. Always pushing.
     Shopify(Box<ShopifyChannel>),
+    /// A Square account (store POS) through its Inventory, Catalog and Locations APIs; its
+    /// webhooks go to `POST /v1/webhooks/{channel}`. At a location it owns it is read
+    /// through its changes feed and pushed holds.
+    Square(Box<SquareChannel>),
+    /// A WooCommerce shop through the REST API v3; its webhooks go to
+    /// `POST /v1/webhooks/{channel}`. Always pushing.
+    WooCommerce(Box<WooChannel>),
+    /// A ShipHero WMS (GraphQL): owner of its warehouses' counts; its shipments close the
+    /// online orders they ship. Webhooks go to `POST /v1/webhooks/{channel}`.
+    ShipHero(Box<ShipHeroChannel>),
+    /// A 3PL's stock snapshots dropped as files (CSV or EDI 846) in a folder.
+    FileFeed(Box<FileFeedChannel>),
+}
+
+/// A Square channel's settings, secrets resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SquareChannel {
+    pub base_url: String,
+    pub square_version: String,
+    pub access_token: Secret,
+    pub webhook_signature_key: Secret,
+    /// As registered; `None`: `{public_url}/v1/webhooks/{channel}`.
+    pub notification_url: Option<String>,
+    /// Square location id → ours.
+    pub locations: BTreeMap<String, LocationId>,
+    /// Item variation id → SKU overrides.
+    pub variations: BTreeMap<String, Sku>,
+    /// `NONE`, `WASTE` or `SOLD`.
+    pub hold_state: String,
+}
+
+/// A WooCommerce channel's settings, secrets resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WooChannel {
+    pub shop_url: String,
+    pub consumer_key: Secret,
+    pub consumer_secret: Secret,
+    /// The key of `X-WC-Webhook-Signature`, given to the webhooks `omnistock connect` creates.
+    pub webhook_secret: Secret,
+    pub allow_plain_http: bool,
+    pub inventory_delta: bool,
+    /// The location WooCommerce's numbers stand for and its orders reserve at.
+    pub location: LocationId,
+}
+
+/// A ShipHero channel's settings, secrets resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ShipHeroChannel {
+    pub api_url: String,
+    pub access_token: Secret,
+    pub refresh_token: Secret,
+    /// The key of `X-ShipHero-HMAC-SHA256`.
+    pub webhook_secret: Secret,
+    /// ShipHero warehouse id → ours.
+    pub warehouses: BTreeMap<String, LocationId>,
+    /// ShipHero shop name → the channel that took its orders.
+    pub order_channels: BTreeMap<String, ChannelId>,
+    pub orders_from: Option<ChannelId>,
+    pub allow_adjustments: bool,
+    pub poll_interval: std::time::Duration,
+}
+
+/// A file-feed channel's settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileFeedChannel {
+    pub directory: PathBuf,
+    pub format: omnistock_file_feed::Format,
+    /// The 3PL's location code → ours.
+    pub locations: BTreeMap<String, LocationId>,
+    pub default_location: Option<LocationId>,
+    pub poll_interval: std::time::Duration,
 }
 
 /// A Shopify channel's settings, secrets resolved.
@@ -199,6 +299,10 @@ impl ChannelKind {
         match self {
             Self::Generic { .. } => "generic",
             Self::Shopify(_) => "shopify",
+            Self::Square(_) => "square",
+            Self::WooCommerce(_) => "woocommerce",
+            Self::ShipHero(_) => "shiphero",
+            Self::FileFeed(_) => "file_feed",
         }
     }
 }

@@ -41,6 +41,20 @@ pub(super) struct RawConfig {
     /// Per-SKU overrides (`[skus.MUG]`): safety stock per location, buffer per channel.
     #[serde(default)]
     pub skus: BTreeMap<String, RawSkuOverrides>,
+    /// SKUs sold as a set of other SKUs (`[kits.GIFTBOX]`), with no stock of their own.
+    #[serde(default)]
+    pub kits: BTreeMap<String, RawKit>,
+}
+
+/// `[kits.KIT]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a kit table, like [kits.GIFTBOX] with components = { MUG = 2, TEA = 1 }"
+)]
+pub(super) struct RawKit {
+    /// The SKUs one kit is made of, with how many of each: `{ MUG = 2, TEA = 1 }`.
+    pub components: Option<BTreeMap<String, i64>>,
 }
 
 /// `[skus.SKU]`.
@@ -94,7 +108,8 @@ pub(super) struct RawLocation {
     expecting = "a channel table, like [channels.NAME] with kind = \"generic\""
 )]
 pub(super) struct RawChannel {
-    /// Which system this is. Required. This build runs `generic`.
+    /// Which system this is. Required: `generic`, `shopify`, `square`, `woocommerce`,
+    /// `shiphero` or `file_feed`.
     pub kind: Option<String>,
     /// `generic`: the key that signs the events it posts; a secret reference. Required.
     pub webhook_secret: Option<RawSecret>,
@@ -118,6 +133,10 @@ pub(super) struct RawChannel {
     /// How often the channel's full listing is compared with our state, in minutes; 0: only
     /// at start. Default 60.
     pub reconcile_minutes: Option<i64>,
+    /// Hold back, on top of `buffer`, the units the channel is expected to sell while a change
+    /// is on its way to it: its recent sales velocity times its measured sync lag. Default
+    /// false.
+    pub adaptive_buffer: Option<bool>,
     /// `shopify`: the shop's base URL, `https://acme.myshopify.com`. Required.
     pub shop_url: Option<String>,
     /// `shopify`: the pinned Admin API version, `YYYY-MM`. Default `2026-04`.
@@ -131,6 +150,94 @@ pub(super) struct RawChannel {
     /// `shopify`: where an online order's lines are reserved when the order names no
     /// location. Default: the first of `sells_from`.
     pub default_location: Option<String>,
+    /// `square`: the API's base URL. Default `https://connect.squareup.com` (the sandbox is
+    /// `https://connect.squareupsandbox.com`).
+    pub base_url: Option<String>,
+    /// `square`: the pinned `Square-Version`, `YYYY-MM-DD`. Default `2025-08-20`.
+    pub square_version: Option<String>,
+    /// `square`: the webhook subscription's signature key; a secret reference. Required.
+    /// (`access_token`, also required, is the account's access token.)
+    pub webhook_signature_key: Option<RawSecret>,
+    /// `square`: the notification URL exactly as registered in the subscription (Square
+    /// signs it with the body). Default `{public_url}/v1/webhooks/{channel}`.
+    pub notification_url: Option<String>,
+    /// `square`: which Square location is which of ours: `{ "L123" = "store-downtown" }`.
+    /// Required; a Square location not in it is reported, never guessed. Where the channel
+    /// is the location's `owner`, it is read through its changes and pushed holds.
+    pub square_locations: Option<BTreeMap<String, String>>,
+    /// `square`: item variation id → SKU, for variations whose own `sku` is missing or
+    /// differs: `{ "W62UWFY35CWMYGVWK6TWJDNI" = "MUG-RED" }`. Optional.
+    pub square_variations: Option<BTreeMap<String, String>>,
+    /// `square`: the state holds move units to out of `IN_STOCK`: `NONE` (default: neither a
+    /// sale nor a loss in the merchant's reports), `WASTE` or `SOLD`.
+    pub hold_state: Option<String>,
+    /// `woocommerce`: the REST API consumer key (`ck_…`); a secret reference. Required.
+    /// A woocommerce channel also takes `shop_url` (the site's home URL, `https://`),
+    /// `webhook_secret` (the secret its webhooks are signed with; `omnistock connect` sets it)
+    /// and `default_location` (the location its number stands for and its orders reserve
+    /// at; default the first of `sells_from`).
+    pub consumer_key: Option<RawSecret>,
+    /// `woocommerce`: the REST API consumer secret (`cs_…`); a secret reference. Required.
+    pub consumer_secret: Option<RawSecret>,
+    /// `woocommerce`: allow `http://` to a host that is not this machine. Default false:
+    /// WooCommerce's keys would travel in the clear.
+    pub allow_plain_http: Option<bool>,
+    /// `woocommerce`: push with the server-side `inventory_delta` (a concurrent sale is never
+    /// overwritten) instead of read, set, re-read. Default false; `omnistock connect` checks
+    /// whether the shop honours it and says which to set.
+    pub inventory_delta: Option<bool>,
+    /// `shiphero`: the API's base URL (`/graphql` and `/auth/refresh` under it). Default
+    /// `https://public-api.shiphero.com`.
+    pub api_url: Option<String>,
+    /// `shiphero`: renews `access_token` when ShipHero says it expired; a secret reference.
+    /// Required.
+    pub refresh_token: Option<RawSecret>,
+    /// `shiphero`: which ShipHero warehouse (its id, `V2FyZWhvdXNlOjc2NzMz`) is which of our
+    /// locations: `{ "V2FyZWhvdXNlOjc2NzMz" = "wh-east" }`. Required; a warehouse not in it
+    /// is reported, never guessed.
+    pub warehouses: Option<BTreeMap<String, String>>,
+    /// `shiphero`: the channel that took the orders of each ShipHero shop (its `shop_name`):
+    /// `{ "Shopify Store" = "shopify-main" }`. A shipment closes that channel's order lines.
+    pub order_channels: Option<BTreeMap<String, String>>,
+    /// `shiphero`: the channel of orders whose shop is not in `order_channels`. Without
+    /// either, shipments are reported as unmapped.
+    pub orders_from: Option<String>,
+    /// `shiphero`: push cycle-count adjustments made in omnistock to ShipHero
+    /// (`inventory_add` / `inventory_remove`). Default `false`: ShipHero owns its counts.
+    pub allow_adjustments: Option<bool>,
+    /// `shiphero`, `file_feed`: seconds between polls, 1 to 86400. Default 60 for shiphero,
+    /// 30 for file_feed.
+    pub poll_interval_secs: Option<i64>,
+    /// `file_feed`: the folder the 3PL drops its snapshot files into (relative to this
+    /// file's directory unless absolute). Required. `processed/` and `rejected/` are made
+    /// inside it.
+    pub directory: Option<String>,
+    /// `file_feed`: `csv` (default) or `edi846`.
+    pub format: Option<String>,
+    /// `file_feed`, csv: which column holds what, by header name:
+    /// `{ sku = "item", quantity = "on_hand", location = "warehouse", time = "as_of" }`.
+    /// Default `sku` and `quantity`; without `location` rows are at `default_location`,
+    /// without `time` at the file's modification time.
+    pub columns: Option<RawColumns>,
+    /// `file_feed`: the 3PL's location codes → ours: `{ "EAST" = "wh-east" }`. A code not in
+    /// it makes its row rejected.
+    pub locations: Option<BTreeMap<String, String>>,
+    /// `file_feed`, edi846: the `QTY01` qualifier of the count (`33` available, `17` on
+    /// hand). Default `33`.
+    pub quantity_qualifier: Option<String>,
+}
+
+/// `columns = { sku = "item", quantity = "on_hand", location = "warehouse", time = "as_of" }`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a table like { sku = \"item\", quantity = \"on_hand\" }"
+)]
+pub(super) struct RawColumns {
+    pub sku: Option<String>,
+    pub quantity: Option<String>,
+    pub location: Option<String>,
+    pub time: Option<String>,
 }
 
 /// `rate_limit = { per_second = 10, burst = 20 }`.

@@ -393,19 +393,19 @@ fn max_body_bytes_is_between_1_kib_and_64_mib() {
 
 #[test]
 fn an_unsupported_kind_lists_the_supported_ones() {
-    let source = edit("kind = \"generic\"", "kind = \"square\"");
+    let source = edit("kind = \"generic\"", "kind = \"warehouse\"");
     assert_only_problem(
         &source,
         15,
         "channels.pos-downtown.kind",
-        "kind \"square\" is not supported by this build yet (supported: generic, shopify)",
+        "kind \"warehouse\" is not supported by this build yet (supported: generic, shopify, square, woocommerce, shiphero, file_feed)",
     );
     let source = edit("kind = \"generic\"", "kind = \"fax\"");
     assert_only_problem(
         &source,
         15,
         "channels.pos-downtown.kind",
-        "unknown kind \"fax\" (supported: generic, shopify)",
+        "unknown kind \"fax\" (supported: generic, shopify, square, woocommerce, shiphero, file_feed)",
     );
 }
 
@@ -880,3 +880,293 @@ fn per_sku_overrides_replace_safety_and_buffer() {
         "cannot be negative",
     );
 }
+
+#[test]
+fn kits_name_their_components_and_each_mistake_is_reported_at_its_field() {
+    let source = format!("{BASE}\n[kits.GIFTBOX]\ncomponents = {{ MUG = 2, TEA = 1 }}\n");
+    let config = parse(&source).expect("valid");
+    let kit = &config.kits[&Sku::new("GIFTBOX").expect("sku")];
+    assert_eq!(
+        kit.components,
+        vec![
+            (Sku::new("MUG").expect("sku"), 2),
+            (Sku::new("TEA").expect("sku"), 1)
+        ]
+    );
+
+    let source = format!(
+        "{BASE}\n[kits.GIFTBOX]\ncomponents = {{ GIFTBOX = 1, MINI = 1, TEA = 0 }}\n\
+         [kits.MINI]\ncomponents = {{ MUG = 1 }}\n[kits.EMPTY]\n"
+    );
+    let found = errors(&source);
+    assert_eq!(found.len(), 4, "{found:?}");
+    assert_problem(
+        &found[0],
+        25,
+        "kits.GIFTBOX.components.GIFTBOX",
+        "cannot contain itself",
+    );
+    assert_problem(
+        &found[1],
+        25,
+        "kits.GIFTBOX.components.MINI",
+        "is a kit itself",
+    );
+    assert_problem(&found[2], 25, "kits.GIFTBOX.components.TEA", "at least 1");
+    assert_problem(&found[3], 28, "kits.EMPTY.components", "required");
+}
+
+// ── Square ───────────────────────────────────────────────────────────────────────────────
+
+/// `BASE` with the store's POS a Square account.
+const SQUARE: &str = r#"kind = "square"
+access_token = { env = "OMNISTOCK_SQUARE_TOKEN" }
+webhook_signature_key = { env = "OMNISTOCK_SQUARE_KEY" }
+notification_url = "https://omni.example.com/v1/webhooks/pos-downtown"
+square_locations = { "L8K3V0W2C6ZQ1" = "store-downtown" }
+square_variations = { "W62UWFY35CWMYGVWK6TWJDNI" = "MUG-RED" }"#;
+
+fn square_env() -> Vec<(&'static str, &'static str)> {
+    let mut env = base_env();
+    env.push(("OMNISTOCK_SQUARE_TOKEN", "EAAA-square-token"));
+    env.push(("OMNISTOCK_SQUARE_KEY", "square-signature-key"));
+    env
+}
+
+fn square_source(extra: &str) -> String {
+    BASE.replacen(
+        "kind = \"generic\"\nwebhook_secret = { env = \"OMNISTOCK_POS_DOWNTOWN_SECRET\" }",
+        &format!("{SQUARE}{extra}"),
+        1,
+    )
+}
+
+fn parse_square(source: &str) -> Result<Config, ConfigErrors> {
+    parse_with(Path::new(FILE), source, &env_map(&square_env()))
+}
+
+#[test]
+fn a_square_channel_is_checked_and_defaults_to_squares_limits() {
+    let config = parse_square(&square_source("")).expect("valid");
+    let pos = &config.channels[&ChannelId::new("pos-downtown").expect("id")];
+    assert_eq!(pos.limits, SQUARE_LIMITS);
+    let ChannelKind::Square(square) = &pos.kind else {
+        panic!("a square channel: {:?}", pos.kind);
+    };
+    assert_eq!(square.base_url, "https://connect.squareup.com");
+    assert_eq!(square.square_version, "2025-08-20");
+    assert_eq!(square.hold_state, "NONE");
+    assert_eq!(square.access_token.expose(), "EAAA-square-token");
+    assert_eq!(
+        square.locations["L8K3V0W2C6ZQ1"],
+        LocationId::new("store-downtown").expect("id")
+    );
+    assert_eq!(
+        square.variations["W62UWFY35CWMYGVWK6TWJDNI"],
+        Sku::new("MUG-RED").expect("sku")
+    );
+    let described = config.describe();
+    assert!(
+        described.contains("square location L8K3V0W2C6ZQ1 is store-downtown"),
+        "{described}"
+    );
+    assert!(!described.contains("EAAA-square-token"), "{described}");
+}
+
+#[test]
+fn a_square_channel_names_what_it_misses() {
+    let source = BASE.replacen(
+        "kind = \"generic\"\nwebhook_secret = { env = \"OMNISTOCK_POS_DOWNTOWN_SECRET\" }",
+        "kind = \"square\"",
+        1,
+    );
+    let found = errors(&source);
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert_problem(
+        &found[0],
+        14,
+        "channels.pos-downtown.access_token",
+        "a square channel needs it",
+    );
+    assert_problem(
+        &found[1],
+        14,
+        "channels.pos-downtown.webhook_signature_key",
+        "SQUARE_SIGNATURE_KEY",
+    );
+    assert_problem(
+        &found[2],
+        14,
+        "channels.pos-downtown.square_locations",
+        "\"L123\"",
+    );
+}
+
+#[test]
+fn a_square_channels_values_are_checked() {
+    let source = square_source(
+        "\nsquare_version = \"2025-8-20\"\nhold_state = \"RESERVED_FOR_SALE\"\nmax_batch = 250",
+    )
+    .replace("\"store-downtown\" }", "\"store-uptown\" }");
+    let found = match parse_square(&source) {
+        Ok(config) => panic!("expected problems, got {config:?}"),
+        Err(e) => e
+            .problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+    };
+    assert_eq!(found.len(), 5, "{found:#?}");
+    assert!(
+        found
+            .iter()
+            .any(|f| f.contains("sells_from[0]") && f.contains("no Square location counts it")),
+        "{found:#?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|f| f.contains("square_version") && f.contains("2025-8-20")),
+        "{found:#?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|f| f.contains("hold_state") && f.contains("NONE, WASTE, SOLD")),
+        "{found:#?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|f| f.contains("max_batch") && f.contains("at most 100")),
+        "{found:#?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|f| f.contains("square_locations.L8K3V0W2C6ZQ1") && f.contains("store-uptown")),
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn a_square_owner_is_pushed_holds_at_its_store() {
+    let config = parse_square(&square_source("")).expect("valid");
+    let built = crate::sync::connectors::build_all(&config).expect("built");
+    let pos = ChannelId::new("pos-downtown").expect("id");
+    let side = &built.push[&pos];
+    assert!(
+        side.holds,
+        "Square owns store-downtown: it is pushed holds there"
+    );
+    assert_eq!(
+        side.location,
+        LocationId::new("store-downtown").expect("id")
+    );
+    assert!(side.connector.takes_holds());
+    assert!(
+        side.connector.poll_interval().is_some(),
+        "it polls the store's changes"
+    );
+    assert!(built.webhooks.contains_key(&pos));
+}
+
+#[test]
+fn a_square_channel_needs_a_notification_url_or_public_url() {
+    let source = square_source("").replace(
+        "notification_url = \"https://omni.example.com/v1/webhooks/pos-downtown\"\n",
+        "",
+    );
+    let config = parse_square(&source).expect("valid: the URL is needed only to build");
+    let err = crate::sync::connectors::build_all(&config)
+        .err()
+        .expect("no URL to verify webhooks with");
+    assert!(err.to_string().contains("notification_url"), "{err}");
+}
+
+// ── WooCommerce ──────────────────────────────────────────────────────────────────────────
+
+const WOO: &str = r#"
+[channels.woo-eu]
+kind = "woocommerce"
+shop_url = "https://shop.example.com"
+consumer_key = { env = "WOO_KEY" }
+consumer_secret = { env = "WOO_SECRET" }
+webhook_secret = { env = "WOO_HOOK" }
+sells_from = ["wh-east"]
+"#;
+
+fn parse_woo(source: &str) -> Result<Config, ConfigErrors> {
+    let mut env = base_env();
+    env.extend([
+        ("WOO_KEY", "ck_value"),
+        ("WOO_SECRET", "cs_value"),
+        ("WOO_HOOK", "hook_value"),
+    ]);
+    parse_with(Path::new(FILE), &format!("{BASE}{source}"), &env_map(&env))
+}
+
+fn woo_problems(source: &str) -> Vec<String> {
+    match parse_woo(source) {
+        Ok(config) => panic!("expected problems, got {config:?}"),
+        Err(e) => e.problems.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn a_woocommerce_channel_is_built_with_its_defaults() {
+    let config = parse_woo(WOO).expect("valid");
+    let channel = &config.channels[&ChannelId::new("woo-eu").expect("id")];
+    let ChannelKind::WooCommerce(woo) = &channel.kind else {
+        panic!("{:?}", channel.kind);
+    };
+    assert_eq!(woo.consumer_secret.expose(), "cs_value");
+    assert_eq!(woo.location.as_str(), "wh-east");
+    assert!(!woo.inventory_delta && !woo.allow_plain_http);
+    assert_eq!(channel.limits, WOOCOMMERCE_LIMITS);
+    let described = config.describe();
+    assert!(
+        described.contains("pushes with: read, set, re-read"),
+        "{described}"
+    );
+    assert!(!described.contains("cs_value"), "{described}");
+}
+
+#[test]
+fn a_woocommerce_channel_refuses_plain_http_unless_allowed() {
+    let plain = WOO.replace("https://shop.example.com", "http://shop.example.com");
+    let found = woo_problems(&plain);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].contains("channels.woo-eu.shop_url: ") && found[0].contains("in the clear"),
+        "{found:?}"
+    );
+    let allowed = format!("{plain}allow_plain_http = true\ninventory_delta = true\n");
+    let config = parse_woo(&allowed).expect("allowed on purpose");
+    let channel = &config.channels[&ChannelId::new("woo-eu").expect("id")];
+    assert!(matches!(&channel.kind, ChannelKind::WooCommerce(w) if w.inventory_delta));
+}
+
+#[test]
+fn a_woocommerce_channel_reports_each_missing_key() {
+    let bare = WOO
+        .replace("consumer_key = { env = \"WOO_KEY\" }\n", "")
+        .replace("webhook_secret = { env = \"WOO_HOOK\" }\n", "");
+    let found = woo_problems(&bare);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(
+        found
+            .iter()
+            .any(|f| f.contains("channels.woo-eu.consumer_key: missing")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|f| f.contains("channels.woo-eu.webhook_secret: missing")),
+        "{found:?}"
+    );
+}
+
+#[path = "warehouse_tests.rs"]
+mod warehouse;

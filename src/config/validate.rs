@@ -11,15 +11,30 @@ use std::time::Duration;
 
 use omnistock_sdk::{ChannelId, LocationId, Sku};
 
+use super::WOOCOMMERCE_LIMITS;
 use super::lines::FieldPath;
-use super::raw::{RawApi, RawChannel, RawConfig, RawLocation, RawSecret, RawSkuOverrides};
+use super::raw::{RawApi, RawChannel, RawConfig, RawKit, RawLocation, RawSecret, RawSkuOverrides};
 use super::secrets::SecretRef;
 use super::{
     ApiConfig, ApiLimits, ChannelConfig, ChannelKind, Config, DEFAULT_LISTEN,
     DEFAULT_MAX_BODY_BYTES, DEFAULT_STATE_DIR, GENERIC_LIMITS, LocationConfig, LogFormat,
     MAX_MAX_BODY_BYTES, MIN_MAX_BODY_BYTES, Policy, Secret,
 };
-use super::{DEFAULT_RECONCILE_MINUTES, SHOPIFY_LIMITS, ShopifyChannel, SkuOverrides};
+use super::{
+    DEFAULT_RECONCILE_MINUTES, Kit, SHOPIFY_LIMITS, SQUARE_LIMITS, ShopifyChannel, SkuOverrides,
+};
+
+#[path = "square.rs"]
+mod square;
+
+/// The `woocommerce` kind's own rules, beside this file but inside this module so they use
+/// the same [`Checker`].
+#[path = "woocommerce.rs"]
+mod woocommerce;
+
+/// The `shiphero` and `file_feed` kinds' own keys.
+#[path = "warehouse.rs"]
+mod warehouse;
 
 /// One problem before it is placed in the file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,9 +56,16 @@ pub(super) struct Context<'a> {
 }
 
 /// The kinds this build runs.
-const SUPPORTED_KINDS: &[&str] = &["generic", "shopify"];
+const SUPPORTED_KINDS: &[&str] = &[
+    "generic",
+    "shopify",
+    "square",
+    "woocommerce",
+    "shiphero",
+    "file_feed",
+];
 /// Kinds the design names that this build does not run yet.
-const PLANNED_KINDS: &[&str] = &["square", "woocommerce", "warehouse"];
+const PLANNED_KINDS: &[&str] = &["warehouse"];
 /// The policies this build runs.
 const SUPPORTED_POLICIES: &[&str] = &["pooled", "strict"];
 const CLEAR_TEXT: &str = "secrets are never written in the config in clear; \
@@ -74,6 +96,7 @@ pub(super) fn validate(raw: RawConfig, ctx: &Context<'_>) -> Result<Config, Vec<
     let locations = c.locations(&root.key("locations"), &raw.locations, &raw.channels);
     let channels = c.channels(&root.key("channels"), &raw.channels, &raw.locations);
     let skus = c.skus(&root.key("skus"), &raw.skus, &raw.locations, &raw.channels);
+    let kits = c.kits(&root.key("kits"), &raw.kits);
     if let (Some(channels), Some(locations)) = (&channels, &locations) {
         c.found.extend(super::strict::check(
             &root.key("channels"),
@@ -84,7 +107,7 @@ pub(super) fn validate(raw: RawConfig, ctx: &Context<'_>) -> Result<Config, Vec<
 
     let Checker { found, .. } = c;
     match (
-        node_id, listen, state_dir, log_format, api, locations, channels, public_url, skus,
+        node_id, listen, state_dir, log_format, api, locations, channels, public_url, skus, kits,
     ) {
         (
             Some(node_id),
@@ -96,8 +119,10 @@ pub(super) fn validate(raw: RawConfig, ctx: &Context<'_>) -> Result<Config, Vec<
             Some(channels),
             Some(public_url),
             Some(skus),
+            Some(kits),
         ) if found.is_empty() => Ok(Config {
             skus,
+            kits,
             source: ctx.source.to_path_buf(),
             node_id,
             listen,
@@ -164,6 +189,23 @@ impl Checker<'_, '_> {
         let reference = self.check(path, secret_ref(raw))?;
         let read = (self.ctx.read_secret)(&reference);
         self.check(&path.key(reference.key()), read)
+    }
+
+    /// `[kits.KIT]`: every problem reported at its field.
+    fn kits(
+        &mut self,
+        path: &FieldPath,
+        raw: &BTreeMap<String, RawKit>,
+    ) -> Option<BTreeMap<Sku, Kit>> {
+        match super::kits::validate(path, raw) {
+            Ok(kits) => Some(kits),
+            Err(problems) => {
+                for (at, message) in problems {
+                    self.check::<()>(&at, Err(message));
+                }
+                None
+            }
+        }
     }
 
     /// `[skus.SKU]` overrides: known locations and channels, amounts never negative.
@@ -389,6 +431,7 @@ impl Checker<'_, '_> {
                 policy: policy?,
                 kind: kind?,
                 limits: limits?,
+                adaptive_buffer: raw.adaptive_buffer.unwrap_or(false),
                 reconcile_every: reconcile.map(|minutes| {
                     (minutes > 0).then(|| Duration::from_secs(60 * minutes as u64))
                 })?,
@@ -492,7 +535,28 @@ impl Checker<'_, '_> {
                 }
             }
         }
-        let default_location = match &raw.default_location {
+        let default_location = self.default_location(path, raw, known_locations);
+        if !(has_url && has_token && has_secret && has_locations && version_ok && locations_ok) {
+            return None;
+        }
+        Some(ShopifyChannel {
+            shop_url: shop_url?,
+            api_version,
+            access_token: access_token?,
+            webhook_secret: webhook_secret?,
+            locations,
+            default_location: default_location?,
+        })
+    }
+
+    /// `default_location`: a known location, by default the first of `sells_from`.
+    fn default_location(
+        &mut self,
+        path: &FieldPath,
+        raw: &RawChannel,
+        known_locations: &BTreeMap<String, RawLocation>,
+    ) -> Option<LocationId> {
+        match &raw.default_location {
             Some(name) => match LocationId::new(name.as_str()) {
                 Ok(id) if known_locations.contains_key(name) => Some(id),
                 _ => {
@@ -511,24 +575,15 @@ impl Checker<'_, '_> {
                 .as_ref()
                 .and_then(|l| l.first())
                 .and_then(|n| LocationId::new(n.as_str()).ok()),
-        };
-        if !(has_url && has_token && has_secret && has_locations && version_ok && locations_ok) {
-            return None;
         }
-        Some(ShopifyChannel {
-            shop_url: shop_url?,
-            api_version,
-            access_token: access_token?,
-            webhook_secret: webhook_secret?,
-            locations,
-            default_location: default_location?,
-        })
     }
 
     /// `rate_limit` and `max_batch`, over the kind's defaults.
     fn limits(&mut self, path: &FieldPath, raw: &RawChannel) -> Option<ApiLimits> {
         let defaults = match raw.kind.as_deref() {
             Some("shopify") => SHOPIFY_LIMITS,
+            Some("square") => SQUARE_LIMITS,
+            Some("woocommerce") => WOOCOMMERCE_LIMITS,
             _ => GENERIC_LIMITS,
         };
         let rate = raw.rate_limit.as_ref();
@@ -609,6 +664,18 @@ impl Checker<'_, '_> {
             Some("shopify") => self
                 .shopify(path, raw, locations)
                 .map(|c| ChannelKind::Shopify(Box::new(c))),
+            Some("square") => self
+                .square(path, raw, locations)
+                .map(|c| ChannelKind::Square(Box::new(c))),
+            Some("woocommerce") => self
+                .woocommerce(path, raw, locations)
+                .map(|c| ChannelKind::WooCommerce(Box::new(c))),
+            Some("shiphero") => self
+                .shiphero(path, raw, locations)
+                .map(|c| ChannelKind::ShipHero(Box::new(c))),
+            Some("file_feed") => self
+                .file_feed(path, raw, locations)
+                .map(|c| ChannelKind::FileFeed(Box::new(c))),
             Some(kind) if PLANNED_KINDS.contains(&kind) => {
                 self.report(
                     path.key("kind"),

@@ -77,7 +77,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         engine.shown(),
         &store.all_pending()?,
         &store.all_published()?,
-    );
+    )
+    .with_lags(engine.status.clone());
     let (config_tx, config_rx) = watch::channel(config);
     let (ingest, writer) = Ingest::start(IngestSetup {
         store: store.clone(),

@@ -36,6 +36,21 @@ fn check_event(
     manual: bool,
     event: &StockEvent,
 ) -> Result<(), (&'static str, String)> {
+    if let (Some(kit), StockChange::LevelObserved { .. } | StockChange::Adjusted { .. }) =
+        (config.kits.get(&event.sku), &event.change)
+    {
+        let parts: Vec<&str> = kit.components.iter().map(|(c, _)| c.as_str()).collect();
+        return Err((
+            "sku",
+            format!(
+                "\"{}\" is a kit ([kits.{}] in {}): it has no stock of its own; count or adjust its components ({})",
+                event.sku,
+                event.sku,
+                config.source.display(),
+                parts.join(", ")
+            ),
+        ));
+    }
     let Some(location) = event.change.location() else {
         return Ok(());
     };

@@ -32,6 +32,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use prometheus_client::metrics::counter::Counter;
 
+use crate::kits;
 use crate::metrics::{EventLabels, Metrics};
 use crate::state::{Actor, Effect, Input, SkuState};
 use crate::store::{Commit, NewEvent, OutboxEntry, Published, Store, StoreError, SyncStats};
@@ -104,6 +105,8 @@ struct Group {
     seen: HashSet<(ChannelId, EventId)>,
     /// Each pushing channel's own sold units per touched SKU, before the group.
     own_before: HashMap<(ChannelId, Sku), OwnMark>,
+    /// Each pushing channel's own sold kits, per kit whose first component was touched.
+    kits_before: HashMap<(ChannelId, Sku), i64>,
 }
 
 impl Writer {
@@ -354,50 +357,79 @@ impl Writer {
         let actor_index = group.actors.len();
         let counters = self.counters_of(&submission.channel);
         let mut outcomes = Vec::with_capacity(submission.events.len());
-        for event in submission.events {
-            let key = (submission.channel.clone(), event.id.clone());
-            let known = group.seen.contains(&key)
-                || self
-                    .store
-                    .contains_event(&key.0, &key.1)
-                    .map_err(|e| IngestError::Store(e.to_string()))?;
-            let outcome = if known {
-                Outcome::Duplicate
-            } else {
-                group.seen.insert(key);
-                // The event moves into the log entry; it is applied from there.
-                group.logged.push(NewEvent {
-                    channel: submission.channel.clone(),
-                    received_at,
-                    event,
-                });
-                let event = &group.logged.last().expect("just pushed").event;
-                let state = self.states.entry(event.sku.clone()).or_default();
-                if !group.touched.contains(&event.sku) {
-                    group.touched.insert(event.sku.clone());
-                    for channel in self.sync.planner.pushing() {
-                        group.own_before.insert(
-                            (channel.clone(), event.sku.clone()),
-                            self.sync.planner.own_mark(state, channel),
-                        );
-                    }
-                }
-                let input = Input {
-                    channel: &submission.channel,
-                    actor: &actor,
-                    manual: submission.manual,
-                    received_at,
-                    event,
-                };
-                group.inputs.push((actor_index, submission.manual));
-                match state.apply(&input, config) {
-                    Effect::Changed => Outcome::Accepted,
-                    Effect::Unchanged => Outcome::Unchanged,
-                    Effect::Ignored(reason) => Outcome::Ignored { reason },
+        for original in submission.events {
+            // A kit's order line stands for its components' (src/kits.rs).
+            let parts = match kits::expand(config, original) {
+                Ok(parts) => parts,
+                Err(reason) => {
+                    let outcome = Outcome::Ignored { reason };
+                    counters[outcome_index(&outcome)].inc();
+                    outcomes.push(outcome);
+                    continue;
                 }
             };
-            counters[outcome_index(&outcome)].inc();
-            outcomes.push(outcome);
+            let mut folded: Option<Outcome> = None;
+            for event in parts {
+                let key = (submission.channel.clone(), event.id.clone());
+                let known = group.seen.contains(&key)
+                    || self
+                        .store
+                        .contains_event(&key.0, &key.1)
+                        .map_err(|e| IngestError::Store(e.to_string()))?;
+                let outcome = if known {
+                    Outcome::Duplicate
+                } else {
+                    group.seen.insert(key);
+                    // The event moves into the log entry; it is applied from there.
+                    group.logged.push(NewEvent {
+                        channel: submission.channel.clone(),
+                        received_at,
+                        event,
+                    });
+                    let event = &group.logged.last().expect("just pushed").event;
+                    let state = self.states.entry(event.sku.clone()).or_default();
+                    if !group.touched.contains(&event.sku) {
+                        group.touched.insert(event.sku.clone());
+                        for channel in self.sync.planner.pushing() {
+                            group.own_before.insert(
+                                (channel.clone(), event.sku.clone()),
+                                self.sync.planner.own_mark(state, channel),
+                            );
+                        }
+                        // A kit's own sales are counted on its first component.
+                        for (kit_sku, kit) in &config.kits {
+                            if kit.components.first().map(|(c, _)| c) != Some(&event.sku) {
+                                continue;
+                            }
+                            for channel in self.sync.planner.pushing() {
+                                group.kits_before.insert(
+                                    (channel.clone(), kit_sku.clone()),
+                                    kits::own_sold_kits(kit_sku, kit, state, channel),
+                                );
+                            }
+                        }
+                    }
+                    let input = Input {
+                        channel: &submission.channel,
+                        actor: &actor,
+                        manual: submission.manual,
+                        received_at,
+                        event,
+                    };
+                    group.inputs.push((actor_index, submission.manual));
+                    match state.apply(&input, config) {
+                        Effect::Changed => Outcome::Accepted,
+                        Effect::Unchanged => Outcome::Unchanged,
+                        Effect::Ignored(reason) => Outcome::Ignored { reason },
+                    }
+                };
+                counters[outcome_index(&outcome)].inc();
+                folded = Some(match folded {
+                    None => outcome,
+                    Some(earlier) => fold(earlier, outcome),
+                });
+            }
+            outcomes.push(folded.unwrap_or(Outcome::Unchanged));
         }
         group.actors.push(actor);
         Ok(outcomes)
@@ -427,7 +459,8 @@ impl Writer {
         }
         let now = self.clock.now();
         let mut book = self.sync.published.lock();
-        let published = own_moves(group, &self.states, &self.sync.planner, &book, now);
+        let mut published = own_moves(group, &self.states, &self.sync.planner, &book, now);
+        published.extend(own_kit_moves(config, group, &self.states, &book, now));
         let moved: Vec<(ChannelId, Sku)> = published
             .iter()
             .map(|(c, s, _)| (c.clone(), s.clone()))
@@ -436,7 +469,21 @@ impl Writer {
             .touched
             .iter()
             .filter_map(|sku| self.states.get_key_value(sku));
-        let outbox = self.sync.planner.plan(config, touched, &moved, now);
+        let mut outbox = self.sync.planner.plan(config, touched, &moved, now);
+        let kits: BTreeSet<Sku> = group
+            .touched
+            .iter()
+            .flat_map(|sku| kits::kits_of(config, sku).cloned())
+            .collect();
+        if !kits.is_empty() {
+            let kits: Vec<Sku> = kits.into_iter().collect();
+            let states = |sku: &Sku| self.states.get(sku).cloned();
+            outbox.extend(
+                self.sync
+                    .planner
+                    .plan_kits(config, &kits, &states, &moved, now),
+            );
+        }
         for (channel, sku, value) in &published {
             let before = book.get(&(channel.clone(), sku.clone()));
             let by = before.map_or(0, |b| value.quantity - b.quantity);
@@ -463,7 +510,6 @@ impl Writer {
             self.checkpoints.committed = last;
         }
         for (channel, sku, value) in published {
-            self.sync.published.escrow().published_moved(&channel, &sku);
             book.insert((channel, sku), value);
         }
         drop(book);
@@ -656,6 +702,49 @@ fn own_moves(
         }
     }
     moved
+}
+
+/// Published values of kits lowered by the pushing channels' own kit sales in this group.
+fn own_kit_moves(
+    config: &Config,
+    group: &Group,
+    states: &HashMap<Sku, SkuState>,
+    book: &HashMap<(ChannelId, Sku), Published>,
+    now: Timestamp,
+) -> Vec<(ChannelId, Sku, Published)> {
+    let mut moved = Vec::new();
+    for ((channel, kit_sku), before) in &group.kits_before {
+        let Some(kit) = config.kits.get(kit_sku) else {
+            continue;
+        };
+        let first = kit.components.first().and_then(|(c, _)| states.get(c));
+        let key = (channel.clone(), kit_sku.clone());
+        let (Some(first), Some(value)) = (first, book.get(&key)) else {
+            continue;
+        };
+        let sold = kits::own_sold_kits(kit_sku, kit, first, channel) - before;
+        if sold != 0 {
+            moved.push((
+                key.0,
+                key.1,
+                Published {
+                    quantity: value.quantity - sold,
+                    at: now,
+                },
+            ));
+        }
+    }
+    moved
+}
+
+/// One answer for a kit's event from its components': accepted if any part was.
+fn fold(earlier: Outcome, part: Outcome) -> Outcome {
+    match (earlier, part) {
+        (Outcome::Accepted, _) | (_, Outcome::Accepted) => Outcome::Accepted,
+        (Outcome::Duplicate, Outcome::Duplicate) => Outcome::Duplicate,
+        (Outcome::Duplicate, other) => other,
+        (earlier, _) => earlier,
+    }
 }
 
 fn channels_of(outbox: &[OutboxEntry]) -> Vec<ChannelId> {

@@ -55,12 +55,15 @@ pub struct ChannelHealth {
     pub pushed: u64,
     pub rate_limited: u64,
     pub stale_compares: u64,
+    /// Sync lag (change planned → channel confirmed), a moving average in seconds: what an
+    /// adaptive buffer multiplies its sales velocity by.
+    pub lag_seconds: f64,
     /// The channel's reconciliation: under way or last done.
     pub reconciliation: super::reconcile::ReconcileStatus,
 }
 
 /// Every pushing channel's health.
-#[derive(Clone, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct StatusBoard(Arc<Mutex<BTreeMap<ChannelId, ChannelHealth>>>);
 
 impl StatusBoard {
@@ -77,6 +80,16 @@ impl StatusBoard {
                     ..ChannelHealth::default()
                 }),
         );
+    }
+
+    /// Each channel's measured sync lag, in seconds.
+    pub fn lags(&self) -> BTreeMap<ChannelId, f64> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(id, h)| (id.clone(), h.lag_seconds))
+            .collect()
     }
 
     pub fn snapshot(&self) -> BTreeMap<ChannelId, ChannelHealth> {

@@ -2,7 +2,7 @@
 //! matched to connector crates. One instance per channel serves both its pusher and its
 //! webhooks, so what one learns (a Shopify catalog) the other uses.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,10 +10,15 @@ use governor::{DefaultDirectRateLimiter, RateLimiter};
 use omnistock_generic::{GenericConnector, GenericSettings};
 use omnistock_sdk::{ChannelId, Connector, ConnectorError, LocationId, PushForm};
 use omnistock_shopify::{ShopifyConnector, ShopifySettings};
+use omnistock_square::{SquareConnector, SquareSettings};
+use omnistock_woocommerce::{WooConnector, WooSettings};
 
 use super::EngineError;
 use super::reconcile::{PushedAt, Reconciled};
 use crate::config::{ApiLimits, ChannelConfig, ChannelKind, Config};
+
+#[path = "warehouse_connectors.rs"]
+mod warehouse;
 
 /// How long one call to a channel may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -114,7 +119,7 @@ pub fn build_all(config: &Config) -> Result<Connectors, EngineError> {
             connector,
             push_at,
             webhooks,
-        }) = build(id, channel).map_err(fail)?
+        }) = build(id, channel, config).map_err(fail)?
         else {
             continue;
         };
@@ -155,7 +160,11 @@ pub fn build_all(config: &Config) -> Result<Connectors, EngineError> {
 
 /// The connector of one channel, by its kind; `None` for a channel with no connector (a
 /// generic channel that only posts events).
-fn build(id: &ChannelId, channel: &ChannelConfig) -> Result<Option<Built>, ConnectorError> {
+fn build(
+    id: &ChannelId,
+    channel: &ChannelConfig,
+    config: &Config,
+) -> Result<Option<Built>, ConnectorError> {
     Ok(match &channel.kind {
         ChannelKind::Generic { push_url: None, .. } => None,
         ChannelKind::Generic {
@@ -186,7 +195,51 @@ fn build(id: &ChannelId, channel: &ChannelConfig) -> Result<Option<Built>, Conne
             push_at: Some(shop.default_location.clone()),
             webhooks: true,
         }),
+        ChannelKind::Square(square) => {
+            let owned = owned_by(id, config);
+            // The store it owns if it sells from one (it is pushed holds there), else the
+            // first location it sells from.
+            let push_at = channel
+                .sells_from
+                .iter()
+                .find(|l| owned.contains(*l))
+                .or(channel.sells_from.first())
+                .cloned();
+            Some(Built {
+                connector: Arc::new(self::square(id, channel, square, config)?),
+                push_at,
+                webhooks: true,
+            })
+        }
+        ChannelKind::WooCommerce(woo) => Some(Built {
+            connector: Arc::new(woocommerce(id, channel, woo)?),
+            push_at: Some(woo.location.clone()),
+            webhooks: true,
+        }),
+        // Owners of their warehouses' counts: never pushed. They go with the webhook
+        // connectors, where the pollers are started from (a file feed's webhook route only
+        // ever answers 400: it has none).
+        ChannelKind::ShipHero(wms) => Some(Built {
+            connector: Arc::new(warehouse::shiphero(id, channel, wms)?),
+            push_at: None,
+            webhooks: true,
+        }),
+        ChannelKind::FileFeed(feed) => Some(Built {
+            connector: Arc::new(warehouse::file_feed(id, feed)?),
+            push_at: None,
+            webhooks: true,
+        }),
     })
+}
+
+/// The locations `id` is the owner of.
+fn owned_by(id: &ChannelId, config: &Config) -> BTreeSet<LocationId> {
+    config
+        .locations
+        .iter()
+        .filter(|(_, l)| &l.owner == id)
+        .map(|(name, _)| name.clone())
+        .collect()
 }
 
 /// What `omnistock connect CHANNEL` does: creates or updates the channel's webhook
@@ -209,14 +262,15 @@ pub async fn register_webhooks(
             "a generic channel posts its events to /v1/events itself: there is nothing to register"
                 .to_owned(),
         )),
+        ChannelKind::ShipHero(_) => Err(fail(format!(
+            "registering ShipHero webhooks is not done yet: create Shipment Update and \
+             Inventory Update webhooks (webhook_create) pointing at /v1/webhooks/{id}"
+        ))),
+        ChannelKind::FileFeed(_) => Err(fail(
+            "a file feed reads its folder: there is nothing to register".to_owned(),
+        )),
         ChannelKind::Shopify(shop) => {
-            let public = config.public_url.as_deref().ok_or_else(|| {
-                fail(format!(
-                    "set public_url in {} (where Shopify reaches this daemon, like \"https://omnistock.example.com\")",
-                    config.source.display()
-                ))
-            })?;
-            let uri = format!("{}/v1/webhooks/{id}", public.trim_end_matches('/'));
+            let uri = webhook_uri(config, id).map_err(fail)?;
             let connector = shopify(id, channel, shop).map_err(|e| fail(e.to_string()))?;
             let actions = connector
                 .register_webhooks(&uri)
@@ -224,7 +278,44 @@ pub async fn register_webhooks(
                 .map_err(|e| fail(e.to_string()))?;
             Ok(actions.iter().map(ToString::to_string).collect())
         }
+        ChannelKind::Square(square) => {
+            let connector =
+                self::square(id, channel, square, config).map_err(|e| fail(e.to_string()))?;
+            Err(fail(format!(
+                "this build does not create Square subscriptions: in Square's Developer Console, \
+                 subscribe {} to {} and catalog.version.updated, then set \
+                 webhook_signature_key to the subscription's signature key",
+                connector.settings().notification_url,
+                omnistock_square::WEBHOOK_TOPICS.join(", ")
+            )))
+        }
+        ChannelKind::WooCommerce(woo) => {
+            let uri = webhook_uri(config, id).map_err(fail)?;
+            let connector = woocommerce(id, channel, woo).map_err(|e| fail(e.to_string()))?;
+            let actions = connector
+                .register_webhooks(&uri)
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+            let probe = connector
+                .probe_inventory_delta()
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+            let mut lines: Vec<String> = actions.iter().map(ToString::to_string).collect();
+            lines.push(probe.to_string());
+            Ok(lines)
+        }
     }
+}
+
+/// Where the channel's system delivers its webhooks: `{public_url}/v1/webhooks/{channel}`.
+fn webhook_uri(config: &Config, id: &ChannelId) -> Result<String, String> {
+    let public = config.public_url.as_deref().ok_or_else(|| {
+        format!(
+            "set public_url in {} (where the channel's system reaches this daemon, like \"https://omnistock.example.com\")",
+            config.source.display()
+        )
+    })?;
+    Ok(format!("{}/v1/webhooks/{id}", public.trim_end_matches('/')))
 }
 
 fn not_pushing(channel: &ChannelId, location: &LocationId) {
@@ -253,4 +344,65 @@ fn shopify(
         .validate()
         .map_err(|problems| ConnectorError::Permanent(problems.join("; ")))?;
     ShopifyConnector::new(settings)
+}
+
+fn square(
+    id: &ChannelId,
+    channel: &ChannelConfig,
+    square: &crate::config::SquareChannel,
+    config: &Config,
+) -> Result<SquareConnector, ConnectorError> {
+    let notification_url = match (&square.notification_url, &config.public_url) {
+        (Some(url), _) => url.clone(),
+        (None, Some(public)) => format!("{}/v1/webhooks/{id}", public.trim_end_matches('/')),
+        (None, None) => {
+            return Err(ConnectorError::Permanent(format!(
+                "set notification_url (the URL registered in the Square webhook subscription) \
+                 or public_url in {}",
+                config.source.display()
+            )));
+        }
+    };
+    let mut settings = SquareSettings::new(
+        id.as_str(),
+        square.access_token.expose(),
+        square.webhook_signature_key.expose(),
+        notification_url,
+    );
+    settings.base_url = square.base_url.clone();
+    settings.square_version = square.square_version.clone();
+    settings.locations = square.locations.clone();
+    settings.owned = owned_by(id, config)
+        .into_iter()
+        .filter(|l| square.locations.values().any(|ours| ours == l))
+        .collect();
+    settings.variations = square.variations.clone();
+    settings.hold_state = square
+        .hold_state
+        .parse()
+        .map_err(|e| ConnectorError::Permanent(format!("hold_state: {e}")))?;
+    settings.calls_per_second = channel.limits.per_second;
+    settings.burst = channel.limits.burst;
+    SquareConnector::new(settings)
+}
+
+fn woocommerce(
+    id: &ChannelId,
+    channel: &ChannelConfig,
+    woo: &crate::config::WooChannel,
+) -> Result<WooConnector, ConnectorError> {
+    let mut settings = WooSettings::new(
+        id.as_str(),
+        woo.shop_url.clone(),
+        woo.consumer_key.expose(),
+        woo.consumer_secret.expose(),
+        woo.webhook_secret.expose(),
+        woo.location.clone(),
+    );
+    settings.allow_plain_http = woo.allow_plain_http;
+    settings.inventory_delta = woo.inventory_delta;
+    settings.calls_per_second = channel.limits.per_second;
+    settings.burst = channel.limits.burst;
+    settings.http.timeout = CALL_TIMEOUT;
+    WooConnector::new(settings)
 }

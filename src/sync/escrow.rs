@@ -35,10 +35,6 @@ pub struct Escrow(Arc<Mutex<Ledger>>);
 #[derive(Default)]
 struct Ledger {
     pending: HashMap<(ChannelId, Sku), Outstanding>,
-    /// Counts the channels' own moves of `published`; per channel and SKU, the count at its
-    /// last one (see [`Escrow::moved_since`]).
-    own_moves: u64,
-    last_own_move: HashMap<(ChannelId, Sku), u64>,
     /// Per SKU, the strict channels planned below their share.
     waiting: HashMap<Sku, BTreeSet<ChannelId>>,
     replans: Option<mpsc::UnboundedSender<(ChannelId, Sku)>>,
@@ -107,33 +103,6 @@ impl Escrow {
         {
             o.ceiling += by.max(0);
         }
-    }
-
-    /// The channel's own activity moved its `published` value: called with the book still
-    /// locked, once the new value is in.
-    pub fn published_moved(&self, channel: &ChannelId, sku: &Sku) {
-        let mut ledger = self.ledger();
-        ledger.own_moves += 1;
-        let count = ledger.own_moves;
-        ledger
-            .last_own_move
-            .insert((channel.clone(), sku.clone()), count);
-    }
-
-    /// A mark a pusher takes before reading its outbox, for [`Escrow::moved_since`].
-    pub fn mark(&self) -> u64 {
-        self.ledger().own_moves
-    }
-
-    /// Whether the channel's own activity moved its `published` value for `sku` after
-    /// `mark`. A target read from the outbox before may then predate the move (the writer
-    /// plans the move's target in the same commit); pushed against the moved `published`
-    /// it would hand the channel back the units it just sold. The pusher reads again.
-    pub fn moved_since(&self, channel: &ChannelId, sku: &Sku, mark: u64) -> bool {
-        self.ledger()
-            .last_own_move
-            .get(&(channel.clone(), sku.clone()))
-            .is_some_and(|m| *m > mark)
     }
 
     /// Uncounts entries whose commit failed.
@@ -205,11 +174,14 @@ impl Escrow {
         let mut rooms: HashMap<(Sku, &omnistock_sdk::LocationId), i64> = HashMap::new();
         let mut capped = Vec::with_capacity(entries.len());
         for mut entry in entries {
+            // A kit's number comes from its components' states, not its own: not escrowed.
             let location = input
                 .config
                 .channels
                 .get(&entry.channel)
-                .filter(|c| c.policy == Policy::Strict)
+                .filter(|c| {
+                    c.policy == Policy::Strict && !input.config.kits.contains_key(&entry.sku)
+                })
                 .and_then(|c| c.sells_from.first());
             let Some(location) = location else {
                 capped.push(entry);

@@ -16,10 +16,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use omnistock_sdk::{ChannelId, LocationId, Sku, Timestamp};
 
-use crate::allocation;
+use super::book::StatusBoard;
 use crate::config::Config;
 use crate::state::{Lifecycle, SkuState};
 use crate::store::{OutboxEntry, Published};
+use crate::{allocation, kits};
 
 /// What a pushing channel is made to show.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,6 +47,8 @@ pub struct OwnMark {
 pub struct Planner {
     pushing: BTreeMap<ChannelId, Shown>,
     last: HashMap<(ChannelId, Sku), i64>,
+    /// Where the channels' measured sync lags are, for adaptive buffers.
+    lags: Option<StatusBoard>,
 }
 
 impl Planner {
@@ -64,7 +67,17 @@ impl Planner {
         for (_, entry) in pending {
             last.insert((entry.channel.clone(), entry.sku.clone()), entry.target);
         }
-        Self { pushing, last }
+        Self {
+            pushing,
+            last,
+            lags: None,
+        }
+    }
+
+    /// Reads the channels' sync lags from `status` when a channel's buffer is adaptive.
+    pub fn with_lags(mut self, status: StatusBoard) -> Self {
+        self.lags = Some(status);
+        self
     }
 
     /// The channels with a push side.
@@ -121,8 +134,9 @@ impl Planner {
         now: Timestamp,
     ) -> Vec<OutboxEntry> {
         let mut entries = Vec::new();
+        let conditions = self.conditions(config, now);
         for (sku, state) in skus {
-            let numbers = allocation::availability(sku, state, config);
+            let numbers = allocation::availability(sku, state, config, &conditions);
             for (channel, shown) in &self.pushing {
                 let target = match shown {
                     Shown::Allocation => match numbers.channels.get(channel) {
@@ -131,17 +145,7 @@ impl Planner {
                     },
                     Shown::Holds(location) => held_number(state, location),
                 };
-                let key = (channel.clone(), sku.clone());
-                if self.last.get(&key) == Some(&target) && !moved.contains(&key) {
-                    continue;
-                }
-                entries.push(OutboxEntry {
-                    channel: channel.clone(),
-                    sku: sku.clone(),
-                    target,
-                    created_at: now,
-                    attempt: None,
-                });
+                self.emit(&mut entries, channel, sku, target, moved, now);
             }
         }
         entries
@@ -150,6 +154,80 @@ impl Planner {
     /// The target last planned for `channel` and `sku` (or its published value at start).
     pub fn last_planned(&self, channel: &ChannelId, sku: &Sku) -> Option<i64> {
         self.last.get(&(channel.clone(), sku.clone())).copied()
+    }
+
+    /// Like [`Planner::plan`], for kits: each kit's numbers come from its components'
+    /// states (`states`), which the group may have changed.
+    pub fn plan_kits(
+        &self,
+        config: &Config,
+        kits: &[Sku],
+        states: &dyn Fn(&Sku) -> Option<SkuState>,
+        moved: &[(ChannelId, Sku)],
+        now: Timestamp,
+    ) -> Vec<OutboxEntry> {
+        let conditions = self.conditions(config, now);
+        let mut entries = Vec::new();
+        for sku in kits {
+            let Some(kit) = config.kits.get(sku) else {
+                continue;
+            };
+            let numbers = kits::availability(kit, states, config, &conditions);
+            for (channel, shown) in &self.pushing {
+                let target = match shown {
+                    Shown::Allocation => match numbers.channels.get(channel) {
+                        Some(number) => number.available,
+                        None => continue,
+                    },
+                    Shown::Holds(location) => kit
+                        .components
+                        .iter()
+                        .map(|(c, count)| {
+                            states(c).map_or(0, |s| held_number(&s, location)) / i64::from(*count)
+                        })
+                        .min()
+                        .unwrap_or(0),
+                };
+                self.emit(&mut entries, channel, sku, target, moved, now);
+            }
+        }
+        entries
+    }
+
+    /// What numbers depend on at `now`: the channels' lags only if a buffer is adaptive.
+    fn conditions(&self, config: &Config, now: Timestamp) -> allocation::Conditions {
+        let adaptive = config.channels.values().any(|c| c.adaptive_buffer);
+        allocation::Conditions {
+            now,
+            lag_seconds: match (&self.lags, adaptive) {
+                (Some(status), true) => status.lags(),
+                _ => Default::default(),
+            },
+        }
+    }
+
+    /// An outbox entry for `channel` and `sku` if `target` differs from the last one planned
+    /// or the channel's published value moved.
+    fn emit(
+        &self,
+        entries: &mut Vec<OutboxEntry>,
+        channel: &ChannelId,
+        sku: &Sku,
+        target: i64,
+        moved: &[(ChannelId, Sku)],
+        now: Timestamp,
+    ) {
+        let key = (channel.clone(), sku.clone());
+        if self.last.get(&key) == Some(&target) && !moved.contains(&key) {
+            return;
+        }
+        entries.push(OutboxEntry {
+            channel: channel.clone(),
+            sku: sku.clone(),
+            target,
+            created_at: now,
+            attempt: None,
+        });
     }
 
     /// Remembers entries the store committed.
@@ -169,7 +247,8 @@ pub fn held_number(state: &SkuState, location: &LocationId) -> i64 {
 }
 
 /// Units sold on `channel` itself that it still keeps out of its own number: its order lines
-/// that opened, unless cancelled with a restock. Fulfilment leaves the channel's number as
+/// that opened, unless cancelled with a restock. A kit's lines on its components are not the
+/// component's sales on that channel (it lowered the kit's number, not theirs). Fulfilment leaves the channel's number as
 /// it is; a restocking cancellation puts the units back.
 pub fn own_sold_units(state: &SkuState, channel: &ChannelId) -> i64 {
     state
@@ -178,6 +257,7 @@ pub fn own_sold_units(state: &SkuState, channel: &ChannelId) -> i64 {
         .iter()
         .filter(|(key, r)| {
             &key.channel == channel
+                && !kits::is_kit_line(&key.line)
                 && !matches!(
                     r.lifecycle,
                     Lifecycle::Cancelled {

@@ -32,6 +32,9 @@ use crate::config::ApiLimits;
 use crate::metrics::{ChannelLabels, Metrics};
 use crate::store::{Attempt, OutboxEntry, Published, Store, StoreError};
 
+/// The weight of the newest confirmation in a channel's moving average of its sync lag.
+const LAG_SMOOTHING: f64 = 0.2;
+
 /// How many pending entries one round looks at.
 const ROUND_ENTRIES: usize = 10_000;
 
@@ -96,6 +99,8 @@ pub struct PusherSetup {
 /// attempt recorded on any of them.
 struct Slot {
     sku: Sku,
+    /// `published` as of the commit of `newest`.
+    published: Option<i64>,
     ids: Vec<u64>,
     newest: (u64, OutboxEntry),
     attempt: Option<Recorded>,
@@ -202,24 +207,37 @@ impl Pusher {
     /// One pass over the outbox; returns how many SKUs it settled (confirmed, pushed,
     /// dead-lettered). Zero means nothing to do until a wake-up or the next poll.
     async fn round(&mut self) -> Result<usize, Halt> {
-        // Taken before the outbox is read: see `Escrow::moved_since`.
-        let mark = self.setup.published.escrow().mark();
-        let pending = self
-            .setup
-            .store
-            .pending(&self.setup.channel, ROUND_ENTRIES)
-            .map_err(Halt::Store)?;
+        // The writer moves a target and `published` in one commit, under the book's lock:
+        // read the pending entries under it too, so each slot's target and published value
+        // come from the same commit (a newer published value with an older target would push
+        // a change and its reverse).
+        let (pending, published) = {
+            let book = self.setup.published.lock();
+            let pending = self
+                .setup
+                .store
+                .pending(&self.setup.channel, ROUND_ENTRIES)
+                .map_err(Halt::Store)?;
+            let published: HashMap<Sku, i64> = pending
+                .iter()
+                .filter_map(|(_, e)| {
+                    let value = book.get(&(self.setup.channel.clone(), e.sku.clone()))?;
+                    Some((e.sku.clone(), value.quantity))
+                })
+                .collect();
+            (pending, published)
+        };
         self.setup
             .metrics
             .outbox_depth
             .get_or_create(&self.labels)
             .set(gauge(pending.len()));
-        let slots = self.prioritized(coalesce(pending));
+        let slots = self.prioritized(coalesce(pending, &published));
         let mut settled = 0;
         let mut slots = slots.into_iter().peekable();
         while slots.peek().is_some() {
             let batch: Vec<Slot> = slots.by_ref().take(self.setup.limits.max_batch).collect();
-            settled += self.push_batch(batch, mark).await?;
+            settled += self.push_batch(batch).await?;
             if *self.setup.stop.borrow() || *self.setup.paused.borrow() {
                 break;
             }
@@ -245,8 +263,7 @@ impl Pusher {
         keyed.into_iter().map(|(_, slot)| slot).collect()
     }
 
-    /// `mark`: the escrow's mark taken before the outbox was read.
-    async fn push_batch(&mut self, batch: Vec<Slot>, mark: u64) -> Result<usize, Halt> {
+    async fn push_batch(&mut self, batch: Vec<Slot>) -> Result<usize, Halt> {
         let mut settled = 0;
         let channel = self.setup.channel.clone();
         let items: Vec<Option<ItemRef>> = batch
@@ -279,12 +296,7 @@ impl Pusher {
                 settled += 1;
                 continue;
             };
-            let book_at_read = self
-                .setup
-                .published
-                .lock()
-                .get(&(channel.clone(), slot.sku.clone()))
-                .map(|p| p.quantity);
+            let book_at_read = slot.published;
             // A first push adopts what the channel shows as its baseline.
             let base = book_at_read.unwrap_or(now_shows);
             if let Some(recorded) = slot
@@ -316,16 +328,6 @@ impl Pusher {
                     read: recorded.attempt.expected,
                     value: recorded.attempt.value,
                 });
-                continue;
-            }
-            if self
-                .setup
-                .published
-                .escrow()
-                .moved_since(&channel, &slot.sku, mark)
-            {
-                // Its own order moved `published` after we read the outbox: the target we
-                // hold may predate it. The entry planned with the move is read next round.
                 continue;
             }
             if self.rise_in_grace(&slot.sku, now_shows - base) {
@@ -600,6 +602,13 @@ impl Pusher {
         );
         book.insert(key, published);
         let lag = (now.as_millis() - entry.created_at.as_millis()).max(0) as f64 / 1000.0;
+        self.setup.status.update(&self.setup.channel, |h| {
+            h.lag_seconds = if h.lag_seconds == 0.0 {
+                lag
+            } else {
+                h.lag_seconds + LAG_SMOOTHING * (lag - h.lag_seconds)
+            };
+        });
         self.setup
             .metrics
             .sync_lag_seconds
@@ -706,7 +715,7 @@ impl Pusher {
 }
 
 /// Groups pending entries by SKU, the newest target standing for all.
-fn coalesce(pending: Vec<(u64, OutboxEntry)>) -> Vec<Slot> {
+fn coalesce(pending: Vec<(u64, OutboxEntry)>, published: &HashMap<Sku, i64>) -> Vec<Slot> {
     let mut slots: BTreeMap<Sku, Slot> = BTreeMap::new();
     // Pending entries come oldest first: later ones replace the newest and the attempt.
     for (id, entry) in pending {
@@ -726,6 +735,7 @@ fn coalesce(pending: Vec<(u64, OutboxEntry)>) -> Vec<Slot> {
                 slots.insert(
                     sku.clone(),
                     Slot {
+                        published: published.get(&sku).copied(),
                         sku,
                         ids: vec![id],
                         newest: (id, entry),

@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use omnistock_sdk::{
     ChannelId, Connector, ConnectorError, EventId, ItemLevel, LocationId, Sku, StockChange,
@@ -26,6 +26,7 @@ use omnistock_sdk::{
 use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use super::backoff::Backoff;
 use super::book::{PublishedBook, StatusBoard};

@@ -200,6 +200,7 @@ pub(super) fn config(dir: PathBuf) -> Config {
         },
         limits: limits.clone(),
         reconcile_every: None,
+        adaptive_buffer: false,
     };
     Config {
         source: dir.join("sim.toml"),
@@ -229,6 +230,7 @@ pub(super) fn config(dir: PathBuf) -> Config {
             ),
         ]),
         skus: BTreeMap::new(),
+        kits: BTreeMap::new(),
         channels: BTreeMap::from([
             (id("pos"), channel(&["store"], 0, false)),
             (id("wms"), channel(&["wh"], 0, false)),
@@ -575,8 +577,13 @@ async fn simulate(steps: Vec<Step>, seed: u64, fail_percent: u64) -> Result<(), 
                 .get(&Sku::new(sku).expect("sku"))
                 .cloned()
                 .unwrap_or_default();
-            let target = allocation::availability(&Sku::new(sku).expect("sku"), &state, &config)
-                .channels[&id::<ChannelId>(channel)]
+            let target = allocation::availability(
+                &Sku::new(sku).expect("sku"),
+                &state,
+                &config,
+                &allocation::Conditions::default(),
+            )
+            .channels[&id::<ChannelId>(channel)]
                 .available;
             let unseen = world
                 .unseen

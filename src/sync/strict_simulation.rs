@@ -51,6 +51,7 @@ fn config(dir: std::path::PathBuf, c_at_wh: bool) -> Config {
         let channel = ChannelConfig {
             sells_from: vec![id(location)],
             buffer,
+            adaptive_buffer: false,
             policy: Policy::Strict,
             kind: ChannelKind::Generic {
                 webhook_secret: Secret::new("s".into(), "test".into()),
@@ -305,7 +306,12 @@ impl World {
         for (sku, name) in SKUS.iter().enumerate() {
             let sku_id = Sku::new(*name).expect("sku");
             let state = states.get(&sku_id).cloned().unwrap_or_default();
-            let numbers = allocation::availability(&sku_id, &state, &self.config);
+            let numbers = allocation::availability(
+                &sku_id,
+                &state,
+                &self.config,
+                &allocation::Conditions::default(),
+            );
             for (location, _) in SAFETY {
                 let sellers: Vec<usize> = (0..STRICT.len())
                     .filter(|c| self.location_of(*c) == location)

@@ -1,0 +1,564 @@
+//! A fake ShipHero (wiremock) that follows the contract notes (`shared/api/warehouse.md`,
+//! CONTRACTS.md §4.1), misbehaviour included, for this crate's tests, the daemon's end-to-end
+//! tests and demos:
+//!
+//! - `POST /graphql` only with `Authorization: Bearer <access token>`, else 401; a token can be
+//!   expired from a test, and `POST /auth/refresh` with the refresh token issues a new one;
+//! - answers wrapped in `request_id` / `complexity`; a credits bucket (4,004 credits refilled
+//!   at 60 a second by default) pays each query's complexity, and a query it cannot pay gets
+//!   ShipHero's throttling error (code 30, `time_remaining`) in an HTTP 200;
+//! - `warehouse_products(warehouse_id, sku, updated_from)` paged with opaque cursors
+//!   (`updated_from` inclusive), `inventory_add` / `inventory_remove` applied at once;
+//! - can be told to fail the next call: 429 with `Retry-After`, 500, a garbage body, a
+//!   throttling error, a slow answer;
+//! - signs webhooks as ShipHero does: `X-ShipHero-HMAC-SHA256` = base64 HMAC-SHA256 of the
+//!   body, `X-Shiphero-Message-ID` derived from the body so a redelivery is a duplicate.
+//!
+//! It reads the arguments our connector sends as variables, not GraphQL in general.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use omnistock_sdk::signature::sign_base64;
+use omnistock_sdk::{LocationId, Timestamp};
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use crate::settings::ShipHeroSettings;
+use crate::webhooks::{HMAC_HEADER, MESSAGE_ID_HEADER, SHIPMENT_UPDATE};
+
+pub const DEFAULT_TOKEN: &str = "fake-access-token-1";
+pub const DEFAULT_REFRESH_TOKEN: &str = "fake-refresh-token";
+pub const DEFAULT_SECRET: &str = "fake-webhook-secret";
+/// The fake's warehouse (ShipHero's base64 warehouse id) and its legacy number.
+pub const WAREHOUSE: &str = "V2FyZWhvdXNlOjc2NzMz";
+pub const WAREHOUSE_LEGACY_ID: u64 = 76733;
+/// The time products were last counted unless a test says otherwise.
+pub const BASE_TIME: &str = "2026-11-23T08:00:00Z";
+
+/// How the next call should go wrong.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Failure {
+    TooManyRequests {
+        retry_after_secs: f64,
+    },
+    ServerError,
+    /// HTTP 200 with an HTML page.
+    Garbage,
+    /// ShipHero's throttling error, whatever the bucket holds.
+    NotEnoughCredits,
+    /// The normal answer, after the builder's slow delay.
+    Slow,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FakeStats {
+    pub requests: u64,
+    pub refreshes: u64,
+    pub throttled: u64,
+    pub adjustments: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Product {
+    on_hand: i64,
+    allocated: i64,
+    updated_at: Timestamp,
+}
+
+#[derive(Debug)]
+struct State {
+    token: String,
+    refresh_token: String,
+    tokens_issued: u32,
+    secret: String,
+    products: BTreeMap<(String, String), Product>,
+    credits: (f64, f64),
+    available: f64,
+    refilled: Instant,
+    failures: VecDeque<Failure>,
+    slow: Duration,
+    clock: Timestamp,
+    stats: FakeStats,
+    requests: Vec<Value>,
+}
+
+/// Builds a [`FakeShipHero`].
+#[derive(Debug)]
+pub struct FakeShipHeroBuilder {
+    products: BTreeMap<(String, String), Product>,
+    credits: (f64, f64),
+    slow: Duration,
+}
+
+/// A running fake ShipHero account.
+#[derive(Debug)]
+pub struct FakeShipHero {
+    server: MockServer,
+    state: Arc<Mutex<State>>,
+}
+
+fn base_time() -> Timestamp {
+    Timestamp::parse_rfc3339(BASE_TIME).unwrap_or(Timestamp::EPOCH)
+}
+
+impl FakeShipHero {
+    /// An account with no products, a 4,004-credit bucket refilled at 60 a second.
+    pub fn builder() -> FakeShipHeroBuilder {
+        FakeShipHeroBuilder {
+            products: BTreeMap::new(),
+            credits: (4004.0, 60.0),
+            slow: Duration::from_secs(3),
+        }
+    }
+}
+
+impl FakeShipHeroBuilder {
+    /// `sku` stocked at `warehouse` with `on_hand` units, counted at [`BASE_TIME`].
+    pub fn product(mut self, warehouse: &str, sku: &str, on_hand: i64) -> Self {
+        self.products.insert(
+            (warehouse.to_owned(), sku.to_owned()),
+            Product {
+                on_hand,
+                allocated: 0,
+                updated_at: base_time(),
+            },
+        );
+        self
+    }
+
+    /// `count` products `PREFIX-00001…` at `warehouse`, each with `on_hand`.
+    pub fn many_products(
+        mut self,
+        warehouse: &str,
+        prefix: &str,
+        count: usize,
+        on_hand: i64,
+    ) -> Self {
+        for n in 1..=count {
+            self = self.product(warehouse, &format!("{prefix}-{n:05}"), on_hand);
+        }
+        self
+    }
+
+    /// The credits bucket: `maximum`, refilled at `per_second`.
+    pub fn credits(mut self, maximum: f64, per_second: f64) -> Self {
+        self.credits = (maximum, per_second);
+        self
+    }
+
+    pub fn slow_answer(mut self, delay: Duration) -> Self {
+        self.slow = delay;
+        self
+    }
+
+    pub async fn start(self) -> FakeShipHero {
+        let state = Arc::new(Mutex::new(State {
+            token: DEFAULT_TOKEN.to_owned(),
+            refresh_token: DEFAULT_REFRESH_TOKEN.to_owned(),
+            tokens_issued: 1,
+            secret: DEFAULT_SECRET.to_owned(),
+            products: self.products,
+            credits: self.credits,
+            available: self.credits.0,
+            refilled: Instant::now(),
+            failures: VecDeque::new(),
+            slow: self.slow,
+            clock: base_time(),
+            stats: FakeStats::default(),
+            requests: Vec::new(),
+        }));
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/graphql"))
+            .respond_with(Api(state.clone()))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/auth/refresh"))
+            .respond_with(Refresh(state.clone()))
+            .mount(&server)
+            .await;
+        FakeShipHero { server, state }
+    }
+}
+
+impl FakeShipHero {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    /// Connector settings for this account, [`WAREHOUSE`] mapped to `location`.
+    pub fn settings(&self, channel: &str, location: LocationId) -> ShipHeroSettings {
+        let state = self.state();
+        ShipHeroSettings::new(
+            channel,
+            self.uri(),
+            state.token.clone(),
+            state.refresh_token.clone(),
+            state.secret.clone(),
+        )
+        .warehouse(WAREHOUSE, location)
+    }
+
+    /// The on-hand of `sku` at `warehouse`.
+    pub fn on_hand(&self, warehouse: &str, sku: &str) -> Option<i64> {
+        self.state()
+            .products
+            .get(&(warehouse.to_owned(), sku.to_owned()))
+            .map(|p| p.on_hand)
+    }
+
+    /// The warehouse counts `sku` anew (a pick, a receipt, a cycle count) at `at` (RFC 3339).
+    pub fn count(&self, warehouse: &str, sku: &str, on_hand: i64, at: &str) {
+        let at = Timestamp::parse_rfc3339(at).unwrap_or(Timestamp::EPOCH);
+        let mut state = self.state();
+        state.clock = state.clock.max(at);
+        let product = state
+            .products
+            .entry((warehouse.to_owned(), sku.to_owned()))
+            .or_insert(Product {
+                on_hand,
+                allocated: 0,
+                updated_at: at,
+            });
+        product.on_hand = on_hand;
+        product.updated_at = at;
+    }
+
+    /// Makes the current access token expire: the next call gets 401 until refreshed.
+    pub fn expire_token(&self) {
+        let mut state = self.state();
+        state.tokens_issued += 1;
+        state.token = format!("fake-access-token-{}", state.tokens_issued);
+    }
+
+    /// Makes the next call fail this way (queued).
+    pub fn fail_next(&self, failure: Failure) {
+        self.state().failures.push_back(failure);
+    }
+
+    pub fn stats(&self) -> FakeStats {
+        self.state().stats.clone()
+    }
+
+    /// Every GraphQL request body received, in order.
+    pub fn requests(&self) -> Vec<Value> {
+        self.state().requests.clone()
+    }
+
+    /// `X-ShipHero-HMAC-SHA256` of `body`.
+    pub fn sign(&self, body: &[u8]) -> String {
+        sign_base64(self.state().secret.as_bytes(), &[body])
+    }
+
+    /// The headers ShipHero sends with `body`; the message id is derived from the body.
+    pub fn webhook_headers(&self, body: &[u8]) -> Vec<(String, String)> {
+        let id = format!("{:016x}", fnv(body));
+        vec![
+            ("Content-Type".into(), "application/json".into()),
+            (HMAC_HEADER.into(), self.sign(body)),
+            (MESSAGE_ID_HEADER.into(), id),
+        ]
+    }
+
+    /// A signed delivery of `body`: (headers, body).
+    pub fn webhook(&self, body: Value) -> (Vec<(String, String)>, Vec<u8>) {
+        let body = body.to_string().into_bytes();
+        (self.webhook_headers(&body), body)
+    }
+}
+
+/// A `Shipment Update` body: shipment `shipment_id` of the shop's order `partner_order_id`
+/// from `shop_name`, shipping `(partner line item id, sku, quantity)` from [`WAREHOUSE`].
+pub fn shipment_update(
+    shipment_id: u64,
+    shop_name: &str,
+    partner_order_id: &str,
+    lines: &[(&str, &str, u32)],
+) -> Value {
+    let line_items: Vec<Value> = lines
+        .iter()
+        .enumerate()
+        .map(|(n, (id, sku, quantity))| {
+            json!({
+                "id": id, "shiphero_id": 828_656_700 + n as u64, "quantity": quantity, "sku": sku,
+                "serial_numbers": [], "customs_description": "", "package": "Package #1",
+                "lot_id": null, "lot_name": null, "lot_expiration": null,
+            })
+        })
+        .collect();
+    json!({
+        "test": "0",
+        "webhook_type": SHIPMENT_UPDATE,
+        "fulfillment": {
+            "shipment_id": shipment_id, "shipment_uuid": BASE64.encode(format!("Shipment:{shipment_id}")),
+            "warehouse": "Primary", "warehouse_id": WAREHOUSE_LEGACY_ID, "warehouse_uuid": WAREHOUSE,
+            "webhook_type": SHIPMENT_UPDATE, "partner_order_id": partner_order_id,
+            "order_number": format!("#{partner_order_id}"), "shop_name": shop_name,
+            "tracking_number": "15619819718", "line_items": line_items,
+            "custom_tracking_url": "", "package_number": 1, "total_packages": 1,
+            "shipping_method": "Ground", "shipping_carrier": "UPS",
+        },
+    })
+}
+
+/// An `Inventory Update` body for `sku` at [`WAREHOUSE`].
+pub fn inventory_update(sku: &str, on_hand: i64) -> Value {
+    json!({
+        "account_id": 7556, "account_uuid": "QWNjb3VudDo3NTU2", "webhook_type": "Inventory Update",
+        "inventory": [{
+            "sku": sku, "inventory": on_hand.to_string(), "backorder_quantity": "0",
+            "on_hand": on_hand.to_string(), "virtual": false,
+            "updated_warehouse": {
+                "warehouse_id": WAREHOUSE_LEGACY_ID, "warehouse_uuid": WAREHOUSE,
+                "identifier": "Primary", "inventory": on_hand.to_string(),
+            },
+        }],
+    })
+}
+
+/// A small stable hash for message ids (not for security).
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+fn request_id(state: &State) -> String {
+    format!("{:024x}", state.stats.requests)
+}
+
+fn encode_cursor(offset: usize) -> String {
+    BASE64.encode(format!("arrayconnection:{offset}"))
+}
+
+fn decode_cursor(cursor: &Value) -> Option<usize> {
+    let text = cursor.as_str()?;
+    let bytes = BASE64.decode(text).ok()?;
+    String::from_utf8(bytes)
+        .ok()?
+        .strip_prefix("arrayconnection:")?
+        .parse()
+        .ok()
+}
+
+struct Api(Arc<Mutex<State>>);
+
+impl Respond for Api {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        state.stats.requests += 1;
+        let bearer = request
+            .headers
+            .get("Authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if bearer != Some(state.token.as_str()) {
+            return ResponseTemplate::new(401)
+                .set_body_json(json!({ "code": 401, "message": "Expired or invalid token" }));
+        }
+        let mut delay = None;
+        match state.failures.pop_front() {
+            Some(Failure::TooManyRequests { retry_after_secs }) => {
+                return ResponseTemplate::new(429)
+                    .insert_header("Retry-After", format!("{retry_after_secs:.0}").as_str())
+                    .set_body_json(json!({ "message": "Too many requests" }));
+            }
+            Some(Failure::ServerError) => {
+                return ResponseTemplate::new(500)
+                    .set_body_json(json!({ "errors": [{ "message": "Internal server error" }] }));
+            }
+            Some(Failure::Garbage) => {
+                return ResponseTemplate::new(200)
+                    .insert_header("Content-Type", "text/html")
+                    .set_body_string("<html><body><h1>502 Bad Gateway</h1></body></html>");
+            }
+            Some(Failure::NotEnoughCredits) => {
+                state.stats.throttled += 1;
+                return ResponseTemplate::new(200).set_body_json(not_enough_credits(101.0, 0.0, 2));
+            }
+            Some(Failure::Slow) => delay = Some(state.slow),
+            None => {}
+        }
+        let Ok(body) = serde_json::from_slice::<Value>(&request.body) else {
+            return ResponseTemplate::new(400)
+                .set_body_json(json!({ "errors": [{ "message": "Must provide query string." }] }));
+        };
+        state.requests.push(body.clone());
+        let query = body
+            .get("query")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let variables = body.get("variables").cloned().unwrap_or(json!({}));
+        let answer = state.execute(&query, &variables);
+        let response = ResponseTemplate::new(200).set_body_json(answer);
+        match delay {
+            Some(delay) => response.set_delay(delay),
+            None => response,
+        }
+    }
+}
+
+/// ShipHero's throttling answer [doc/obs: code 30 with `time_remaining`].
+fn not_enough_credits(required: f64, balance: f64, seconds: u64) -> Value {
+    json!({
+        "errors": [{
+            "code": 30,
+            "message": format!(
+                "There are not enough credits to perform the requested operation, which requires {required} credits. \
+                 The current balance is {balance}. {required} more credits will be available in {seconds} seconds."
+            ),
+            "operation": "warehouse_products",
+            "request_id": "5f5692457acb6db59e0d556e",
+            "required_credits": required,
+            "remaining_credits": balance,
+            "time_remaining": format!("{seconds} seconds"),
+        }],
+        "data": null,
+    })
+}
+
+impl State {
+    fn pay(&mut self, cost: f64) -> Result<(), Value> {
+        let now = Instant::now();
+        let (max, restore) = self.credits;
+        self.available =
+            (self.available + restore * now.duration_since(self.refilled).as_secs_f64()).min(max);
+        self.refilled = now;
+        if self.available < cost {
+            self.stats.throttled += 1;
+            let seconds = ((cost - self.available) / restore.max(0.001)).ceil() as u64;
+            return Err(not_enough_credits(
+                cost,
+                self.available.floor(),
+                seconds.max(1),
+            ));
+        }
+        self.available -= cost;
+        Ok(())
+    }
+
+    fn execute(&mut self, query: &str, variables: &Value) -> Value {
+        if query.contains("warehouse_products") {
+            self.warehouse_products(variables)
+        } else if query.contains("inventory_add") {
+            self.adjust(variables, "inventory_add", 1)
+        } else if query.contains("inventory_remove") {
+            self.adjust(variables, "inventory_remove", -1)
+        } else {
+            json!({ "errors": [{ "message": "Cannot query field on type \"Query\"." }], "data": null })
+        }
+    }
+
+    fn warehouse_products(&mut self, variables: &Value) -> Value {
+        let first = variables
+            .get("first")
+            .and_then(Value::as_u64)
+            .unwrap_or(100)
+            .min(100) as usize;
+        let cost = 1.0 + first as f64;
+        if let Err(throttled) = self.pay(cost) {
+            return throttled;
+        }
+        let text = |name: &str| variables.get(name).and_then(Value::as_str);
+        let from = text("updated_from").and_then(|t| Timestamp::parse_rfc3339(t).ok());
+        let matching: Vec<Value> = self
+            .products
+            .iter()
+            .filter(|((w, sku), p)| {
+                text("warehouse_id").is_none_or(|x| x == w)
+                    && text("sku").is_none_or(|x| x == sku)
+                    && from.is_none_or(|f| p.updated_at >= f)
+            })
+            .map(|((w, sku), p)| {
+                json!({ "node": {
+                    "sku": sku, "warehouse_id": w, "on_hand": p.on_hand, "allocated": p.allocated,
+                    "available": p.on_hand - p.allocated, "backorder": 0,
+                    // ShipHero's ISODateTime, without a zone [unv].
+                    "updated_at": p.updated_at.to_rfc3339().trim_end_matches('Z'),
+                }})
+            })
+            .collect();
+        let start = variables
+            .get("after")
+            .and_then(decode_cursor)
+            .map_or(0, |o| o + 1);
+        let end = matching.len().min(start + first);
+        let edges = matching.get(start..end).unwrap_or(&[]).to_vec();
+        json!({ "data": { "warehouse_products": {
+            "request_id": request_id(self), "complexity": cost,
+            "data": {
+                "pageInfo": {
+                    "hasNextPage": end < matching.len(),
+                    "endCursor": (end > start).then(|| encode_cursor(end - 1)),
+                },
+                "edges": edges,
+            },
+        }}})
+    }
+
+    fn adjust(&mut self, variables: &Value, field: &str, sign: i64) -> Value {
+        if let Err(throttled) = self.pay(5.0) {
+            return throttled;
+        }
+        let data = variables.get("data").cloned().unwrap_or(json!({}));
+        let key = (
+            data.get("warehouse_id")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+            data.get("sku")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+        );
+        let quantity = data.get("quantity").and_then(Value::as_i64).unwrap_or(0);
+        self.clock = Timestamp::from_millis(self.clock.as_millis() + 1000);
+        let at = self.clock;
+        let Some(product) = self.products.get_mut(&key) else {
+            return json!({ "errors": [{ "message": format!("Product with sku {} not found", key.1) }], "data": null });
+        };
+        product.on_hand += sign * quantity;
+        product.updated_at = at;
+        let on_hand = product.on_hand;
+        self.stats.adjustments += 1;
+        json!({ "data": { field: {
+            "request_id": request_id(self), "complexity": 5,
+            "warehouse_product": { "sku": key.1, "warehouse_id": key.0, "on_hand": on_hand },
+        }}})
+    }
+}
+
+struct Refresh(Arc<Mutex<State>>);
+
+impl Respond for Refresh {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let mut state = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let given = serde_json::from_slice::<Value>(&request.body)
+            .ok()
+            .and_then(|b| {
+                b.get("refresh_token")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            });
+        if given.as_deref() != Some(state.refresh_token.as_str()) {
+            return ResponseTemplate::new(403)
+                .set_body_json(json!({ "error": "invalid_grant", "error_description": "Unknown or invalid refresh token." }));
+        }
+        state.stats.refreshes += 1;
+        ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": state.token, "expires_in": 2_419_200,
+            "scope": "openid profile offline_access", "token_type": "Bearer",
+        }))
+    }
+}

@@ -1,0 +1,116 @@
+//! The `shiphero` and `file_feed` kinds as an operator writes them.
+
+use super::*;
+
+/// `BASE` with the generic `wms-east` replaced by `table`.
+fn with_wms(table: &str) -> String {
+    edit(
+        "kind = \"generic\"\nwebhook_secret = { env = \"OMNISTOCK_WMS_EAST_SECRET\" }\nsells_from = [\"wh-east\"]\n",
+        table,
+    )
+}
+
+fn env_with(extra: &[(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let map: HashMap<String, String> = base_env()
+        .iter()
+        .chain(extra)
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    move |name| map.get(name).cloned()
+}
+
+const SHIPHERO: &str = r#"kind = "shiphero"
+access_token = { env = "SH_TOKEN" }
+refresh_token = { env = "SH_REFRESH" }
+webhook_secret = { env = "SH_SECRET" }
+warehouses = { "V2FyZWhvdXNlOjc2NzMz" = "wh-east" }
+order_channels = { "Shopify Store" = "pos-downtown" }
+sells_from = ["wh-east"]
+"#;
+
+#[test]
+fn a_shiphero_channel_with_its_defaults() {
+    let env = env_with(&[("SH_TOKEN", "t"), ("SH_REFRESH", "r"), ("SH_SECRET", "s")]);
+    let config = parse_with(Path::new(FILE), &with_wms(SHIPHERO), &env).expect("valid");
+    let wms = &config.channels[&ChannelId::new("wms-east").expect("id")];
+    let ChannelKind::ShipHero(wms) = &wms.kind else {
+        panic!("{:?}", wms.kind);
+    };
+    assert_eq!(wms.api_url, "https://public-api.shiphero.com");
+    assert_eq!(wms.warehouses["V2FyZWhvdXNlOjc2NzMz"].as_str(), "wh-east");
+    assert_eq!(wms.order_channels["Shopify Store"].as_str(), "pos-downtown");
+    assert!(!wms.allow_adjustments, "off unless asked");
+    assert_eq!(wms.poll_interval.as_secs(), 60);
+    assert_eq!(wms.refresh_token.expose(), "r");
+}
+
+#[test]
+fn a_shiphero_channel_reports_every_missing_key_and_unknown_location() {
+    let source = with_wms(
+        "kind = \"shiphero\"\nwarehouses = { \"W1\" = \"wh-nowhere\" }\nsells_from = [\"wh-east\"]\n",
+    );
+    let found = errors(&source);
+    let paths: Vec<&str> = found.iter().filter_map(|p| p.split(": ").nth(1)).collect();
+    for expected in [
+        "channels.wms-east.access_token",
+        "channels.wms-east.refresh_token",
+        "channels.wms-east.webhook_secret",
+        "channels.wms-east.warehouses.W1",
+    ] {
+        assert!(paths.contains(&expected), "{expected} not in {found:#?}");
+    }
+}
+
+#[test]
+fn a_file_feed_channel_with_a_column_mapping() {
+    let source = with_wms(
+        "kind = \"file_feed\"\ndirectory = \"drop/3pl\"\ncolumns = { sku = \"item\", quantity = \"on_hand\", location = \"warehouse\", time = \"as_of\" }\nlocations = { \"EAST\" = \"wh-east\" }\npoll_interval_secs = 10\nsells_from = [\"wh-east\"]\n",
+    );
+    let config = parse(&source).expect("valid");
+    let feed = &config.channels[&ChannelId::new("wms-east").expect("id")];
+    let ChannelKind::FileFeed(feed) = &feed.kind else {
+        panic!("{:?}", feed.kind);
+    };
+    assert_eq!(feed.directory, Path::new("conf/drop/3pl"));
+    assert_eq!(feed.poll_interval.as_secs(), 10);
+    assert_eq!(feed.locations["EAST"].as_str(), "wh-east");
+    assert_eq!(
+        feed.format,
+        omnistock_file_feed::Format::Csv(omnistock_file_feed::Columns {
+            sku: "item".into(),
+            quantity: "on_hand".into(),
+            location: Some("warehouse".into()),
+            time: Some("as_of".into()),
+        })
+    );
+}
+
+#[test]
+fn a_file_feed_needs_its_directory_and_a_known_format() {
+    let source = with_wms("kind = \"file_feed\"\nformat = \"xml\"\nsells_from = [\"wh-east\"]\n");
+    let found = errors(&source);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(
+        found
+            .iter()
+            .any(|p| p.contains("channels.wms-east.directory: missing")),
+        "{found:#?}"
+    );
+    assert!(
+        found.iter().any(|p| p.contains("unknown format \"xml\"")),
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn a_changed_warehouse_setting_needs_a_restart() {
+    let feed = |secs: u32| {
+        with_wms(&format!(
+            "kind = \"file_feed\"\ndirectory = \"drop\"\npoll_interval_secs = {secs}\nsells_from = [\"wh-east\"]\n"
+        ))
+    };
+    let old = parse(&feed(30)).expect("valid");
+    let new = parse(&feed(10)).expect("valid");
+    assert_eq!(old.restart_required(&new), ["channels.wms-east"]);
+    assert!(old.restart_required(&old).is_empty());
+}

@@ -1,0 +1,181 @@
+//! Kits (bundles): SKUs sold as sets of other SKUs (`[kits.GIFTBOX] components = { MUG = 2,
+//! TEA = 1 }`).
+//!
+//! A kit has no stock of its own. A sale of it reserves its components: each order-line
+//! event of a kit becomes one event per component, with its own id (`{id}/{component}`), the
+//! quantity times the component's count, and the line marked with the kit
+//! (`{line}#kit:{KIT}`), before it is logged — so the log holds component events and a replay
+//! does not depend on the kit's definition at the time. A kit's number on a channel is the
+//! least its components allow: `min(component number ÷ count)`, rounded down. Components are
+//! pooled like the channel pools them; whether they sit at one location to ship together is
+//! not modelled.
+
+use std::collections::BTreeMap;
+
+use omnistock_sdk::{ChannelId, EventId, LocationId, Sku, StockChange, StockEvent};
+
+use crate::allocation::{self, Availability, ChannelNumber, Conditions};
+use crate::config::{Config, Kit};
+use crate::state::{Lifecycle, LocationStock, SkuState};
+
+/// What marks a component's order line as a kit's: `{line}#kit:{KIT}`.
+const LINE_MARK: &str = "#kit:";
+
+/// The events `event` stands for: its components' if it is about a kit, else itself.
+/// A count or adjustment of a kit is refused: a kit has no stock of its own.
+pub fn expand(config: &Config, event: StockEvent) -> Result<Vec<StockEvent>, &'static str> {
+    let Some(kit) = config.kits.get(&event.sku) else {
+        return Ok(vec![event]);
+    };
+    let kit_line = |line: &str| format!("{line}{LINE_MARK}{}", event.sku);
+    let mut parts = Vec::with_capacity(kit.components.len());
+    for (component, count) in &kit.components {
+        let change = match &event.change {
+            StockChange::LevelObserved { .. } | StockChange::Adjusted { .. } => {
+                return Err("a kit has no stock of its own: count or adjust its components");
+            }
+            StockChange::OrderLineOpened {
+                order,
+                line,
+                location,
+                quantity,
+            } => StockChange::OrderLineOpened {
+                order: order.clone(),
+                line: kit_line(line),
+                location: location.clone(),
+                quantity: quantity.saturating_mul(*count),
+            },
+            StockChange::OrderLineFulfilled {
+                order,
+                line,
+                channel,
+            } => StockChange::OrderLineFulfilled {
+                order: order.clone(),
+                line: kit_line(line),
+                channel: channel.clone(),
+            },
+            StockChange::OrderLineCancelled {
+                order,
+                line,
+                restocked,
+            } => StockChange::OrderLineCancelled {
+                order: order.clone(),
+                line: kit_line(line),
+                restocked: *restocked,
+            },
+        };
+        let id = EventId::new(format!("{}/{component}", event.id))
+            .map_err(|_| "the kit event's id is too long to name its components' events")?;
+        parts.push(StockEvent {
+            id,
+            occurred_at: event.occurred_at,
+            sku: component.clone(),
+            change,
+        });
+    }
+    Ok(parts)
+}
+
+/// Whether a component's order line is a kit's (the channel sold the kit, not the component).
+pub fn is_kit_line(line: &str) -> bool {
+    line.contains(LINE_MARK)
+}
+
+/// The kits `component` is part of.
+pub fn kits_of<'c>(config: &'c Config, component: &'c Sku) -> impl Iterator<Item = &'c Sku> {
+    config
+        .kits
+        .iter()
+        .filter(move |(_, kit)| kit.components.iter().any(|(c, _)| c == component))
+        .map(|(sku, _)| sku)
+}
+
+/// A kit's numbers from its components' states (a component with no state has none).
+pub fn availability(
+    kit: &Kit,
+    states: &dyn Fn(&Sku) -> Option<SkuState>,
+    config: &Config,
+    conditions: &Conditions,
+) -> Availability {
+    let empty = SkuState::default();
+    let parts: Vec<(Availability, i64)> = kit
+        .components
+        .iter()
+        .map(|(component, count)| {
+            let state = states(component);
+            let numbers = allocation::availability(
+                component,
+                state.as_ref().unwrap_or(&empty),
+                config,
+                conditions,
+            );
+            (numbers, i64::from(*count))
+        })
+        .collect();
+    let least = |of: &dyn Fn(&Availability) -> Option<i64>| -> i64 {
+        parts
+            .iter()
+            .map(|(numbers, count)| of(numbers).unwrap_or(0).max(0) / count)
+            .min()
+            .unwrap_or(0)
+    };
+    let locations: BTreeMap<LocationId, LocationStock> = config
+        .locations
+        .keys()
+        .map(|l| {
+            let stock = LocationStock {
+                on_hand: least(&|n| n.locations.get(l).map(|s| s.on_hand)),
+                reserved: 0,
+                safety: 0,
+                available: least(&|n| n.locations.get(l).map(|s| s.available)),
+            };
+            (l.clone(), stock)
+        })
+        .collect();
+    let channels = config
+        .channels
+        .iter()
+        .map(|(id, channel)| {
+            let number = ChannelNumber {
+                available: least(&|n| n.channels.get(id).map(|c| c.available)),
+                policy: "kit",
+                buffer: 0,
+                locations: channel.sells_from.clone(),
+            };
+            (id.clone(), number)
+        })
+        .collect();
+    Availability {
+        total: locations.values().map(|s| s.available).sum(),
+        locations,
+        channels,
+    }
+}
+
+/// Kits `channel` sold itself that it still keeps out of its own number: its kit lines on
+/// the kit's first component, unless cancelled with a restock, in kits.
+pub fn own_sold_kits(kit_sku: &Sku, kit: &Kit, first: &SkuState, channel: &ChannelId) -> i64 {
+    let Some((_, count)) = kit.components.first() else {
+        return 0;
+    };
+    let mark = format!("{LINE_MARK}{kit_sku}");
+    let units: i64 = first
+        .replica
+        .reservations
+        .iter()
+        .filter(|(key, r)| {
+            &key.channel == channel
+                && key.line.ends_with(&mark)
+                && !matches!(
+                    r.lifecycle,
+                    Lifecycle::Cancelled {
+                        restocked: true,
+                        ..
+                    }
+                )
+        })
+        .filter_map(|(_, r)| r.details.as_ref())
+        .map(|d| i64::from(d.quantity))
+        .sum();
+    units / i64::from(*count)
+}

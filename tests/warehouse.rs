@@ -1,0 +1,297 @@
+//! Warehouses in the daemon: a ShipHero WMS and a 3PL's file feed, each the owner of its
+//! warehouse, against their fakes. An online order against the warehouse reserves units; the
+//! WMS ships it and the reservation closes with the on-hand drop counted once; a file
+//! snapshot after a cycle count corrects every channel.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Api, Site, WMS_SECRET, eventually};
+use omnistock_file_feed::fake::{CsvRow, DropWriter};
+use omnistock_generic::fake::FakeReceiver;
+use omnistock_shiphero::fake::{self as shiphero, FakeShipHero, WAREHOUSE, shipment_update};
+use omnistock_shopify::fake::{FakeShopify, SAMPLE_LINE_ID, SAMPLE_ORDER_ID};
+use serde_json::Value;
+
+const TOKEN: &str = "shpat_test_token";
+const CLIENT_SECRET: &str = "shopify-client-secret";
+const MUG_ITEM: u64 = 808_950_810;
+const SHOPIFY_WH: u64 = 655_441_491;
+
+struct World {
+    wms: FakeShipHero,
+    shop: FakeShopify,
+    outlet: FakeReceiver,
+    drop: DropWriter,
+    api: Api,
+    _daemon: common::Daemon,
+    site: Site,
+}
+
+/// `wh` is counted by ShipHero (`wms`), `wh-west` by a 3PL's file feed (`3pl`); Shopify and a
+/// generic outlet sell from both.
+async fn world(mug_in_shiphero: i64) -> World {
+    let wms = FakeShipHero::builder()
+        .product(WAREHOUSE, "MUG", mug_in_shiphero)
+        .start()
+        .await;
+    let shop = FakeShopify::builder()
+        .access_token(TOKEN)
+        .webhook_secret(CLIENT_SECRET)
+        .variant("MUG", MUG_ITEM, &[(SHOPIFY_WH, 0)])
+        .start()
+        .await;
+    let outlet = FakeReceiver::builder("outlet", WMS_SECRET)
+        .level("MUG", 0)
+        .start()
+        .await;
+    let config = format!(
+        r#"
+node_id = "test-node"
+listen = "127.0.0.1:0"
+state_dir = "state"
+
+[api]
+admin_token = {{ env = "OMNISTOCK_TEST_ADMIN_TOKEN" }}
+
+[locations.wh]
+owner = "wms"
+
+[locations.wh-west]
+owner = "3pl"
+
+[channels.wms]
+kind = "shiphero"
+api_url = "{wms}"
+access_token = {{ env = "OMNISTOCK_TEST_SHIPHERO_TOKEN" }}
+refresh_token = {{ env = "OMNISTOCK_TEST_SHIPHERO_REFRESH" }}
+webhook_secret = {{ env = "OMNISTOCK_TEST_SHIPHERO_SECRET" }}
+warehouses = {{ "{WAREHOUSE}" = "wh" }}
+orders_from = "shopify-main"
+poll_interval_secs = 1
+sells_from = ["wh"]
+
+[channels.3pl]
+kind = "file_feed"
+directory = "drop"
+columns = {{ sku = "item", quantity = "on_hand", location = "warehouse", time = "as_of" }}
+locations = {{ "WEST" = "wh-west" }}
+poll_interval_secs = 1
+sells_from = ["wh-west"]
+
+[channels.shopify-main]
+kind = "shopify"
+shop_url = "{shop}"
+access_token = {{ env = "OMNISTOCK_TEST_SHOPIFY_TOKEN" }}
+webhook_secret = {{ env = "OMNISTOCK_TEST_SHOPIFY_SECRET" }}
+shopify_locations = {{ "gid://shopify/Location/{SHOPIFY_WH}" = "wh" }}
+sells_from = ["wh", "wh-west"]
+default_location = "wh"
+
+[channels.outlet]
+kind = "generic"
+webhook_secret = {{ env = "OMNISTOCK_TEST_WMS_SECRET" }}
+sells_from = ["wh", "wh-west"]
+push_url = "{outlet}"
+"#,
+        wms = wms.uri(),
+        shop = shop.uri(),
+        outlet = outlet.url(),
+    );
+    let site = Site::with_config(&config);
+    let drop_dir = site.dir.path().join("drop");
+    std::fs::create_dir_all(&drop_dir).expect("drop folder");
+    let daemon = site.start_with_env(&[
+        ("OMNISTOCK_TEST_SHOPIFY_TOKEN", TOKEN),
+        ("OMNISTOCK_TEST_SHOPIFY_SECRET", CLIENT_SECRET),
+        ("OMNISTOCK_TEST_SHIPHERO_TOKEN", shiphero::DEFAULT_TOKEN),
+        (
+            "OMNISTOCK_TEST_SHIPHERO_REFRESH",
+            shiphero::DEFAULT_REFRESH_TOKEN,
+        ),
+        ("OMNISTOCK_TEST_SHIPHERO_SECRET", shiphero::DEFAULT_SECRET),
+    ]);
+    World {
+        api: Api::new(&daemon.url),
+        drop: DropWriter::new(drop_dir),
+        _daemon: daemon,
+        site,
+        wms,
+        shop,
+        outlet,
+    }
+}
+
+/// Delivers a webhook to `/v1/webhooks/{channel}`.
+async fn deliver(
+    api: &Api,
+    channel: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> (u16, Value) {
+    let mut request = api
+        .http
+        .post(format!("{}/v1/webhooks/{channel}", api.url))
+        .body(body.to_vec());
+    for (name, value) in headers {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    let response = request.send().await.expect("deliver");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn stock(api: &Api) -> Value {
+    api.get("/v1/stock/MUG").await.1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shipment_closes_the_online_reservation_and_the_on_hand_drop_counts_once() {
+    let w = world(20).await;
+
+    // ShipHero's count arrives by polling; Shopify and the outlet show it.
+    eventually("ShipHero's 20 reaches both channels", || {
+        w.shop.level(MUG_ITEM, SHOPIFY_WH) == Some(20) && w.outlet.level("MUG") == Some(20)
+    })
+    .await;
+
+    // An online order on Shopify against the warehouse: Shopify lowers its own number, then
+    // sends orders/create. One unit is reserved at `wh`; the outlet drops to 19.
+    w.shop.set_available(MUG_ITEM, SHOPIFY_WH, 19);
+    let mut order: Value =
+        serde_json::from_slice(&w.shop.sample_body("orders/create")).expect("json");
+    order["created_at"] = "2026-11-23T08:30:00Z".into();
+    let (headers, body) = w
+        .shop
+        .webhook("orders/create", order.to_string().into_bytes());
+    let (status, answer) = deliver(&w.api, "shopify-main", &headers, &body).await;
+    assert_eq!(status, 200, "{answer}");
+    eventually("the outlet drops to 19", || {
+        w.outlet.level("MUG") == Some(19)
+    })
+    .await;
+    let s = stock(&w.api).await;
+    assert_eq!(s["locations"]["wh"]["on_hand"], 20, "{s}");
+    assert_eq!(s["locations"]["wh"]["reserved"], 1, "{s}");
+
+    // A delivery that is not ShipHero's is refused and changes nothing.
+    let (headers, body) = w.wms.webhook(shipment_update(
+        1,
+        "Shopify Store",
+        &SAMPLE_ORDER_ID.to_string(),
+        &[(&SAMPLE_LINE_ID.to_string(), "MUG", 1)],
+    ));
+    let forged: Vec<(String, String)> = headers
+        .into_iter()
+        .map(|(n, v)| match n.as_str() {
+            "X-ShipHero-HMAC-SHA256" => (n, "bm90IHRoZSBzaWduYXR1cmU=".to_owned()),
+            _ => (n, v),
+        })
+        .collect();
+    let (status, answer) = deliver(&w.api, "wms", &forged, &body).await;
+    assert_eq!(status, 401, "{answer}");
+    assert_eq!(stock(&w.api).await["locations"]["wh"]["reserved"], 1);
+
+    // ShipHero ships it: its on-hand drops when the label is made (its updated_at, before
+    // the webhook), then Shipment Update names the Shopify order and line it fulfils.
+    w.wms.count(WAREHOUSE, "MUG", 19, "2026-11-23T09:00:00Z");
+    let (headers, body) = w.wms.webhook(shipment_update(
+        315_518_042,
+        "Shopify Store",
+        &SAMPLE_ORDER_ID.to_string(),
+        &[(&SAMPLE_LINE_ID.to_string(), "MUG", 1)],
+    ));
+    let (status, answer) = deliver(&w.api, "wms", &headers, &body).await;
+    assert_eq!(status, 200, "{answer}");
+    let key = format!("shopify-main/{SAMPLE_ORDER_ID}/{SAMPLE_LINE_ID}");
+    let mut last = Value::Null;
+    for _ in 0..400 {
+        last = stock(&w.api).await;
+        let closed = last["reservations"].as_array().is_some_and(|r| {
+            r.iter()
+                .any(|r| r["key"] == key.as_str() && r["state"] == "fulfilled")
+        });
+        if closed
+            && last["locations"]["wh"]["on_hand"] == 19
+            && last["locations"]["wh"]["reserved"] == 0
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(last["locations"]["wh"]["on_hand"], 19, "{last}");
+    assert_eq!(
+        last["locations"]["wh"]["reserved"], 0,
+        "released once the count caught up: {last}"
+    );
+    assert_eq!(
+        last["locations"]["wh"]["available"], 19,
+        "the unit is counted once: {last}"
+    );
+
+    // Delivered again: a duplicate; nothing moves. The outlet stays at 19, never 18.
+    let (status, _) = deliver(&w.api, "wms", &headers, &body).await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(w.outlet.level("MUG"), Some(19));
+    assert_eq!(w.shop.level(MUG_ITEM, SHOPIFY_WH), Some(19));
+    assert_eq!(stock(&w.api).await["locations"]["wh"]["available"], 19);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_snapshot_after_a_cycle_count_corrects_every_channel() {
+    let w = world(20).await;
+    eventually("ShipHero's 20 reaches both channels", || {
+        w.outlet.level("MUG") == Some(20) && w.shop.level(MUG_ITEM, SHOPIFY_WH) == Some(20)
+    })
+    .await;
+
+    // The 3PL's first snapshot: 7 at its west warehouse. Both channels sell from it.
+    w.drop
+        .csv(
+            "stock-0900.csv",
+            &[CsvRow::new("MUG", 7, "WEST", "2026-11-23T09:00:00Z")],
+        )
+        .expect("drop");
+    eventually("the 3PL's 7 reaches both channels", || {
+        w.outlet.level("MUG") == Some(27) && w.shop.level(MUG_ITEM, SHOPIFY_WH) == Some(27)
+    })
+    .await;
+
+    // A cycle count finds 4: the next snapshot corrects every channel.
+    w.drop
+        .csv(
+            "stock-1000.csv",
+            &[
+                CsvRow::new("MUG", 4, "WEST", "2026-11-23T10:00:00Z"),
+                CsvRow::malformed("CAP", "WEST", "2026-11-23T10:00:00Z"),
+            ],
+        )
+        .expect("drop");
+    eventually("the cycle count reaches both channels", || {
+        w.outlet.level("MUG") == Some(24) && w.shop.level(MUG_ITEM, SHOPIFY_WH) == Some(24)
+    })
+    .await;
+
+    // A late copy of the older snapshot is refused and changes nothing.
+    w.drop
+        .csv(
+            "stock-0900-late.csv",
+            &[CsvRow::new("MUG", 7, "WEST", "2026-11-23T09:00:00Z")],
+        )
+        .expect("drop");
+    let rejected = w.site.dir.path().join("drop").join("rejected");
+    eventually("the stale snapshot is rejected", || {
+        std::fs::read_dir(&rejected).is_ok_and(|d| {
+            d.filter_map(Result::ok).any(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .ends_with("stock-0900-late.csv.reason.txt")
+            })
+        })
+    })
+    .await;
+    assert_eq!(w.api.on_hand("MUG", "wh-west").await, 4);
+    assert_eq!(w.outlet.level("MUG"), Some(24));
+}
