@@ -1,8 +1,10 @@
 //! What each channel should show for a SKU, from its locations' ATP. Pure.
 //!
 //! `pooled`: the sum of the ATP of the locations the channel sells from, minus the channel's
-//! buffer (fixed or adaptive, [`buffer`]), never below 0. (`strict` escrow shares come with
-//! the sync engine.)
+//! buffer (fixed or adaptive, [`buffer`]), never below 0. `strict` ([`strict`]): the sum of
+//! the channel's escrow shares of its locations' ATP, minus its buffer.
+
+pub mod strict;
 
 use std::collections::BTreeMap;
 
@@ -49,6 +51,7 @@ pub fn availability(
         .map(|id| (id.clone(), state.stock_at(id, config.safety(sku, id))))
         .collect();
     let total = locations.values().map(|s| s.available).sum();
+    let shares = strict::shares(state, config, &locations);
     let channels = config
         .channels
         .iter()
@@ -62,10 +65,11 @@ pub fn availability(
             let buffer = buffer::buffer(sku, id, state, config, conditions);
             let available = match channel.policy {
                 Policy::Pooled => pooled.saturating_sub(buffer).max(0),
+                Policy::Strict => strict::number(&shares, id, buffer),
             };
             let number = ChannelNumber {
                 available,
-                policy: "pooled",
+                policy: channel.policy.name(),
                 buffer,
                 locations: channel.sells_from.clone(),
             };

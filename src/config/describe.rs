@@ -275,6 +275,7 @@ impl Policy {
     pub fn name(self) -> &'static str {
         match self {
             Self::Pooled => "pooled",
+            Self::Strict => "strict",
         }
     }
 }

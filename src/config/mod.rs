@@ -16,6 +16,7 @@ mod kits;
 mod lines;
 mod raw;
 mod secrets;
+mod strict;
 mod validate;
 
 #[cfg(test)]
@@ -190,6 +191,9 @@ pub enum Policy {
     /// Sum of the locations' ATP minus the channel's buffer.
     #[default]
     Pooled,
+    /// An escrow share of its location's ATP, so strict channels selling from one location
+    /// never together show more than is there (see `allocation::strict`).
+    Strict,
 }
 
 /// The kinds of channel this build can run; matched exhaustively in one place.

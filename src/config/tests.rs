@@ -419,16 +419,70 @@ fn a_generic_channel_needs_its_webhook_secret() {
 }
 
 #[test]
-fn only_the_pooled_policy_runs() {
+fn strict_is_accepted_and_shown_by_check_config() {
     let source = edit(
         "sells_from = [\"wh-east\"]",
         "sells_from = [\"wh-east\"]\npolicy = \"strict\"",
+    );
+    let config = parse(&source).expect("valid");
+    let wms = &config.channels[&ChannelId::new("wms-east").expect("id")];
+    assert_eq!(wms.policy, Policy::Strict);
+    assert!(
+        config.describe().contains("policy: strict"),
+        "{}",
+        config.describe()
+    );
+}
+
+#[test]
+fn an_unknown_policy_names_the_available_ones() {
+    let source = edit(
+        "sells_from = [\"wh-east\"]",
+        "sells_from = [\"wh-east\"]\npolicy = \"fair\"",
     );
     assert_only_problem(
         &source,
         23,
         "channels.wms-east.policy",
-        "policy \"strict\" is not available in this build yet (available: pooled)",
+        "unknown policy \"fair\" (available: pooled, strict)",
+    );
+}
+
+#[test]
+fn a_strict_channel_sells_from_one_location() {
+    let source = edit(
+        "sells_from = [\"wh-east\"]",
+        "sells_from = [\"wh-east\", \"store-downtown\"]\npolicy = \"strict\"",
+    );
+    assert_only_problem(
+        &source,
+        22,
+        "channels.wms-east.sells_from",
+        "a strict channel sells from exactly one location (it has 2)",
+    );
+}
+
+#[test]
+fn a_pooled_channel_may_not_share_a_strict_location_unless_it_owns_it() {
+    let web = "[channels.web-shop]\nkind = \"generic\"\n\
+               webhook_secret = { env = \"OMNISTOCK_WEB_SHOP_SECRET\" }\n\
+               sells_from = [\"store-downtown\"]\npolicy = \"strict\"\n";
+    // The store's own till (its owner, pooled) sells there too: allowed.
+    let owner_alongside = format!("{BASE}{web}");
+    parse(&owner_alongside).expect("the owner may sell its own location");
+    let other = format!(
+        "{}{}",
+        edit(
+            "sells_from = [\"wh-east\"]",
+            "sells_from = [\"wh-east\", \"store-downtown\"]"
+        ),
+        web
+    );
+    let found = errors(&other);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].contains("channels.web-shop.policy: strict channel web-shop shares location store-downtown with pooled channel wms-east"),
+        "{found:#?}"
     );
 }
 

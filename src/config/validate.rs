@@ -67,9 +67,7 @@ const SUPPORTED_KINDS: &[&str] = &[
 /// Kinds the design names that this build does not run yet.
 const PLANNED_KINDS: &[&str] = &["warehouse"];
 /// The policies this build runs.
-const SUPPORTED_POLICIES: &[&str] = &["pooled"];
-/// Policies the design names that this build does not run yet.
-const PLANNED_POLICIES: &[&str] = &["strict"];
+const SUPPORTED_POLICIES: &[&str] = &["pooled", "strict"];
 const CLEAR_TEXT: &str = "secrets are never written in the config in clear; \
                           use { env = \"…\" } or { credential = \"…\" }";
 
@@ -99,6 +97,13 @@ pub(super) fn validate(raw: RawConfig, ctx: &Context<'_>) -> Result<Config, Vec<
     let channels = c.channels(&root.key("channels"), &raw.channels, &raw.locations);
     let skus = c.skus(&root.key("skus"), &raw.skus, &raw.locations, &raw.channels);
     let kits = c.kits(&root.key("kits"), &raw.kits);
+    if let (Some(channels), Some(locations)) = (&channels, &locations) {
+        c.found.extend(super::strict::check(
+            &root.key("channels"),
+            channels,
+            locations,
+        ));
+    }
 
     let Checker { found, .. } = c;
     match (
@@ -858,9 +863,7 @@ fn policy(raw: Option<&str>) -> Result<Policy, String> {
     let supported = SUPPORTED_POLICIES.join(", ");
     match raw {
         None | Some("pooled") => Ok(Policy::Pooled),
-        Some(p) if PLANNED_POLICIES.contains(&p) => Err(format!(
-            "policy {p:?} is not available in this build yet (available: {supported})"
-        )),
+        Some("strict") => Ok(Policy::Strict),
         Some(p) => Err(format!("unknown policy {p:?} (available: {supported})")),
     }
 }

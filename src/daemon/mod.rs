@@ -169,6 +169,7 @@ pub async fn run_until(
     systemd::ready("running");
 
     let watchdog = tokio::spawn(systemd::watchdog(ingest.clone()));
+    let replans = crate::sync::escrow::forward_replans(engine.published.escrow(), ingest.clone());
     drop(ingest);
     let (stop_tx, stop_rx) = watch::channel(false);
     let stop_tx = Arc::new(stop_tx);
@@ -211,6 +212,7 @@ pub async fn run_until(
         }
     }
     watchdog.abort();
+    replans.abort();
     signals.abort();
     asked.abort();
     sampler.abort();

@@ -36,6 +36,7 @@ use crate::kits;
 use crate::metrics::{EventLabels, Metrics};
 use crate::state::{Actor, Effect, Input, SkuState};
 use crate::store::{Commit, NewEvent, OutboxEntry, Published, Store, StoreError, SyncStats};
+use crate::sync::escrow::CapInput;
 use crate::sync::plan::{OwnMark, Planner};
 
 /// A checkpoint starts sooner once this many SKUs changed since the last one.
@@ -483,15 +484,28 @@ impl Writer {
                     .plan_kits(config, &kits, &states, &moved, now),
             );
         }
+        for (channel, sku, value) in &published {
+            let before = book.get(&(channel.clone(), sku.clone()));
+            let by = before.map_or(0, |b| value.quantity - b.quantity);
+            self.sync.published.escrow().own_moved(channel, sku, by);
+        }
+        let after_own = |c: &ChannelId, s: &Sku| {
+            let moved = published.iter().find(|(mc, ms, _)| mc == c && ms == s);
+            moved
+                .map(|(_, _, p)| p.quantity)
+                .or_else(|| book.get(&(c.clone(), s.clone())).map(|p| p.quantity))
+        };
+        let outbox = self.cap_strict(outbox, config, &after_own, &moved);
         let commit = Commit {
             events: &group.logged,
             outbox: &outbox,
             published: &published,
         };
-        let seqs = self
-            .store
-            .commit(&commit)
-            .map_err(|e| self.store_failed(&e, group.logged.len()))?;
+        let escrow = self.sync.published.escrow().clone();
+        let seqs = self.store.commit(&commit).map_err(|e| {
+            escrow.unplanned(&outbox);
+            self.store_failed(&e, group.logged.len())
+        })?;
         if let Some(&last) = seqs.last() {
             self.checkpoints.committed = last;
         }
@@ -501,6 +515,28 @@ impl Writer {
         drop(book);
         self.sync.planner.planned(&outbox);
         Ok(channels_of(&outbox))
+    }
+
+    /// Caps strict channels' raises by what their givers still hold, and counts the entries
+    /// as pending before they are committed (`sync::escrow`).
+    fn cap_strict(
+        &self,
+        outbox: Vec<OutboxEntry>,
+        config: &Config,
+        published: &dyn Fn(&ChannelId, &Sku) -> Option<i64>,
+        moved: &[(ChannelId, Sku)],
+    ) -> Vec<OutboxEntry> {
+        let escrow = self.sync.published.escrow();
+        let input = CapInput {
+            config,
+            states: &self.states,
+            published,
+            moved,
+        };
+        let planner = &self.sync.planner;
+        let outbox = escrow.cap(outbox, &input, |c, s| planner.last_planned(c, s));
+        escrow.planned(&outbox);
+        outbox
     }
 
     /// Plans every SKU for every pushing channel, as one commit without events.
@@ -532,6 +568,13 @@ impl Writer {
                 .filter_map(|sku| self.states.get_key_value(sku));
             self.sync.planner.plan(&config, states, moved, now)
         };
+        let published = self.sync.published.clone();
+        let outbox = {
+            let book = published.lock();
+            let now_published =
+                |c: &ChannelId, s: &Sku| book.get(&(c.clone(), s.clone())).map(|p| p.quantity);
+            self.cap_strict(outbox, &config, &now_published, moved)
+        };
         if outbox.is_empty() {
             return Ok(0);
         }
@@ -540,9 +583,10 @@ impl Writer {
             outbox: &outbox,
             published: &[],
         };
-        self.store
-            .commit(&commit)
-            .map_err(|e| self.store_failed(&e, 0))?;
+        self.store.commit(&commit).map_err(|e| {
+            published.escrow().unplanned(&outbox);
+            self.store_failed(&e, 0)
+        })?;
         self.sync.planner.planned(&outbox);
         self.sync().await?;
         self.sync.waker.wake(channels_of(&outbox).iter());

@@ -8,18 +8,32 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use omnistock_sdk::{ChannelId, Sku, Timestamp};
 use serde::Serialize;
 
+use super::escrow::Escrow;
 use crate::store::Published;
 
 /// Published values per channel and SKU. Changes are made under the lock *and* written to the
-/// store before it is released.
+/// store before it is released. It carries the strict channels' escrow ledger, which the
+/// writer and the pushers share the same way (lock order: this book, then the escrow).
 #[derive(Clone, Default)]
-pub struct PublishedBook(Arc<Mutex<HashMap<(ChannelId, Sku), Published>>>);
+pub struct PublishedBook(Arc<Mutex<HashMap<(ChannelId, Sku), Published>>>, Escrow);
 
 impl PublishedBook {
     pub fn from_store(values: Vec<(ChannelId, Sku, Published)>) -> Self {
-        Self(Arc::new(Mutex::new(
-            values.into_iter().map(|(c, s, p)| ((c, s), p)).collect(),
-        )))
+        Self(
+            Arc::new(Mutex::new(
+                values.into_iter().map(|(c, s, p)| ((c, s), p)).collect(),
+            )),
+            Escrow::default(),
+        )
+    }
+
+    /// The book with `escrow` as its ledger.
+    pub fn with_escrow(self, escrow: Escrow) -> Self {
+        Self(self.0, escrow)
+    }
+
+    pub fn escrow(&self) -> &Escrow {
+        &self.1
     }
 
     pub fn lock(&self) -> MutexGuard<'_, HashMap<(ChannelId, Sku), Published>> {

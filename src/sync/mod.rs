@@ -8,11 +8,13 @@
 //! - [`pusher`]: one task per channel draining its outbox: coalesce, prioritize, batch, rate
 //!   limit, compare-and-set, confirm, retry, dead-letter.
 //! - [`book`]: the published values and channel health shared by the writer, pushers and API.
+//! - [`escrow`]: strict channels' raises wait for the lowers that pay for them.
 //! - [`backoff`], [`connectors`]: retry delays; building connectors from config.
 
 pub mod backoff;
 pub mod book;
 pub mod connectors;
+pub mod escrow;
 #[cfg(test)]
 mod holds_tests;
 pub mod plan;
@@ -21,6 +23,8 @@ pub mod pusher;
 pub mod reconcile;
 #[cfg(test)]
 mod simulation;
+#[cfg(test)]
+mod strict_simulation;
 pub mod target;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -86,7 +90,8 @@ impl Engine {
         setup: EngineSetup,
         sides: BTreeMap<ChannelId, connectors::PushSide>,
     ) -> Result<Engine, EngineError> {
-        let published = PublishedBook::from_store(setup.store.all_published()?);
+        let published = PublishedBook::from_store(setup.store.all_published()?)
+            .with_escrow(escrow::Escrow::with_pending(&setup.store.all_pending()?));
         let paused_channels = setup.store.paused_channels()?;
         let status = StatusBoard::default();
         let (stop, stop_rx) = watch::channel(false);

@@ -151,6 +151,11 @@ impl Planner {
         entries
     }
 
+    /// The target last planned for `channel` and `sku` (or its published value at start).
+    pub fn last_planned(&self, channel: &ChannelId, sku: &Sku) -> Option<i64> {
+        self.last.get(&(channel.clone(), sku.clone())).copied()
+    }
+
     /// Like [`Planner::plan`], for kits: each kit's numbers come from its components'
     /// states (`states`), which the group may have changed.
     pub fn plan_kits(

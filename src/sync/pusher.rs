@@ -592,6 +592,14 @@ impl Pusher {
             self.attempt_bases.remove(id);
             self.unapplied.remove(id);
         }
+        let before = book.get(&key).map(|p| p.quantity);
+        self.setup.published.escrow().settled(
+            channel,
+            &flight.slot.sku,
+            ids.len(),
+            before,
+            Some(published.quantity),
+        );
         book.insert(key, published);
         let lag = (now.as_millis() - entry.created_at.as_millis()).max(0) as f64 / 1000.0;
         self.setup.status.update(&self.setup.channel, |h| {
@@ -616,6 +624,19 @@ impl Pusher {
             .store
             .dead_letter(channel, &slot.ids, reason, self.setup.clock.now())
             .map_err(Halt::Store)?;
+        let published = self
+            .setup
+            .published
+            .lock()
+            .get(&(channel.clone(), slot.sku.clone()))
+            .map(|p| p.quantity);
+        self.setup.published.escrow().settled(
+            channel,
+            &slot.sku,
+            slot.ids.len(),
+            published,
+            published,
+        );
         self.setup
             .metrics
             .dead_letters

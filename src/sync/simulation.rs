@@ -28,7 +28,7 @@ use crate::ingest::{Ingest, IngestSetup, Submission, SyncHooks};
 use crate::metrics::Metrics;
 use crate::store::Store;
 
-const SKUS: [&str; 3] = ["MUG", "TEA", "PEN"];
+pub(super) const SKUS: [&str; 3] = ["MUG", "TEA", "PEN"];
 const PUSHING: [&str; 2] = ["web", "outlet"];
 
 pub(super) fn id<T: TryFrom<String>>(text: &str) -> T
@@ -40,25 +40,33 @@ where
 
 /// A channel's system: its numbers, compare-and-set with idempotency keys, and random
 /// failures — some after the change was applied, as a timeout can be.
-struct SimChannel {
+pub(super) struct SimChannel {
     levels: Mutex<HashMap<String, i64>>,
     applied: Mutex<HashMap<String, (i64, i64)>>,
     rng: Mutex<u64>,
     fail_percent: u64,
+    /// Held while a push applies: a test holding it sees every channel between pushes.
+    world: Arc<Mutex<()>>,
 }
 
 impl SimChannel {
-    fn new(seed: u64, fail_percent: u64) -> Self {
+    pub(super) fn new(seed: u64, fail_percent: u64) -> Self {
         let levels = SKUS.iter().map(|s| ((*s).to_owned(), 0)).collect();
         Self {
             levels: Mutex::new(levels),
             applied: Mutex::new(HashMap::new()),
             rng: Mutex::new(seed | 1),
             fail_percent,
+            world: Arc::default(),
         }
     }
 
-    fn levels(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
+    /// The channel, applying its pushes under `world`.
+    pub(super) fn in_world(self, world: Arc<Mutex<()>>) -> Self {
+        Self { world, ..self }
+    }
+
+    pub(super) fn levels(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
         self.levels
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -86,7 +94,7 @@ impl SimChannel {
 }
 
 /// The engine's handle on a simulated channel; the test keeps another to sell through.
-struct SimHandle(Arc<SimChannel>, LocationId);
+pub(super) struct SimHandle(pub(super) Arc<SimChannel>, pub(super) LocationId);
 
 #[async_trait]
 impl Connector for SimHandle {
@@ -137,6 +145,11 @@ impl Connector for SimHandle {
     async fn push(&self, batch: &[PushRequest]) -> Result<Vec<PushOutcome>, ConnectorError> {
         self.0.maybe_fail()?;
         let outcomes = {
+            let _world = self
+                .0
+                .world
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let mut levels = self.0.levels();
             let mut applied = self
                 .0

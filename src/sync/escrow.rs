@@ -1,0 +1,342 @@
+//! Strict channels while pushes are in flight: a raise waits until the lowers that pay for it
+//! are confirmed, so the numbers strict channels may show never add up to more than their
+//! location's ATP (DESIGN.md "Allocation", docs/design-notes.md "strict").
+//!
+//! A strict channel *holds* `max(published, every target still pending for it)`: whatever
+//! push is in flight, it shows at most that (plus nothing: its own sales only lower it). The
+//! writer caps each planned target ([`Escrow::cap`]): a lower is always planned as is (it
+//! can only shrink the hold, once confirmed); a raise gets at most what the location's ATP
+//! leaves above the holds of every strict channel there, its own included. A raise cut short
+//! is remembered; when a pusher confirms a push that shrinks its channel's hold, the SKU is
+//! planned again for the waiting channels ([`forward_replans`]), and their pushers are woken.
+//!
+//! Pending targets are counted, not listed: the writer counts each entry it plans *before*
+//! committing it (so no pusher can settle one that is not counted yet), the pushers count
+//! the entries they confirm or dead-letter; while a channel has any pending for a SKU, the
+//! highest target planned since it last had none (its ceiling) is part of its hold.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use omnistock_sdk::{ChannelId, Sku};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, Policy};
+use crate::ingest::Ingest;
+use crate::state::SkuState;
+use crate::store::OutboxEntry;
+
+/// The shared escrow ledger: pending targets per channel and SKU, and the strict channels
+/// whose raise waits for a giver.
+#[derive(Clone, Default)]
+pub struct Escrow(Arc<Mutex<Ledger>>);
+
+#[derive(Default)]
+struct Ledger {
+    pending: HashMap<(ChannelId, Sku), Outstanding>,
+    /// Per SKU, the strict channels planned below their share.
+    waiting: HashMap<Sku, BTreeSet<ChannelId>>,
+    replans: Option<mpsc::UnboundedSender<(ChannelId, Sku)>>,
+}
+
+/// Entries planned and settled for one channel and SKU, and the highest target among those
+/// that may still be pending.
+#[derive(Clone, Copy, Debug, Default)]
+struct Outstanding {
+    planned: u64,
+    settled: u64,
+    ceiling: i64,
+}
+
+impl Escrow {
+    /// A ledger counting the entries the store still holds.
+    pub fn with_pending(pending: &[(u64, OutboxEntry)]) -> Self {
+        let escrow = Self::default();
+        escrow.planned(pending.iter().map(|(_, e)| e));
+        escrow
+    }
+
+    fn ledger(&self) -> MutexGuard<'_, Ledger> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Where the SKUs to plan again for waiting channels are sent; [`forward_replans`] reads
+    /// it. A second call replaces the first receiver.
+    pub fn replans(&self) -> mpsc::UnboundedReceiver<(ChannelId, Sku)> {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        self.ledger().replans = Some(sender);
+        receiver
+    }
+
+    /// What `channel` may show of `sku` (plus its unseen sales) whatever push lands:
+    /// `published` (0 before the first push), or higher while a higher target is pending.
+    pub fn hold(&self, channel: &ChannelId, sku: &Sku, published: Option<i64>) -> i64 {
+        hold_in(&self.ledger(), channel, sku, published)
+    }
+
+    /// Counts entries about to be committed. Call before the commit.
+    pub fn planned<'a>(&self, entries: impl IntoIterator<Item = &'a OutboxEntry>) {
+        let mut ledger = self.ledger();
+        for entry in entries {
+            let key = (entry.channel.clone(), entry.sku.clone());
+            let o = ledger.pending.entry(key).or_default();
+            o.ceiling = match o.settled >= o.planned {
+                true => entry.target,
+                false => o.ceiling.max(entry.target),
+            };
+            o.planned += 1;
+        }
+    }
+
+    /// The channel's own activity is about to move its `published` value by `by` (called
+    /// before the commit). A rise (a cancellation it restocked) moves the ceiling up with it:
+    /// a pending push that lands now shows that much more too (the pusher adds what
+    /// `published` moved since its read). A fall leaves the ceiling.
+    pub fn own_moved(&self, channel: &ChannelId, sku: &Sku, by: i64) {
+        if let Some(o) = self
+            .ledger()
+            .pending
+            .get_mut(&(channel.clone(), sku.clone()))
+        {
+            o.ceiling += by.max(0);
+        }
+    }
+
+    /// Uncounts entries whose commit failed.
+    pub fn unplanned(&self, entries: &[OutboxEntry]) {
+        let mut ledger = self.ledger();
+        for entry in entries {
+            let key = (entry.channel.clone(), entry.sku.clone());
+            if let Some(o) = ledger.pending.get_mut(&key) {
+                o.planned = o.planned.saturating_sub(1);
+                if o.settled >= o.planned {
+                    ledger.pending.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// A pusher confirmed or dead-lettered `count` entries of `sku`, and `published` moved
+    /// from `before` to `after`. If the channel's hold shrank, the SKU is planned again for
+    /// every other channel waiting on it.
+    pub fn settled(
+        &self,
+        channel: &ChannelId,
+        sku: &Sku,
+        count: usize,
+        before: Option<i64>,
+        after: Option<i64>,
+    ) {
+        let mut ledger = self.ledger();
+        let held = hold_in(&ledger, channel, sku, before);
+        let key = (channel.clone(), sku.clone());
+        if let Some(o) = ledger.pending.get_mut(&key) {
+            o.settled += count as u64;
+            if o.settled >= o.planned {
+                ledger.pending.remove(&key);
+            }
+        }
+        if hold_in(&ledger, channel, sku, after) >= held {
+            return;
+        }
+        let (Some(waiting), Some(replans)) = (ledger.waiting.get(sku), &ledger.replans) else {
+            return;
+        };
+        for receiver in waiting.iter().filter(|r| *r != channel) {
+            // A closed receiver means the daemon is stopping: nothing left to plan.
+            let _ = replans.send((receiver.clone(), sku.clone()));
+        }
+    }
+
+    /// Caps the raises among `entries` (just planned) so that, at each location, the holds of
+    /// the strict channels selling from it never sum to more than its ATP. An entry capped
+    /// down to what was last planned for its channel is dropped, unless `moved` forces it.
+    pub fn cap(
+        &self,
+        entries: Vec<OutboxEntry>,
+        input: &CapInput<'_>,
+        last: impl Fn(&ChannelId, &Sku) -> Option<i64>,
+    ) -> Vec<OutboxEntry> {
+        let strict = |c: &ChannelId| {
+            input
+                .config
+                .channels
+                .get(c)
+                .is_some_and(|c| c.policy == Policy::Strict)
+        };
+        if !entries.iter().any(|e| strict(&e.channel)) {
+            return entries;
+        }
+        let mut ledger = self.ledger();
+        let mut rooms: HashMap<(Sku, &omnistock_sdk::LocationId), i64> = HashMap::new();
+        let mut capped = Vec::with_capacity(entries.len());
+        for mut entry in entries {
+            // A kit's number comes from its components' states, not its own: not escrowed.
+            let location = input
+                .config
+                .channels
+                .get(&entry.channel)
+                .filter(|c| {
+                    c.policy == Policy::Strict && !input.config.kits.contains_key(&entry.sku)
+                })
+                .and_then(|c| c.sells_from.first());
+            let Some(location) = location else {
+                capped.push(entry);
+                continue;
+            };
+            let published = |c: &ChannelId| (input.published)(c, &entry.sku);
+            let held = hold_in(
+                &ledger,
+                &entry.channel,
+                &entry.sku,
+                published(&entry.channel),
+            );
+            let room = rooms
+                .entry((entry.sku.clone(), location))
+                .or_insert_with(|| {
+                    let atp = input.states.get(&entry.sku).map_or(0, |state| {
+                        let safety = input.config.safety(&entry.sku, location);
+                        state.stock_at(location, safety).available
+                    });
+                    let holds: i64 = input
+                        .config
+                        .channels
+                        .iter()
+                        .filter(|(_, c)| {
+                            c.policy == Policy::Strict && c.sells_from.contains(location)
+                        })
+                        .map(|(c, _)| hold_in(&ledger, c, &entry.sku, published(c)))
+                        .sum();
+                    atp - holds
+                });
+            let waiting = ledger.waiting.entry(entry.sku.clone()).or_default();
+            if entry.target > held {
+                let raise = (entry.target - held).min((*room).max(0));
+                *room -= raise;
+                if held + raise < entry.target {
+                    waiting.insert(entry.channel.clone());
+                } else {
+                    waiting.remove(&entry.channel);
+                }
+                entry.target = held + raise;
+            } else {
+                waiting.remove(&entry.channel);
+            }
+            let key = (entry.channel.clone(), entry.sku.clone());
+            if last(&entry.channel, &entry.sku) == Some(entry.target) && !input.moved.contains(&key)
+            {
+                continue;
+            }
+            capped.push(entry);
+        }
+        ledger.waiting.retain(|_, w| !w.is_empty());
+        capped
+    }
+}
+
+/// What [`Escrow::cap`] reads: the config, the SKUs' states, the published values (as the
+/// commit leaves them: a channel's own new orders already lowered them) and the pairs whose
+/// push is forced.
+pub struct CapInput<'a> {
+    pub config: &'a Config,
+    pub states: &'a HashMap<Sku, SkuState>,
+    pub published: &'a dyn Fn(&ChannelId, &Sku) -> Option<i64>,
+    pub moved: &'a [(ChannelId, Sku)],
+}
+
+fn hold_in(ledger: &Ledger, channel: &ChannelId, sku: &Sku, published: Option<i64>) -> i64 {
+    let published = published.unwrap_or(0);
+    match ledger.pending.get(&(channel.clone(), sku.clone())) {
+        Some(o) if o.planned > o.settled => published.max(o.ceiling),
+        _ => published,
+    }
+}
+
+/// Plans a SKU again for each channel the escrow says is waiting; stops when aborted (the
+/// daemon does at shutdown, before draining the writer) or when the escrow is gone.
+pub fn forward_replans(escrow: &Escrow, ingest: Ingest) -> JoinHandle<()> {
+    let mut replans = escrow.replans();
+    tokio::spawn(async move {
+        while let Some((channel, sku)) = replans.recv().await {
+            if let Err(e) = ingest.replan(channel.clone(), vec![sku.clone()]).await {
+                tracing::warn!(channel = %channel, sku = %sku, error = %e, "Planning a strict channel's raise again failed; the next change of the SKU plans it.");
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use omnistock_sdk::Timestamp;
+
+    use super::*;
+
+    fn entry(channel: &str, target: i64) -> OutboxEntry {
+        OutboxEntry {
+            channel: ChannelId::new(channel).expect("id"),
+            sku: Sku::new("MUG").expect("sku"),
+            target,
+            created_at: Timestamp::EPOCH,
+            attempt: None,
+        }
+    }
+
+    #[test]
+    fn a_pending_target_counts_in_the_hold_until_settled() {
+        let escrow = Escrow::default();
+        let (a, mug) = (
+            ChannelId::new("a").expect("id"),
+            Sku::new("MUG").expect("sku"),
+        );
+        escrow.planned([&entry("a", 9), &entry("a", 4)]);
+        assert_eq!(
+            escrow.hold(&a, &mug, Some(6)),
+            9,
+            "the higher target may still land"
+        );
+        escrow.settled(&a, &mug, 1, Some(6), Some(9));
+        assert_eq!(escrow.hold(&a, &mug, Some(9)), 9);
+        escrow.settled(&a, &mug, 1, Some(9), Some(4));
+        assert_eq!(
+            escrow.hold(&a, &mug, Some(4)),
+            4,
+            "nothing pending: what it shows"
+        );
+        escrow.planned([&entry("a", 2)]);
+        assert_eq!(
+            escrow.hold(&a, &mug, Some(4)),
+            4,
+            "a lower waits for its confirmation"
+        );
+        escrow.unplanned(&[entry("a", 2)]);
+        assert_eq!(escrow.hold(&a, &mug, Some(4)), 4);
+    }
+
+    #[test]
+    fn a_giver_that_shrinks_its_hold_replans_the_waiting_receivers() {
+        let escrow = Escrow::default();
+        let mut replans = escrow.replans();
+        let (a, mug) = (
+            ChannelId::new("a").expect("id"),
+            Sku::new("MUG").expect("sku"),
+        );
+        let b = ChannelId::new("b").expect("id");
+        escrow
+            .ledger()
+            .waiting
+            .insert(mug.clone(), BTreeSet::from([a.clone(), b.clone()]));
+        escrow.planned([&entry("b", 3)]);
+        escrow.settled(&b, &mug, 1, Some(8), Some(8));
+        assert!(
+            replans.try_recv().is_err(),
+            "a dead-lettered lower frees nothing"
+        );
+        escrow.planned([&entry("b", 3)]);
+        escrow.settled(&b, &mug, 1, Some(8), Some(3));
+        assert_eq!(replans.try_recv().ok(), Some((a, mug)));
+        assert!(replans.try_recv().is_err(), "never the giver itself");
+    }
+}
