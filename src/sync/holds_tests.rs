@@ -12,14 +12,12 @@ use omnistock_sdk::{
     LocationId, OrderId, PushForm, PushOutcome, PushRequest, Sku, StockChange, StockEvent,
     Timestamp,
 };
-use tokio::sync::watch;
 
+use super::Tuning;
 use super::connectors::PushSide;
 use super::poller::PollWaker;
 use super::simulation::{config, id};
-use super::{Engine, EngineSetup, Planner, Tuning};
-use crate::clock::SystemClock;
-use crate::ingest::{Ingest, IngestSetup, Submission, SyncHooks};
+use crate::ingest::{Ingest, Submission};
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -174,7 +172,7 @@ async fn online_orders_are_held_out_of_the_till_and_its_own_sales_and_counts_kep
     let dir = tempfile::tempdir().expect("temporary directory");
     let config = Arc::new(config(dir.path().join("state")));
     let store = Arc::new(Store::open(&config.state_dir).expect("store"));
-    let metrics = Arc::new(Metrics::new());
+    let _metrics = Arc::new(Metrics::new());
     let till = Arc::new(Till::default());
     till.set(10);
     let connector = Arc::new(TillHandle(till.clone())) as Arc<dyn Connector>;
@@ -196,35 +194,7 @@ async fn online_orders_are_held_out_of_the_till_and_its_own_sales_and_counts_kep
         unseen_sale_bound: Duration::from_millis(300),
         ..Tuning::default()
     };
-    let engine = Engine::start(
-        EngineSetup {
-            config: config.clone(),
-            store: store.clone(),
-            metrics: metrics.clone(),
-            clock: Arc::new(SystemClock),
-            tuning,
-            polls,
-            seed: 1,
-        },
-        sides,
-    )
-    .expect("engine");
-    let (_config_tx, config_rx) = watch::channel(config.clone());
-    let (ingest, _writer) = Ingest::start(IngestSetup {
-        store: store.clone(),
-        states: Vec::new(),
-        term: 1,
-        config: config_rx,
-        clock: Arc::new(SystemClock),
-        metrics,
-        checkpoint_every: crate::ingest::CHECKPOINT_EVERY,
-        sync: SyncHooks {
-            planner: Planner::new(engine.shown(), &[], &[]),
-            published: engine.published.clone(),
-            waker: engine.waker(),
-            feed: crate::feed::Feed::default(),
-        },
-    });
+    let (engine, ingest) = super::test_engine::start(&config, &store, sides, tuning, polls, 1);
     let mut world = World {
         ingest,
         store,

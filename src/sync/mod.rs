@@ -26,6 +26,8 @@ mod simulation;
 #[cfg(test)]
 mod strict_simulation;
 pub mod target;
+#[cfg(test)]
+mod test_engine;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

@@ -14,17 +14,14 @@ use omnistock_sdk::{
     OrderId, PushForm, PushOutcome, PushRequest, Sku, StockChange, StockEvent, Timestamp,
 };
 use proptest::prelude::*;
-use tokio::sync::watch;
 
 use super::connectors::PushSide;
-use super::{Engine, EngineSetup, Planner, Tuning};
 use crate::allocation;
-use crate::clock::SystemClock;
 use crate::config::{
     ApiConfig, ApiLimits, ChannelConfig, ChannelKind, Config, LocationConfig, LogFormat, Policy,
     Secret,
 };
-use crate::ingest::{Ingest, IngestSetup, Submission, SyncHooks};
+use crate::ingest::{Ingest, Submission};
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -471,7 +468,7 @@ async fn simulate(steps: Vec<Step>, seed: u64, fail_percent: u64) -> Result<(), 
     let dir = tempfile::tempdir().expect("temporary directory");
     let config = Arc::new(config(dir.path().join("state")));
     let store = Arc::new(Store::open(&config.state_dir).expect("store"));
-    let metrics = Arc::new(Metrics::new());
+    let _metrics = Arc::new(Metrics::new());
     let channels: BTreeMap<String, Arc<SimChannel>> = PUSHING
         .iter()
         .enumerate()
@@ -501,43 +498,14 @@ async fn simulate(steps: Vec<Step>, seed: u64, fail_percent: u64) -> Result<(), 
             )
         })
         .collect();
-    let tuning = Tuning {
-        backoff_base: Duration::from_millis(2),
-        backoff_max: Duration::from_millis(20),
-        unhealthy_after: 5,
-        idle_poll: Duration::from_millis(20),
-        rise_grace: Duration::from_millis(150),
-        unseen_sale_bound: Duration::from_secs(60),
-    };
-    let engine = Engine::start(
-        EngineSetup {
-            config: config.clone(),
-            store: store.clone(),
-            metrics: metrics.clone(),
-            clock: Arc::new(SystemClock),
-            tuning,
-            polls: super::poller::PollWaker::default(),
-            seed,
-        },
+    let (engine, ingest) = super::test_engine::start(
+        &config,
+        &store,
         sides,
-    )
-    .expect("engine");
-    let (_config_tx, config_rx) = watch::channel(config.clone());
-    let (ingest, _writer) = Ingest::start(IngestSetup {
-        store: store.clone(),
-        states: Vec::new(),
-        term: 1,
-        config: config_rx,
-        clock: Arc::new(SystemClock),
-        metrics,
-        checkpoint_every: crate::ingest::CHECKPOINT_EVERY,
-        sync: SyncHooks {
-            planner: Planner::new(engine.shown(), &[], &[]),
-            published: engine.published.clone(),
-            waker: engine.waker(),
-            feed: crate::feed::Feed::default(),
-        },
-    });
+        super::test_engine::fast_tuning(),
+        super::poller::PollWaker::default(),
+        seed,
+    );
     let mut world = World {
         ingest,
         channels,

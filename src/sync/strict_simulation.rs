@@ -13,16 +13,13 @@ use omnistock_sdk::{
     ChannelId, Connector, LocationId, OrderId, Sku, StockChange, StockEvent, Timestamp,
 };
 use proptest::prelude::*;
-use tokio::sync::watch;
 
 use super::connectors::PushSide;
 use super::escrow::forward_replans;
 use super::simulation::{SKUS, SimChannel, SimHandle, id};
-use super::{Engine, EngineSetup, Planner, Tuning};
 use crate::allocation;
-use crate::clock::SystemClock;
 use crate::config::{ApiLimits, ChannelConfig, ChannelKind, Config, Policy, Secret};
-use crate::ingest::{Ingest, IngestSetup, Submission, SyncHooks};
+use crate::ingest::{Ingest, Submission};
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -363,7 +360,7 @@ async fn simulate(
     let dir = tempfile::tempdir().expect("temporary directory");
     let config = Arc::new(config(dir.path().join("state"), c_at_wh));
     let store = Arc::new(Store::open(&config.state_dir).expect("store"));
-    let metrics = Arc::new(Metrics::new());
+    let _metrics = Arc::new(Metrics::new());
     let world_lock = Arc::new(Mutex::new(()));
     let channels: BTreeMap<&'static str, Arc<SimChannel>> = STRICT
         .iter()
@@ -393,43 +390,14 @@ async fn simulate(
             (id(name), side)
         })
         .collect();
-    let tuning = Tuning {
-        backoff_base: Duration::from_millis(2),
-        backoff_max: Duration::from_millis(20),
-        unhealthy_after: 5,
-        idle_poll: Duration::from_millis(20),
-        rise_grace: Duration::from_millis(150),
-        unseen_sale_bound: Duration::from_secs(60),
-    };
-    let engine = Engine::start(
-        EngineSetup {
-            config: config.clone(),
-            store: store.clone(),
-            metrics: metrics.clone(),
-            clock: Arc::new(SystemClock),
-            tuning,
-            polls: super::poller::PollWaker::default(),
-            seed,
-        },
+    let (engine, ingest) = super::test_engine::start(
+        &config,
+        &store,
         sides,
-    )
-    .expect("engine");
-    let (_config_tx, config_rx) = watch::channel(config.clone());
-    let (ingest, _writer) = Ingest::start(IngestSetup {
-        store: store.clone(),
-        states: Vec::new(),
-        term: 1,
-        config: config_rx,
-        clock: Arc::new(SystemClock),
-        metrics,
-        checkpoint_every: crate::ingest::CHECKPOINT_EVERY,
-        sync: SyncHooks {
-            planner: Planner::new(engine.shown(), &[], &[]),
-            published: engine.published.clone(),
-            waker: engine.waker(),
-            feed: crate::feed::Feed::default(),
-        },
-    });
+        super::test_engine::fast_tuning(),
+        super::poller::PollWaker::default(),
+        seed,
+    );
     let replans = forward_replans(engine.published.escrow(), ingest.clone());
     let mut world = World {
         ingest,
