@@ -77,7 +77,8 @@ kind = "file_feed"
 directory = "drop"
 columns = {{ sku = "item", quantity = "on_hand", location = "warehouse", time = "as_of" }}
 locations = {{ "WEST" = "wh-west" }}
-poll_interval_secs = 1
+# An hour: the drop folder is watched, so a file is picked up when it lands.
+poll_interval_secs = 3600
 sells_from = ["wh-west"]
 
 [channels.shopify-main]

@@ -91,6 +91,8 @@ impl Pollers {
             let Some(wake) = waker.0.get(channel).cloned() else {
                 continue;
             };
+            let notify = wake.clone();
+            connector.watch(Arc::new(move || notify.notify_one()));
             let poller = Poller {
                 channel: channel.clone(),
                 connector: connector.clone(),

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use omnistock_sdk::{
-    Capabilities, Connector, ConnectorError, EventId, ItemLevel, ItemRef, ListPage, PollPage,
-    PushOutcome, PushRequest, StockChange, StockEvent, Timestamp, Unmapped,
+    Capabilities, Connector, ConnectorError, EventId, ItemLevel, ItemRef, ListPage, PollNow,
+    PollPage, PushOutcome, PushRequest, StockChange, StockEvent, Timestamp, Unmapped,
 };
 use sha2::{Digest, Sha256};
 
@@ -41,6 +41,8 @@ pub struct FileFeedConnector {
     /// The last file parsed, by content hash: a large snapshot is parsed once, not per page.
     cache: Mutex<Option<Loaded>>,
     progress: Mutex<Option<Progress>>,
+    /// Watches the folder once the daemon's poller asked (kept alive here).
+    watcher: Mutex<Option<notify::RecommendedWatcher>>,
 }
 
 fn io_error(action: String) -> impl FnOnce(std::io::Error) -> ConnectorError {
@@ -62,6 +64,7 @@ impl FileFeedConnector {
             settings,
             cache: Mutex::new(None),
             progress: Mutex::new(None),
+            watcher: Mutex::new(None),
         })
     }
 
@@ -351,6 +354,11 @@ impl Connector for FileFeedConnector {
 
     async fn poll(&self, cursor: Option<String>) -> Result<PollPage, ConnectorError> {
         self.poll_folder(cursor).await
+    }
+
+    fn watch(&self, poll_now: PollNow) {
+        let watcher = crate::watch::watch(&self.settings.channel, self.folder.root(), poll_now);
+        *self.watcher.lock().unwrap_or_else(|p| p.into_inner()) = watcher;
     }
 
     fn poll_interval(&self) -> Option<Duration> {

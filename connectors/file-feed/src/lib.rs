@@ -29,6 +29,7 @@ pub mod fake;
 pub mod folder;
 pub mod settings;
 pub mod snapshot;
+pub mod watch;
 
 pub use connector::FileFeedConnector;
 pub use settings::{Columns, FileFeedSettings, Format};

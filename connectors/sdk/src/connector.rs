@@ -13,6 +13,9 @@ use crate::error::ConnectorError;
 use crate::event::StockEvent;
 use crate::ids::{ItemRef, LocationId, Sku};
 
+/// Asks the daemon to poll a channel now; see [`Connector::watch`].
+pub type PollNow = std::sync::Arc<dyn Fn() + Send + Sync>;
+
 /// How a channel lets us change the number it shows, safest first (DESIGN.md rule 6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum PushForm {
@@ -231,6 +234,14 @@ pub trait Connector: Send + Sync {
             "polling from {}: this connector does not poll",
             cursor.as_deref().unwrap_or("the start")
         )))
+    }
+
+    /// Called once when the daemon starts the channel's poller: a connector that learns of
+    /// changes by itself (a watched folder) calls `poll_now` to have the daemon poll at once
+    /// rather than at the next interval, which stays the fallback. The default watches
+    /// nothing.
+    fn watch(&self, poll_now: PollNow) {
+        let _ = poll_now;
     }
 
     /// How long to wait between polls when the last page said no more are waiting; `None`

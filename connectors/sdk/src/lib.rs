@@ -176,8 +176,8 @@ pub mod signature;
 pub mod time;
 
 pub use connector::{
-    Capabilities, Connector, DeltaRequest, ItemLevel, ListPage, ListReport, PollPage, PushForm,
-    PushOutcome, PushRequest, Unmapped, WebhookReport,
+    Capabilities, Connector, DeltaRequest, ItemLevel, ListPage, ListReport, PollNow, PollPage,
+    PushForm, PushOutcome, PushRequest, Unmapped, WebhookReport,
 };
 pub use error::{ConnectorError, InvalidId};
 pub use event::{StockChange, StockEvent};
