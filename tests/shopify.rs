@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Api, Site, WMS_SECRET, counted, event, eventually};
+use common::{Api, Daemon, Site, WMS_SECRET, counted, event, eventually};
 use omnistock_generic::fake::FakeReceiver;
 use omnistock_shopify::fake::FakeShopify;
 use serde_json::Value;
@@ -266,12 +266,14 @@ async fn connect_registers_the_webhooks_once() {
     assert_eq!(shop.subscriptions().len(), subscriptions.len());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_shopify_pos_that_owns_its_store_counts_it_and_is_never_pushed_its_own_number() {
+/// Shopify (its POS) owns the warehouse, where it counts `mug` MUGs; the outlet sells from it.
+async fn shopify_pos_owns_the_warehouse(
+    mug: i64,
+) -> (FakeShopify, FakeReceiver, Site, Daemon, Api) {
     let shop = FakeShopify::builder()
         .access_token(TOKEN)
         .webhook_secret(CLIENT_SECRET)
-        .variant("MUG", MUG_ITEM, &[(SHOPIFY_WH, 7)])
+        .variant("MUG", MUG_ITEM, &[(SHOPIFY_WH, mug)])
         .start()
         .await;
     let outlet = FakeReceiver::builder("outlet", WMS_SECRET)
@@ -286,6 +288,12 @@ async fn a_shopify_pos_that_owns_its_store_counts_it_and_is_never_pushed_its_own
         ("OMNISTOCK_TEST_SHOPIFY_SECRET", CLIENT_SECRET),
     ]);
     let api = Api::new(&daemon.url);
+    (shop, outlet, site, daemon, api)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shopify_pos_that_owns_its_store_counts_it_and_is_never_pushed_its_own_number() {
+    let (shop, outlet, _site, _daemon, api) = shopify_pos_owns_the_warehouse(7).await;
 
     // Shopify POS counts 7 at the location it owns: that is its on hand.
     let (headers, body) = shop.webhook(
@@ -322,24 +330,7 @@ async fn a_shopify_pos_that_owns_its_store_counts_it_and_is_never_pushed_its_own
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owners_count_no_webhook_brought_is_merged_by_reconciliation_at_start() {
-    let shop = FakeShopify::builder()
-        .access_token(TOKEN)
-        .webhook_secret(CLIENT_SECRET)
-        .variant("MUG", MUG_ITEM, &[(SHOPIFY_WH, 9)])
-        .start()
-        .await;
-    let outlet = FakeReceiver::builder("outlet", WMS_SECRET)
-        .level("MUG", 0)
-        .start()
-        .await;
-    let site = Site::with_config(
-        &config(&shop, &outlet).replace("owner = \"wms\"", "owner = \"shopify-main\""),
-    );
-    let daemon = site.start_with_env(&[
-        ("OMNISTOCK_TEST_SHOPIFY_TOKEN", TOKEN),
-        ("OMNISTOCK_TEST_SHOPIFY_SECRET", CLIENT_SECRET),
-    ]);
-    let api = Api::new(&daemon.url);
+    let (shop, outlet, _site, _daemon, api) = shopify_pos_owns_the_warehouse(9).await;
 
     // No webhook at all: the listing at start is the owner's count.
     eventually("the outlet shows the owner's 9", || {
