@@ -1056,7 +1056,7 @@ fn a_square_owner_is_pushed_holds_at_its_store() {
     let pos = ChannelId::new("pos-downtown").expect("id");
     let side = &built.push[&pos];
     assert!(
-        side.holds,
+        matches!(side.shown, crate::sync::plan::Shown::Holds(_)),
         "Square owns store-downtown: it is pushed holds there"
     );
     assert_eq!(

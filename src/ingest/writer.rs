@@ -19,7 +19,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use omnistock_sdk::{ChannelId, EventId, Sku, Timestamp};
+use omnistock_sdk::{ChannelId, EventId, LocationId, Sku, StockChange, Timestamp};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -105,6 +105,9 @@ struct Group {
     seen: HashSet<(ChannelId, EventId)>,
     /// Each pushing channel's own sold units per touched SKU, before the group.
     own_before: HashMap<(ChannelId, Sku), OwnMark>,
+    /// On hand moved by operators' adjustments in this group, per SKU and location: not the
+    /// owner's own change, so an owner pushed at that location is told of it.
+    manual_moves: HashMap<(Sku, LocationId), i64>,
     /// Each pushing channel's own sold kits, per kit whose first component was touched.
     kits_before: HashMap<(ChannelId, Sku), i64>,
 }
@@ -417,7 +420,16 @@ impl Writer {
                         event,
                     };
                     group.inputs.push((actor_index, submission.manual));
-                    match state.apply(&input, config) {
+                    let effect = state.apply(&input, config);
+                    if let (true, Effect::Changed, StockChange::Adjusted { location, by, .. }) =
+                        (submission.manual, &effect, &event.change)
+                    {
+                        *group
+                            .manual_moves
+                            .entry((event.sku.clone(), location.clone()))
+                            .or_default() += by;
+                    }
+                    match effect {
                         Effect::Changed => Outcome::Accepted,
                         Effect::Unchanged => Outcome::Unchanged,
                         Effect::Ignored(reason) => Outcome::Ignored { reason },
@@ -700,7 +712,15 @@ fn own_moves(
         else {
             continue;
         };
-        if let Some(quantity) = planner.published_after_own(state, channel, *before, value.quantity)
+        let manual = |location: &LocationId| {
+            group
+                .manual_moves
+                .get(&(sku.clone(), location.clone()))
+                .copied()
+                .unwrap_or(0)
+        };
+        if let Some(quantity) =
+            planner.published_after_own(state, channel, *before, value.quantity, &manual)
         {
             moved.push((
                 channel.clone(),

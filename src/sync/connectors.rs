@@ -14,6 +14,7 @@ use omnistock_square::{SquareConnector, SquareSettings};
 use omnistock_woocommerce::{WooConnector, WooSettings};
 
 use super::EngineError;
+use super::plan::Shown;
 use super::reconcile::{PushedAt, Reconciled};
 use crate::config::{ApiLimits, ChannelConfig, ChannelKind, Config};
 
@@ -37,8 +38,9 @@ pub struct PushSide {
     pub connector: Arc<dyn Connector>,
     pub limiter: Limiter,
     pub location: LocationId,
-    /// The channel owns `location` and is pushed holds there ([`super::plan::Shown::Holds`]).
-    pub holds: bool,
+    /// What it is made to show: its allocation, or at a location it owns, holds or our
+    /// adjustments ([`Shown`]).
+    pub shown: Shown,
     /// Told when the channel's first listing is done: its connector then knows the
     /// channel's item ids, and the pusher starts. `None`: start at once.
     pub listed: Option<tokio::sync::watch::Receiver<bool>>,
@@ -69,7 +71,7 @@ impl Connectors {
                     limiter: side.limiter.clone(),
                     pushed_at: Some(PushedAt {
                         location: side.location.clone(),
-                        holds: side.holds,
+                        holds: matches!(side.shown, Shown::Holds(_)),
                     }),
                     listed: Some(listed),
                 },
@@ -135,22 +137,31 @@ pub fn build_all(config: &Config) -> Result<Connectors, EngineError> {
             .locations
             .get(&location)
             .is_some_and(|l| &l.owner == id);
-        let takes_holds = connector.takes_holds()
-            && connector
-                .capabilities()
-                .push_forms
-                .contains(&PushForm::Delta);
-        if owns && !takes_holds {
-            not_pushing(id, &location);
-            continue;
-        }
+        let takes_deltas = connector
+            .capabilities()
+            .push_forms
+            .contains(&PushForm::Delta);
+        let shown_at_owned = match (connector.takes_holds(), connector.takes_adjustments()) {
+            _ if !takes_deltas => None,
+            (true, _) => Some(Shown::Holds(location.clone())),
+            (false, true) => Some(Shown::Mirror(location.clone())),
+            (false, false) => None,
+        };
+        let shown = match (owns, shown_at_owned) {
+            (false, _) => Shown::Allocation,
+            (true, Some(shown)) => shown,
+            (true, None) => {
+                not_pushing(id, &location);
+                continue;
+            }
+        };
         built.push.insert(
             id.clone(),
             PushSide {
                 connector,
                 limiter,
                 location,
-                holds: owns,
+                shown,
                 listed: None,
             },
         );

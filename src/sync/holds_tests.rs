@@ -13,12 +13,12 @@ use omnistock_sdk::{
     Timestamp,
 };
 
-use super::Tuning;
 use super::connectors::PushSide;
 use super::poller::PollWaker;
 use super::simulation::{config, id};
+use super::{Engine, Tuning};
 use crate::ingest::{Ingest, Submission};
-use crate::metrics::Metrics;
+
 use crate::store::Store;
 
 /// The store's POS: one number for MUG, moved by deltas applied once per idempotency key.
@@ -117,10 +117,26 @@ struct World {
     store: Arc<Store>,
     till: Arc<Till>,
     next: i64,
+    _dir: tempfile::TempDir,
 }
 
 impl World {
     async fn post(&mut self, channel: &str, change: StockChange) {
+        self.submit(channel, false, change).await;
+    }
+
+    /// An operator's adjustment, as `omnistock adjust` makes it.
+    async fn adjust(&mut self, by: i64) {
+        let change = StockChange::Adjusted {
+            location: id("store"),
+            by,
+            reason: "cycle count".into(),
+        };
+        self.submit(crate::ingest::MANUAL_CHANNEL, true, change)
+            .await;
+    }
+
+    async fn submit(&mut self, channel: &str, manual: bool, change: StockChange) {
         self.next += 1;
         let event = StockEvent {
             id: id(&format!("e{}", self.next)),
@@ -131,7 +147,7 @@ impl World {
         self.ingest
             .submit(Submission {
                 channel: id(channel),
-                manual: false,
+                manual,
                 events: vec![event],
             })
             .await
@@ -167,12 +183,11 @@ fn opened(order: &str, quantity: u32) -> StockChange {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn online_orders_are_held_out_of_the_till_and_its_own_sales_and_counts_kept() {
+/// The store's POS, owning `store`, pushed as `shown`; the till starts at 10.
+fn start(shown: super::plan::Shown) -> (World, Engine, Arc<tokio::sync::Notify>) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let config = Arc::new(config(dir.path().join("state")));
     let store = Arc::new(Store::open(&config.state_dir).expect("store"));
-    let _metrics = Arc::new(Metrics::new());
     let till = Arc::new(Till::default());
     till.set(10);
     let connector = Arc::new(TillHandle(till.clone())) as Arc<dyn Connector>;
@@ -184,7 +199,7 @@ async fn online_orders_are_held_out_of_the_till_and_its_own_sales_and_counts_kep
             connector,
             limiter: super::connectors::limiter(&config.channels[&id::<ChannelId>("pos")].limits),
             location: id("store"),
-            holds: true,
+            shown,
             listed: None,
         },
     )]);
@@ -195,12 +210,19 @@ async fn online_orders_are_held_out_of_the_till_and_its_own_sales_and_counts_kep
         ..Tuning::default()
     };
     let (engine, ingest) = super::test_engine::start(&config, &store, sides, tuning, polls, 1);
-    let mut world = World {
+    let world = World {
         ingest,
         store,
         till,
         next: 0,
+        _dir: dir,
     };
+    (world, engine, poll_now)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn online_orders_are_held_out_of_the_till_and_its_own_sales_and_counts_kept() {
+    let (mut world, engine, poll_now) = start(super::plan::Shown::Holds(id("store")));
     let count = |quantity| StockChange::LevelObserved {
         location: id("store"),
         quantity,
@@ -255,5 +277,46 @@ async fn online_orders_are_held_out_of_the_till_and_its_own_sales_and_counts_kep
     world.post("pos", till_sale).await;
     world.settles_at(7, "the till sale's event arrives").await;
 
+    engine.stop(Duration::from_secs(5)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wms_that_takes_our_adjustments_gets_them_as_deltas_and_keeps_its_own_changes() {
+    let (mut world, engine, _) = start(super::plan::Shown::Mirror(id("store")));
+    let count = |quantity| StockChange::LevelObserved {
+        location: id("store"),
+        quantity,
+    };
+    world.post("pos", count(10)).await;
+    world.settles_at(10, "the owner's count is adopted").await;
+
+    // Online orders are not pushed to it: it allocates its own orders.
+    world.post("web", opened("w1", 2)).await;
+    world
+        .settles_at(10, "an order is not a change of its count")
+        .await;
+
+    // A cycle count recorded in omnistock reaches it as a difference.
+    world.adjust(5).await;
+    world.settles_at(15, "our adjustment reaches the WMS").await;
+
+    // A receipt on its side whose count has not reached us yet is never undone.
+    world.till.set(18);
+    world.adjust(-3).await;
+    world
+        .settles_at(15, "our next adjustment lands on top of its receipt")
+        .await;
+    world.post("pos", count(15)).await;
+    world
+        .settles_at(15, "its count, ours included, changes nothing")
+        .await;
+    let pushed: i64 = world
+        .till
+        .applied
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .values()
+        .sum();
+    assert_eq!(pushed, 5 - 3, "only our two adjustments were pushed");
     engine.stop(Duration::from_secs(5)).await;
 }

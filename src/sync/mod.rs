@@ -116,14 +116,9 @@ impl Engine {
                 connector,
                 limiter,
                 location,
-                holds,
+                shown,
                 listed,
             } = side;
-            let shown = if holds {
-                plan::Shown::Holds(location.clone())
-            } else {
-                plan::Shown::Allocation
-            };
             let wake = Arc::new(Notify::new());
             let (paused_tx, paused_rx) = watch::channel(paused_channels.contains(&id));
             let pusher = pusher::Pusher::new(pusher::PusherSetup {
@@ -131,6 +126,7 @@ impl Engine {
                 connector,
                 limiter,
                 location,
+                mirror: matches!(shown, plan::Shown::Mirror(_)),
                 listed,
                 limits: channel.limits.clone(),
                 store: setup.store.clone(),

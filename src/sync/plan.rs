@@ -30,6 +30,20 @@ pub enum Shown {
     /// Holds at the location it owns: on hand there less the units open reservations hold
     /// (no safety stock, no buffer: the store's till sells what is on its shelves).
     Holds(LocationId),
+    /// Its own count at the location it owns, moved by the adjustments made in omnistock
+    /// (a WMS that takes cycle counts): on hand there. Pushed as the difference from what
+    /// was last published, never from a number read back.
+    Mirror(LocationId),
+}
+
+impl Shown {
+    /// The location the channel owns and is pushed at, for the owner forms.
+    fn owned(&self) -> Option<&LocationId> {
+        match self {
+            Shown::Allocation => None,
+            Shown::Holds(location) | Shown::Mirror(location) => Some(location),
+        }
+    }
 }
 
 /// Where a channel's own activity stood before a group of events, to see how far the group
@@ -89,8 +103,8 @@ impl Planner {
     /// [`Planner::published_after_own`] once a group has been applied.
     pub fn own_mark(&self, state: &SkuState, channel: &ChannelId) -> OwnMark {
         let sold = own_sold_units(state, channel);
-        match self.pushing.get(channel) {
-            Some(Shown::Holds(location)) => OwnMark {
+        match self.pushing.get(channel).and_then(Shown::owned) {
+            Some(location) => OwnMark {
                 units: sold - state.on_hand(location),
                 counted_at: state.replica.counted_at.get(location).copied(),
             },
@@ -102,23 +116,30 @@ impl Planner {
     }
 
     /// `published` after the channel's own activity moved from `before` to what `state` now
-    /// holds, or `None` if it did not move.
+    /// holds, or `None` if it did not move. `manual(location)`: what operators' adjustments
+    /// moved on hand there meanwhile — not the owner's own change, so it is left to be pushed.
     pub fn published_after_own(
         &self,
         state: &SkuState,
         channel: &ChannelId,
         before: OwnMark,
         published: i64,
+        manual: &dyn Fn(&LocationId) -> i64,
     ) -> Option<i64> {
         let after = self.own_mark(state, channel);
-        if let (Some(Shown::Holds(location)), true) = (
-            self.pushing.get(channel),
+        if let (Some(location), true) = (
+            self.pushing.get(channel).and_then(Shown::owned),
             after.counted_at != before.counted_at,
         ) {
             // A newer count replaced the channel's number, our holds with it.
             return Some(state.on_hand(location) - own_sold_units(state, channel));
         }
-        let moved = after.units - before.units;
+        let by_operators = self
+            .pushing
+            .get(channel)
+            .and_then(Shown::owned)
+            .map_or(0, manual);
+        let moved = after.units - before.units + by_operators;
         (moved != 0).then_some(published - moved)
     }
 
@@ -144,6 +165,7 @@ impl Planner {
                         None => continue,
                     },
                     Shown::Holds(location) => held_number(state, location),
+                    Shown::Mirror(location) => state.on_hand(location).max(0),
                 };
                 self.emit(&mut entries, channel, sku, target, moved, now);
             }
@@ -179,6 +201,8 @@ impl Planner {
                         Some(number) => number.available,
                         None => continue,
                     },
+                    // A kit has no count of its own to keep in step.
+                    Shown::Mirror(_) => continue,
                     Shown::Holds(location) => kit
                         .components
                         .iter()

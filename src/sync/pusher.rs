@@ -80,6 +80,10 @@ pub struct PusherSetup {
     pub location: LocationId,
     /// Told when the channel's first listing is done; the pusher waits for it.
     pub listed: Option<watch::Receiver<bool>>,
+    /// The channel is an owner that takes our adjustments ([`super::plan::Shown::Mirror`]):
+    /// it is moved by what its target moved since the last push, never toward a number
+    /// read back, and its first push only adopts what it shows.
+    pub mirror: bool,
     pub limits: ApiLimits,
     pub store: Arc<Store>,
     pub published: PublishedBook,
@@ -330,23 +334,33 @@ impl Pusher {
                 });
                 continue;
             }
-            if self.rise_in_grace(&slot.sku, now_shows - base) {
-                // An unexplained rise, maybe a restock whose webhook is on its way: leave the
-                // entry pending and look again; after the grace it is drift and corrected.
-                tracing::debug!(channel = %channel, sku = %slot.sku, rise = now_shows - base, "Unexplained rise; waiting for its webhook.");
-                continue;
-            }
             let target = slot.newest.1.target;
-            let value = next_value(target, base, now_shows);
-            let after = published_after(target, base, now_shows);
-            if now_shows < base {
-                // Its unseen sales stay in what it shows: remember them until explained.
-                let now = self.setup.clock.now();
-                self.unseen
-                    .entry(slot.sku.clone())
-                    .and_modify(|(_, shows)| *shows = value)
-                    .or_insert((now, value));
-            }
+            let (value, after) = if self.setup.mirror {
+                // An owner that takes our adjustments: move it by what its target moved since
+                // the last push, on top of what it shows, so a change it made that has not
+                // reached us stays. Before any push, adopt what it shows.
+                let value =
+                    book_at_read.map_or(now_shows, |p| now_shows.saturating_add(target - p));
+                (value, target)
+            } else {
+                if self.rise_in_grace(&slot.sku, now_shows - base) {
+                    // An unexplained rise, maybe a restock whose webhook is on its way: leave
+                    // the entry pending and look again; after the grace it is drift and
+                    // corrected.
+                    tracing::debug!(channel = %channel, sku = %slot.sku, rise = now_shows - base, "Unexplained rise; waiting for its webhook.");
+                    continue;
+                }
+                let value = next_value(target, base, now_shows);
+                if now_shows < base {
+                    // Its unseen sales stay in what it shows: remember them until explained.
+                    let now = self.setup.clock.now();
+                    self.unseen
+                        .entry(slot.sku.clone())
+                        .and_modify(|(_, shows)| *shows = value)
+                        .or_insert((now, value));
+                }
+                (value, published_after(target, base, now_shows))
+            };
             if value == now_shows {
                 // Already showing it: just confirm.
                 let flight = InFlight {

@@ -492,7 +492,7 @@ async fn simulate(steps: Vec<Step>, seed: u64, fail_percent: u64) -> Result<(), 
                         &config.channels[&id::<ChannelId>(name)].limits,
                     ),
                     location: id(location),
-                    holds: false,
+                    shown: super::plan::Shown::Allocation,
                     listed: None,
                 },
             )

@@ -384,7 +384,7 @@ async fn simulate(
                     &config.channels[&id::<ChannelId>(name)].limits,
                 ),
                 location,
-                holds: false,
+                shown: super::plan::Shown::Allocation,
                 listed: None,
             };
             (id(name), side)

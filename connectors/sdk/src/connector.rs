@@ -217,6 +217,16 @@ pub trait Connector: Send + Sync {
         false
     }
 
+    /// Whether the channel, at the locations it owns, takes the adjustments made in omnistock
+    /// (an operator's cycle count: `omnistock adjust`) as deltas, so its own count — still
+    /// the truth there — stays in step with them. Only the difference between our on hand
+    /// and what we last sent is pushed, never a number read back: a change the channel made
+    /// that has not reached us yet is never undone. Needs [`PushForm::Delta`]. Default
+    /// `false`.
+    fn takes_adjustments(&self) -> bool {
+        false
+    }
+
     /// How this channel names the item a SKU maps to, for `read` and `push`. The default is
     /// the SKU itself (systems keyed by SKU); a connector with ids of its own answers from
     /// what its listings taught it, and `None` for a SKU it has not seen.

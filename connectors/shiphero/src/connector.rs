@@ -547,6 +547,12 @@ impl Connector for ShipHeroConnector {
         self.poll_changes(cursor).await
     }
 
+    /// With `allow_adjustments`, cycle counts made in omnistock reach ShipHero as
+    /// `inventory_add` / `inventory_remove`.
+    fn takes_adjustments(&self) -> bool {
+        self.settings.allow_adjustments
+    }
+
     fn poll_interval(&self) -> Option<Duration> {
         Some(self.settings.poll_interval)
     }
