@@ -90,10 +90,7 @@ buffer = 1
 adaptive_buffer = {adaptive}
 "#
         );
-        crate::config::parse_with(std::path::Path::new("test.toml"), &source, &|_| {
-            Some("t".into())
-        })
-        .expect("valid")
+        crate::config::for_tests(&source)
     }
 
     /// `web` sold `quantity` units per order at each of `minutes_ago`.

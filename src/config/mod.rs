@@ -383,6 +383,15 @@ pub fn load_with(
     parse_with(path, &source, env)
 }
 
+/// Parses a config written inline in a test, every secret resolving to `"secret"`.
+#[cfg(test)]
+pub(crate) fn for_tests(source: &str) -> Config {
+    parse_with(Path::new("test.toml"), source, &|_| {
+        Some("secret".to_owned())
+    })
+    .expect("a valid test config")
+}
+
 /// [`load_with`] on text already read; `path` names the file in messages and anchors the
 /// relative paths in it.
 pub fn parse_with(

@@ -101,10 +101,7 @@ mod tests {
             webhook_secret = { env = "TOKEN" }
             sells_from = ["store"]
         "#;
-        crate::config::parse_with(std::path::Path::new("test.toml"), text, &|_| {
-            Some("secret".to_owned())
-        })
-        .expect("a valid config")
+        crate::config::for_tests(text)
     }
 
     #[test]

@@ -342,10 +342,7 @@ kind = "generic"
 webhook_secret = { env = "T" }
 sells_from = ["wh"]
 "#;
-        crate::config::parse_with(std::path::Path::new("test.toml"), source, &|_| {
-            Some("t".into())
-        })
-        .expect("valid")
+        crate::config::for_tests(source)
     }
 
     async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
