@@ -6,12 +6,13 @@
 //! dropped per group. A failed commit puts the touched states back from the view, which
 //! holds only committed events. States reach the store through checkpoints (see `store`).
 //!
-//! Groups are pipelined: while group N's sync (flush + fsync) runs on its own task, the
+//! Groups are pipelined: while group N's sync (an fdatasync of the store's write-ahead log,
+//! `Store::sync_commits`) runs on its own task, the
 //! writer takes, applies and commits group N+1; then it waits for N's sync, answers N, and
 //! starts N+1's sync. Why an answer is still never sent before a sync covers it: a group's
 //! answers travel with its own sync ([`Syncing`]) and are sent only when that sync succeeded;
-//! that sync is started after the group's `Store::commit` returned, and `Store::sync` makes
-//! durable everything committed before it starts. Duplicates answered in a group were
+//! that sync is started after the group's `Store::commit` returned, and
+//! `Store::sync_commits` makes durable every commit made before it starts. Duplicates answered in a group were
 //! committed by the same or an earlier group, so they are covered too. Syncs run one at a
 //! time, in commit order.
 
@@ -110,6 +111,10 @@ struct Group {
     manual_moves: HashMap<(Sku, LocationId), i64>,
     /// Each pushing channel's own sold kits, per kit whose first component was touched.
     kits_before: HashMap<(ChannelId, Sku), i64>,
+    /// Pushing channels that restocked an order line we never saw opened (its sale was
+    /// unseen), per SKU: their number rose by the restock, which `published` may not expect
+    /// (see `sync::target`), so they are read and pushed even if their target is unchanged.
+    verify: Vec<(ChannelId, Sku)>,
 }
 
 impl Writer {
@@ -230,7 +235,9 @@ impl Writer {
         let (store, through) = (Arc::clone(&self.store), checkpoints.committed);
         let task = tokio::task::spawn_blocking(move || {
             let states: Vec<(&Sku, &SkuState)> = snapshot.iter().map(|(k, v)| (k, &**v)).collect();
-            store.checkpoint(&states, through)
+            store.checkpoint(&states, through)?;
+            // Then all of sled, so that the write-ahead log can drop the commits it holds.
+            store.sync_blocking()
         });
         checkpoints.last_started = Instant::now();
         checkpoints.running = Some(Running { task, skus });
@@ -297,7 +304,7 @@ impl Writer {
                 let store = Arc::clone(&self.store);
                 self.syncing = Some(Syncing {
                     // Started after this group's commit returned: it covers the group.
-                    task: tokio::spawn(async move { store.sync().await }),
+                    task: tokio::spawn(async move { store.sync_commits().await }),
                     answers: group.answers,
                     pushes,
                 });
@@ -420,7 +427,26 @@ impl Writer {
                         event,
                     };
                     group.inputs.push((actor_index, submission.manual));
+                    let restocked_unseen = matches!(
+                        event.change,
+                        StockChange::OrderLineCancelled {
+                            restocked: true,
+                            ..
+                        }
+                    )
+                    .then(|| total_reserved(state));
                     let effect = state.apply(&input, config);
+                    if restocked_unseen == Some(total_reserved(state))
+                        && self
+                            .sync
+                            .planner
+                            .pushing()
+                            .any(|c| c == &submission.channel)
+                    {
+                        group
+                            .verify
+                            .push((submission.channel.clone(), event.sku.clone()));
+                    }
                     if let (true, Effect::Changed, StockChange::Adjusted { location, by, .. }) =
                         (submission.manual, &effect, &event.change)
                     {
@@ -476,6 +502,7 @@ impl Writer {
         let moved: Vec<(ChannelId, Sku)> = published
             .iter()
             .map(|(c, s, _)| (c.clone(), s.clone()))
+            .chain(group.verify.iter().cloned())
             .collect();
         let touched = group
             .touched
@@ -610,7 +637,7 @@ impl Writer {
     async fn sync(&self) -> Result<(), IngestError> {
         let stats = self
             .store
-            .sync()
+            .sync_commits()
             .await
             .map_err(|e| self.store_failed(&e, 0))?;
         self.observe_sync(stats);
@@ -730,6 +757,11 @@ fn own_moves(
         }
     }
     moved
+}
+
+/// Units reserved at all locations: a cancellation that leaves it unchanged released nothing.
+fn total_reserved(state: &SkuState) -> i64 {
+    state.locations().iter().map(|l| state.reserved(l)).sum()
 }
 
 /// Published values of kits lowered by the pushing channels' own kit sales in this group.

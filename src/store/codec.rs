@@ -19,10 +19,12 @@ use crate::state::SkuState;
 
 /// The store's layout version, kept in meta and in the marker file.
 ///
+/// 3: commits carry a number (`meta.commit_no`) and are made durable by the write-ahead log
+/// (`wal/`) before sled; a build without the log would ignore commits only it holds.
 /// 2: states are checkpoints (`meta.checkpoint_seq`), the log after them is replayed at
 /// start. 1: every commit wrote the states; opened as 2 with its checkpoint at the log's end.
 /// A build that reads only 1 refuses a 2 rather than take its states for current.
-pub(super) const FORMAT_VERSION: u8 = 2;
+pub(super) const FORMAT_VERSION: u8 = 3;
 /// The oldest layout this build opens (and upgrades).
 pub(super) const OLDEST_FORMAT_VERSION: u8 = 1;
 

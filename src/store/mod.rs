@@ -1,9 +1,12 @@
 //! The only module that speaks sled: ingest log, derived state, published values, outbox.
 //!
 //! Everything is written in a versioned encoding of our own (see `codec`), never in the
-//! `crdts` types' serde form. `commit` is atomic but not yet durable; `sync` makes everything
-//! committed so far power-loss durable (sled flush, then fsync of the store's files), and the
-//! ingest acknowledges events only after a `sync` that covers them.
+//! `crdts` types' serde form. `commit` is atomic but not yet durable. `sync_commits` makes
+//! every commit so far power-loss durable with one fdatasync of the write-ahead log (`wal`),
+//! and the ingest acknowledges events only after one that covers them. `sync` makes
+//! everything written so far durable (sled flush, then fsync of the store's files): the
+//! pushers' attempts and confirmations, checkpoints, cursors; it also lets the log drop the
+//! commits it covers.
 //!
 //! SKU states are derived from the log, so they are not written with every commit: the
 //! ingest writes a `checkpoint` of the states it changed now and then, with the seq they
@@ -15,6 +18,7 @@
 //! - `codec`: keys and versioned values, the only place that knows what bytes are on disk.
 //! - `open`: opening, creating and checking a store; refuses rather than resets.
 //! - `durable`: fsync beyond sled's flush, and the marker file that detects lost data.
+//! - `wal`: the write-ahead log of commits, replayed into sled by `open` after a crash.
 //! - `outbox`: the pushes' life after `commit`: attempts, confirmation, dead letters, and
 //!   the per-channel pause flag.
 //! - `error`: [`StoreError`].
@@ -22,7 +26,7 @@
 //! Trees: `log` (seq → event), `ids` (channel, event id → seq), `states` (SKU → state),
 //! `published` (channel, SKU → quantity shown), `outbox` (channel, id → push), `dead`
 //! (channel, id → push given up on), `channels` (channel → control flags), `meta` (format
-//! version, node term, last logged seq, checkpoint seq, last outbox id).
+//! version, node term, last logged seq, checkpoint seq, last outbox id, commit number).
 
 #![allow(clippy::disallowed_types)] // The one module allowed to speak sled.
 
@@ -36,6 +40,9 @@ mod outbox;
 mod tests;
 #[cfg(test)]
 mod tests_outbox;
+mod wal;
+#[cfg(test)]
+mod wal_tests;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -49,6 +56,7 @@ pub use error::StoreError;
 
 use crate::state::SkuState;
 use durable::Durability;
+use wal::{Synced, Wal, WalTree, Writes};
 
 /// An event to append to the ingest log.
 #[derive(Clone, Debug, PartialEq)]
@@ -131,6 +139,9 @@ const META_LAST_SEQ: &[u8] = b"last_applied_seq";
 /// The last seq whose effects the `states` tree includes; absent means 0 (format 2).
 const META_CHECKPOINT_SEQ: &[u8] = b"checkpoint_seq";
 const META_LAST_OUTBOX_ID: &[u8] = b"last_outbox_id";
+/// How many commits the store holds (format 3): the write-ahead log's records after it are
+/// the commits sled lost in a crash.
+const META_COMMIT_NO: &[u8] = b"commit_no";
 
 /// The open store. Holds sled's lock on its directory until dropped.
 pub struct Store {
@@ -145,6 +156,7 @@ pub struct Store {
     channels: sled::Tree,
     meta: sled::Tree,
     durability: Arc<Durability>,
+    wal: Arc<Wal>,
 }
 
 /// Why a transaction gave up; turned into a [`StoreError`] once outside it.
@@ -429,8 +441,11 @@ impl Store {
             &self.outbox,
             &self.published,
         );
-        trees
+        // Held across the transaction: records go into the log in commit order.
+        let mut wal = self.wal.lock();
+        let (seqs, commit_no, writes) = trees
             .transaction(|(log, ids, meta, outbox, published)| {
+                let mut writes = Writes::default();
                 let last = tx_counter(meta, META_LAST_SEQ)?;
                 let mut seqs = Vec::with_capacity(log_values.len());
                 let mut seq = last;
@@ -445,22 +460,70 @@ impl Store {
                     seq = seq
                         .checked_add(1)
                         .ok_or(ConflictableTransactionError::Abort(Abort::SeqOverflow))?;
-                    log.insert(&codec::seq_key(seq), value.as_slice())?;
-                    ids.insert(id_key.as_slice(), &codec::encode_u64(seq))?;
+                    let (seq_key, seq_value) = (codec::seq_key(seq), codec::encode_u64(seq));
+                    log.insert(&seq_key, value.as_slice())?;
+                    ids.insert(id_key.as_slice(), &seq_value)?;
+                    writes.put(WalTree::Log, &seq_key, value);
+                    writes.put(WalTree::Ids, id_key, &seq_value);
                     seqs.push(seq);
                 }
-                tx_enqueue(outbox, meta, &outbox_values)?;
+                let outbox_ids = tx_enqueue(outbox, meta, &outbox_values)?;
+                for (id, (channel, value)) in outbox_ids.iter().zip(&outbox_values) {
+                    writes.put(WalTree::Outbox, &codec::outbox_key(channel, *id), value);
+                }
+                if let Some(last_id) = outbox_ids.last() {
+                    writes.put(
+                        WalTree::Meta,
+                        META_LAST_OUTBOX_ID,
+                        &codec::encode_u64(*last_id),
+                    );
+                }
                 for (key, value) in &published_values {
                     published.insert(key.as_slice(), value.as_slice())?;
+                    writes.put(WalTree::Published, key, value);
                 }
                 #[cfg(test)]
                 if inject_fault {
                     return Err(ConflictableTransactionError::Abort(Abort::Injected));
                 }
-                meta.insert(META_LAST_SEQ, &codec::encode_u64(seq))?;
-                Ok(seqs)
+                let commit_no = tx_counter(meta, META_COMMIT_NO)?
+                    .checked_add(1)
+                    .ok_or(ConflictableTransactionError::Abort(Abort::SeqOverflow))?;
+                for (key, value) in [(META_LAST_SEQ, seq), (META_COMMIT_NO, commit_no)] {
+                    let value = codec::encode_u64(value);
+                    meta.insert(key, &value)?;
+                    writes.put(WalTree::Meta, key, &value);
+                }
+                Ok((seqs, commit_no, writes))
             })
-            .map_err(|e| self.tx_error("committing events", e, events))
+            .map_err(|e| self.tx_error("committing events", e, events))?;
+        wal.append(commit_no, &writes);
+        Ok(seqs)
+    }
+
+    /// Makes every `commit` so far power-loss durable: an fdatasync of the write-ahead log
+    /// (see `wal`), not of sled. Other writes (attempts, confirmations, checkpoints, cursors)
+    /// need [`Store::sync`]. Falls back to `sync` if an append to the log failed.
+    pub async fn sync_commits(&self) -> Result<SyncStats, StoreError> {
+        let started = Instant::now();
+        let wal = Arc::clone(&self.wal);
+        let synced = tokio::task::spawn_blocking(move || wal.sync())
+            .await
+            .map_err(|e| StoreError::Backend {
+                path: self.path.clone(),
+                action: "fdatasync of the write-ahead log".to_owned(),
+                detail: format!("the blocking task failed: {e}"),
+            })??;
+        match synced {
+            Synced::All => Ok(SyncStats {
+                flush_micros: 0,
+                fsync_micros: micros(started.elapsed()),
+            }),
+            Synced::Incomplete(reason) => {
+                tracing::warn!(%reason, "The write-ahead log is missing commits; syncing the whole store instead.");
+                self.sync().await
+            }
+        }
     }
 
     /// Makes everything committed so far power-loss durable.
@@ -471,8 +534,13 @@ impl Store {
     /// records the last seq this covered, so a later `open` can tell if sled lost it.
     /// `flush_micros` is sled's flush; `fsync_micros` the fsyncs and the marker write.
     pub async fn sync(&self) -> Result<SyncStats, StoreError> {
+        if self.wal.is_broken() {
+            // Rare (a failed write to the log): done in place, commits wait for it anyway.
+            return self.restart_wal();
+        }
         // Read before the flush starts: everything up to here is covered by it.
         let covered = self.last_seq()?;
+        let covered_commit = self.meta_counter(META_COMMIT_NO)?;
         let started = Instant::now();
         self.db
             .flush_async()
@@ -481,10 +549,12 @@ impl Store {
         let flush_micros = micros(started.elapsed());
 
         let started = Instant::now();
-        let durability = Arc::clone(&self.durability);
+        let (durability, wal) = (Arc::clone(&self.durability), Arc::clone(&self.wal));
         tokio::task::spawn_blocking(move || {
             durability.sync_files()?;
-            durability.write_marker(covered, false)
+            durability.write_marker(covered, false)?;
+            wal.retire_through(covered_commit);
+            Ok::<_, StoreError>(())
         })
         .await
         .map_err(|e| StoreError::Backend {
@@ -498,12 +568,31 @@ impl Store {
         })
     }
 
-    /// `sync` for callers outside async code: flush, fsync, and an fsynced marker.
-    fn sync_blocking(&self) -> Result<(), StoreError> {
+    /// After a failed append: with the log locked (no commit can come in), syncs all of sled,
+    /// then starts the log again.
+    fn restart_wal(&self) -> Result<SyncStats, StoreError> {
+        let started = Instant::now();
+        let mut wal = self.wal.lock();
         let covered = self.last_seq()?;
         self.db.flush().map_err(self.backend("flushing"))?;
         self.durability.sync_files()?;
-        self.durability.write_marker(covered, true)
+        self.durability.write_marker(covered, true)?;
+        wal.restart()?;
+        Ok(SyncStats {
+            flush_micros: micros(started.elapsed()),
+            fsync_micros: 0,
+        })
+    }
+
+    /// `sync` for callers outside async code: flush, fsync, and an fsynced marker.
+    pub fn sync_blocking(&self) -> Result<(), StoreError> {
+        let covered = self.last_seq()?;
+        let covered_commit = self.meta_counter(META_COMMIT_NO)?;
+        self.db.flush().map_err(self.backend("flushing"))?;
+        self.durability.sync_files()?;
+        self.durability.write_marker(covered, true)?;
+        self.wal.retire_through(covered_commit);
+        Ok(())
     }
 
     /// The ingest log from `from_seq` on, in order.

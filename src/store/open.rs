@@ -14,7 +14,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::durable::{self, Durability, MARKER_NAME, Marker};
-use super::{META_CHECKPOINT_SEQ, META_FORMAT, META_LAST_SEQ, Store, StoreError, codec};
+use sled::Transactional;
+use sled::transaction::ConflictableTransactionError;
+
+use super::wal::{Record, Wal, WalTree};
+use super::{
+    META_CHECKPOINT_SEQ, META_COMMIT_NO, META_FORMAT, META_LAST_SEQ, Store, StoreError, codec,
+};
 
 /// What to tell an operator after sled reopened a damaged file.
 const REWRITTEN: &str = "sled has rewritten the damaged part of the db file on open; \
@@ -48,6 +54,12 @@ pub(super) fn open(dir: &Path) -> Result<Store, StoreError> {
     };
     opened.check(marker)?;
     let durability = Arc::new(Durability::open(dir, marker)?);
+    let durable_commit = opened.meta_seq(META_COMMIT_NO, "commit number")?;
+    let wal = Wal::open(dir, durable_commit, |records| {
+        replay_wal(dir, records, [&log, &ids, &meta, &outbox, &published])?;
+        db.flush().map_err(|e| opened.backend(e))?;
+        durability.sync_files()
+    })?;
     Ok(Store {
         path: dir.to_path_buf(),
         db,
@@ -60,7 +72,38 @@ pub(super) fn open(dir: &Path) -> Result<Store, StoreError> {
         channels,
         meta,
         durability,
+        wal: Arc::new(wal),
     })
+}
+
+/// Applies the write-ahead log's records to sled, each in one transaction, in order.
+fn replay_wal(dir: &Path, records: &[Record], trees: [&sled::Tree; 5]) -> Result<(), StoreError> {
+    let [log, ids, meta, outbox, published] = trees;
+    for record in records {
+        (log, ids, meta, outbox, published)
+            .transaction(|(log, ids, meta, outbox, published)| {
+                for (tree, key, value) in &record.writes {
+                    let tree = match tree {
+                        WalTree::Log => log,
+                        WalTree::Ids => ids,
+                        WalTree::Meta => meta,
+                        WalTree::Outbox => outbox,
+                        WalTree::Published => published,
+                    };
+                    tree.insert(key.as_slice(), value.as_slice())?;
+                }
+                Ok::<_, ConflictableTransactionError<()>>(())
+            })
+            .map_err(|e| StoreError::Backend {
+                path: dir.to_path_buf(),
+                action: format!(
+                    "applying commit {} from the write-ahead log",
+                    record.commit_no
+                ),
+                detail: format!("{e:?}"),
+            })?;
+    }
+    Ok(())
 }
 
 /// Creates `dir` if missing; refuses a path that is not a readable directory.
@@ -217,6 +260,7 @@ impl Opened<'_> {
         match (format.as_deref(), marker) {
             (Some([version]), _) if *version == codec::FORMAT_VERSION => {}
             (Some([1]), _) => self.upgrade_from_1()?,
+            (Some([2]), _) => self.upgrade_from_2()?,
             (Some([version]), _) => {
                 return Err(StoreError::UnsupportedVersion {
                     path: self.dir.to_path_buf(),
@@ -252,7 +296,18 @@ impl Opened<'_> {
         batch.insert(META_FORMAT, &[codec::FORMAT_VERSION]);
         self.meta.apply_batch(batch).map_err(|e| self.backend(e))?;
         self.db.flush().map_err(|e| self.backend(e))?;
-        tracing::info!(path = %self.dir.display(), checkpoint_seq = last, "Store upgraded from format 1 to 2.");
+        tracing::info!(path = %self.dir.display(), checkpoint_seq = last, "Store upgraded from format 1 to 3.");
+        Ok(())
+    }
+
+    /// Format 2 had no write-ahead log and no commit numbers: it only needs its new version,
+    /// so that a build without the log refuses it from now on.
+    fn upgrade_from_2(&self) -> Result<(), StoreError> {
+        self.meta
+            .insert(META_FORMAT, &[codec::FORMAT_VERSION])
+            .map_err(|e| self.backend(e))?;
+        self.db.flush().map_err(|e| self.backend(e))?;
+        tracing::info!(path = %self.dir.display(), "Store upgraded from format 2 to 3.");
         Ok(())
     }
 

@@ -277,6 +277,40 @@ fn a_format_1_store_opens_with_its_states_checkpointed_at_the_log_end() {
     );
 }
 
+#[test]
+fn a_format_2_store_without_a_write_ahead_log_opens_as_format_3() {
+    let (_tmp, dir) = store_dir();
+    {
+        let store = open(&dir);
+        store
+            .commit(&Commit {
+                events: &[event("pos", "e1", "MUG", -1)],
+                ..Commit::default()
+            })
+            .expect("commit");
+        // What format 2 wrote: no commit numbers, no log directory.
+        store.meta.remove(META_COMMIT_NO).expect("raw remove");
+        store.meta.insert(META_FORMAT, &[2u8]).expect("raw insert");
+        store.sync_blocking().expect("sync");
+    }
+    std::fs::remove_dir_all(dir.join("wal")).expect("no log in format 2");
+    rewrite_marker_format(&dir, 2);
+    let store = open(&dir);
+    assert_eq!(
+        store.meta.get(META_FORMAT).expect("read").as_deref(),
+        Some(&[codec::FORMAT_VERSION][..])
+    );
+    assert_eq!(
+        store
+            .commit(&Commit {
+                events: &[event("pos", "e2", "MUG", -1)],
+                ..Commit::default()
+            })
+            .expect("commit"),
+        [2]
+    );
+}
+
 /// Rewrites both marker slots with another format byte (and a valid checksum).
 fn rewrite_marker_format(dir: &std::path::Path, format: u8) {
     let marker = dir.join(durable::MARKER_NAME);
@@ -466,14 +500,14 @@ fn an_unknown_format_version_is_refused() {
             err,
             StoreError::UnsupportedVersion {
                 found: 99,
-                supported: 2,
+                supported: 3,
                 ..
             }
         ),
         "{text}"
     );
     assert!(
-        text.contains("format version 99 found, but this build reads version 2"),
+        text.contains("format version 99 found, but this build reads version 3"),
         "{text}"
     );
 }

@@ -1,0 +1,231 @@
+//! The write-ahead log: commits sled lost come back from it, and nothing else does.
+
+use std::path::Path;
+
+use super::tests::{channel, event, open, push, sku, store_dir};
+use super::wal::{Record, Wal, WalTree, Writes};
+use super::*;
+
+/// Copies the store's files (not the log) as they are on disk now: what sled would come
+/// back with after a crash at this moment, since the last `sync` made them durable.
+fn snapshot_sled(dir: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("snapshot dir");
+    for entry in std::fs::read_dir(dir).expect("store dir lists") {
+        let entry = entry.expect("entry");
+        if entry.file_type().expect("file type").is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copies");
+        }
+    }
+}
+
+fn copy_wal(dir: &Path, to: &Path) {
+    let (from, to) = (dir.join("wal"), to.join("wal"));
+    let _ = std::fs::remove_dir_all(&to);
+    std::fs::create_dir_all(&to).expect("wal dir");
+    for entry in std::fs::read_dir(&from).expect("wal lists") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copies");
+    }
+}
+
+fn logged_ids(store: &Store) -> Vec<String> {
+    store
+        .log_from(1)
+        .map(|e| e.expect("log reads").event.id.to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn commits_sled_lost_come_back_from_the_log_with_their_outbox_and_published_values() {
+    let (tmp, dir) = store_dir();
+    let crashed = tmp.path().join("crashed");
+    {
+        let store = open(&dir);
+        store
+            .commit(&Commit {
+                events: &[event("pos", "e1", "MUG", -1)],
+                ..Commit::default()
+            })
+            .expect("commits");
+        store.sync().await.expect("full sync");
+        // sled's files now hold e1: the image a crash would leave, before e2 and e3.
+        snapshot_sled(&dir, &crashed);
+        let published = Published {
+            quantity: 7,
+            at: Timestamp::from_millis(1_700_000_001_000),
+        };
+        store
+            .commit(&Commit {
+                events: &[event("pos", "e2", "MUG", -2), event("pos", "e3", "CUP", 1)],
+                outbox: &[push("shop", "MUG", 4)],
+                published: &[(channel("pos"), sku("MUG"), published)],
+            })
+            .expect("commits");
+        store.sync_commits().await.expect("log sync");
+        copy_wal(&dir, &crashed);
+    }
+    let store = open(&crashed);
+    assert_eq!(logged_ids(&store), ["e1", "e2", "e3"]);
+    assert_eq!(store.last_seq().expect("reads"), 3);
+    assert!(
+        store
+            .contains_event(&channel("pos"), &EventId::new("e3").expect("id"))
+            .expect("reads")
+    );
+    let pending = store.all_pending().expect("reads");
+    assert_eq!(pending.len(), 1, "the outbox entry came back: {pending:?}");
+    assert_eq!(pending[0].1.target, 4);
+    assert_eq!(
+        store
+            .published(&channel("pos"), &sku("MUG"))
+            .expect("reads")
+            .map(|p| p.quantity),
+        Some(7)
+    );
+    // The next commit carries on after the replayed ones.
+    assert_eq!(
+        store
+            .commit(&Commit {
+                events: &[event("pos", "e4", "MUG", 1)],
+                ..Commit::default()
+            })
+            .expect("commits"),
+        [4]
+    );
+    drop(store);
+    // Replayed commits were made durable in sled before the log was started again.
+    assert_eq!(logged_ids(&open(&crashed)), ["e1", "e2", "e3", "e4"]);
+}
+
+#[tokio::test]
+async fn commits_sled_already_has_are_not_applied_again() {
+    let (tmp, dir) = store_dir();
+    let crashed = tmp.path().join("crashed");
+    {
+        let store = open(&dir);
+        for id in ["e1", "e2"] {
+            store
+                .commit(&Commit {
+                    events: &[event("pos", id, "MUG", -1)],
+                    outbox: &[push("shop", "MUG", 3)],
+                    ..Commit::default()
+                })
+                .expect("commits");
+            store.sync_commits().await.expect("log sync");
+        }
+        // The pusher confirms the first entry, then sled is made durable: the log still
+        // holds both commits (its segment is current), sled has them and the confirmation.
+        let first = store.all_pending().expect("reads")[0].0;
+        store
+            .confirm(&channel("shop"), &[first], &[])
+            .expect("confirms");
+        store.sync().await.expect("full sync");
+        snapshot_sled(&dir, &crashed);
+        copy_wal(&dir, &crashed);
+    }
+    let store = open(&crashed);
+    assert_eq!(logged_ids(&store), ["e1", "e2"]);
+    assert_eq!(
+        store.all_pending().expect("reads").len(),
+        1,
+        "a replay would have brought the confirmed entry back"
+    );
+}
+
+#[test]
+fn a_log_that_starts_after_what_sled_has_is_refused() {
+    let (_tmp, dir) = store_dir();
+    std::fs::create_dir_all(&dir).expect("dir");
+    {
+        let wal = Wal::open(&dir, 0, |_| Ok(())).expect("opens");
+        let mut appender = wal.lock();
+        for commit_no in [5, 6] {
+            let mut writes = Writes::default();
+            writes.put(WalTree::Meta, b"commit_no", &codec::encode_u64(commit_no));
+            appender.append(commit_no, &writes);
+        }
+    }
+    let mut replayed = Vec::new();
+    // Commit 4 is in neither.
+    let err = Wal::open(&dir, 3, |records: &[Record]| {
+        replayed.extend(records.iter().map(|r| r.commit_no));
+        Ok(())
+    })
+    .err()
+    .expect("refused");
+    assert!(replayed.is_empty());
+    let text = err.to_string();
+    assert!(
+        text.contains("commits up to 3") && text.contains("starts at commit 5"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_torn_record_ends_the_log() {
+    let (_tmp, dir) = store_dir();
+    std::fs::create_dir_all(&dir).expect("dir");
+    let segment = {
+        let wal = Wal::open(&dir, 0, |_| Ok(())).expect("opens");
+        let mut appender = wal.lock();
+        for commit_no in [1u64, 2, 3] {
+            let mut writes = Writes::default();
+            writes.put(WalTree::Log, &commit_no.to_be_bytes(), b"value");
+            appender.append(commit_no, &writes);
+        }
+        std::fs::read_dir(dir.join("wal"))
+            .expect("lists")
+            .next()
+            .expect("a segment")
+            .expect("entry")
+            .path()
+    };
+    // Flip a byte in the third record's value: its checksum no longer matches.
+    let mut bytes = std::fs::read(&segment).expect("reads");
+    let last_value = bytes
+        .windows(5)
+        .rposition(|w| w == b"value")
+        .expect("third value");
+    bytes[last_value] ^= 0xff;
+    std::fs::write(&segment, &bytes).expect("writes");
+    let mut replayed = Vec::new();
+    Wal::open(&dir, 0, |records: &[Record]| {
+        replayed.extend(records.iter().map(|r| r.commit_no));
+        Ok(())
+    })
+    .expect("opens");
+    assert_eq!(replayed, [1, 2]);
+}
+
+#[tokio::test]
+async fn a_failed_append_falls_back_to_a_full_sync_and_the_log_restarts() {
+    let (tmp, dir) = store_dir();
+    let crashed = tmp.path().join("crashed");
+    {
+        let store = open(&dir);
+        store.wal.lock().fail_next = true;
+        store
+            .commit(&Commit {
+                events: &[event("pos", "e1", "MUG", -1)],
+                ..Commit::default()
+            })
+            .expect("the commit itself succeeds");
+        assert!(store.wal.is_broken());
+        let stats = store
+            .sync_commits()
+            .await
+            .expect("falls back to a full sync");
+        assert!(!store.wal.is_broken(), "the log restarted: {stats:?}");
+        store
+            .commit(&Commit {
+                events: &[event("pos", "e2", "MUG", -1)],
+                ..Commit::default()
+            })
+            .expect("commits");
+        store.sync_commits().await.expect("log sync");
+        // e1 is durable in sled (the full sync), e2 only in the log.
+        snapshot_sled(&dir, &crashed);
+        copy_wal(&dir, &crashed);
+    }
+    assert_eq!(logged_ids(&open(&crashed)), ["e1", "e2"]);
+}
