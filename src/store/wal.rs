@@ -223,7 +223,11 @@ fn create_segment(dir: &Path, number: u64, needed: u64) -> Result<Segment, Store
         .create_new(true)
         .open(&path)
         .map_err(io_err(dir, action("creating")))?;
-    let zeros = vec![0u8; 1 << 20];
+    // In page-sized writes: the page cache then holds the file in 4 KiB folios, so a record
+    // dirties (and an fdatasync writes back) its own pages only. Written in 1 MiB pieces, the
+    // kernel may keep it in large folios, and every small record made a whole one dirty:
+    // ~1 MB written per fdatasync, measured.
+    let zeros = [0u8; 4096];
     let mut at = 0;
     while at < capacity {
         let len = (capacity - at).min(zeros.len() as u64) as usize;
