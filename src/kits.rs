@@ -49,10 +49,12 @@ pub fn expand(config: &Config, event: StockEvent) -> Result<Vec<StockEvent>, &'s
                 order,
                 line,
                 channel,
+                quantity,
             } => StockChange::OrderLineFulfilled {
                 order: order.clone(),
                 line: kit_line(line),
                 channel: channel.clone(),
+                quantity: quantity.map(|kits| kits.saturating_mul(*count)),
             },
             StockChange::OrderLineCancelled {
                 order,
