@@ -9,17 +9,22 @@
 //! - Within one state the later time wins (a later fulfilment holds the units longer: safe).
 //! - The line's details (location, quantity) are a last-writer-wins register by the opening
 //!   event's mark, so an order edit re-sent with a new quantity replaces the old one.
-//! - Partial shipments are a grow-only map keyed by the shipment event's id (merge: union,
-//!   the larger value if two replicas disagree about one id, which valid input never does),
-//!   so a redelivered shipment counts once. What the line holds is a function of the merged
-//!   parts, never of their arrival order: the parts, in (time, id) order, each clamped to
-//!   what is left of the line's quantity, hold their units until an owner count at or after
-//!   their own time (rule 3, per part); the unshipped rest is held while the line is open,
-//!   until a whole-line fulfilment's count, and released at once by a cancellation.
+//! - Partial shipments are a grow-only map keyed by the reporting channel and the shipment
+//!   event's id (merge: union, the larger value if two replicas disagree about one id, which
+//!   valid input never does), so a redelivered shipment counts once. What the line holds is
+//!   a function of the merged parts, never of their arrival order. Per reporting channel,
+//!   its parts in (time, id) order, each clamped to what is left of the line's quantity, are
+//!   the units it says shipped, and those at or before the owner's last count are released
+//!   (rule 3, per part). Two channels reporting the same line (the WMS that shipped it and
+//!   the shop it fulfilled) describe the same units, so the line takes the most any one of
+//!   them says, never their sum: shipped = max over reporters, released = max over reporters
+//!   (each reporter's released parts have left and been counted, so the largest is safe).
+//!   Held = shipped − released, plus the unshipped rest while the line is open or until the
+//!   count after a whole-line fulfilment; a cancellation releases the unshipped rest at once.
 
 use std::collections::BTreeMap;
 
-use omnistock_sdk::{EventId, LocationId, Timestamp};
+use omnistock_sdk::{ChannelId, EventId, LocationId, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::timeline::Mark;
@@ -81,11 +86,11 @@ pub struct Reservation {
     pub details: Option<LineDetails>,
     /// `Fulfilled` only for a whole-line fulfilment (one that names no quantity).
     pub lifecycle: Lifecycle,
-    /// Partial shipments by their event's id. Absent from records written before partial
-    /// shipments existed (and from those that never had one), so those read and write as
-    /// before.
+    /// Partial shipments by the channel that reported them, then by their event's id (ids
+    /// are unique per channel). Absent from records written before partial shipments
+    /// existed (and from those that never had one), so those read and write as before.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub shipments: BTreeMap<EventId, Shipment>,
+    pub shipments: BTreeMap<ChannelId, BTreeMap<EventId, Shipment>>,
 }
 
 impl Reservation {
@@ -105,12 +110,12 @@ impl Reservation {
         }
     }
 
-    /// A line of which shipment `id` took `quantity` units at `at`.
-    pub fn shipped(id: EventId, shipment: Shipment) -> Self {
+    /// A line of which shipment `id`, reported by `reporter`, took some units.
+    pub fn shipped(reporter: ChannelId, id: EventId, shipment: Shipment) -> Self {
         Self {
             details: None,
             lifecycle: Lifecycle::Open,
-            shipments: BTreeMap::from([(id, shipment)]),
+            shipments: BTreeMap::from([(reporter, BTreeMap::from([(id, shipment)]))]),
         }
     }
 
@@ -127,9 +132,12 @@ impl Reservation {
             self.lifecycle
         };
         let mut shipments = self.shipments;
-        for (id, shipment) in &other.shipments {
-            let kept = shipments.entry(id.clone()).or_insert(*shipment);
-            *kept = (*kept).max(*shipment);
+        for (reporter, parts) in &other.shipments {
+            let mine = shipments.entry(reporter.clone()).or_default();
+            for (id, shipment) in parts {
+                let kept = mine.entry(id.clone()).or_insert(*shipment);
+                *kept = (*kept).max(*shipment);
+            }
         }
         Self {
             details,
@@ -138,31 +146,43 @@ impl Reservation {
         }
     }
 
-    /// The partial shipments in (time, id) order with the units each really took: clamped
-    /// to what the earlier ones left of `ordered`, so over-shipping never goes below zero.
-    /// Also returns the unshipped rest.
-    fn parts(&self, ordered: u32) -> (Vec<(Timestamp, u32)>, u32) {
-        let mut in_order: Vec<(&Shipment, &EventId)> =
-            self.shipments.iter().map(|(id, s)| (s, id)).collect();
-        in_order.sort_by_key(|(s, id)| (s.at, *id));
-        let mut left = ordered;
-        let parts = in_order
-            .into_iter()
-            .map(|(s, _)| {
-                let took = s.quantity.min(left);
-                left -= took;
-                (s.at, took)
+    /// Per reporting channel, (units it says shipped, of those the ones at or before
+    /// `counted`): its parts in (time, id) order, each clamped to what the earlier ones left
+    /// of `ordered`, so over-shipping never goes past the line.
+    fn reported(
+        &self,
+        ordered: u32,
+        counted: Option<Timestamp>,
+    ) -> impl Iterator<Item = (u32, u32)> {
+        self.shipments.values().map(move |parts| {
+            let mut in_order: Vec<(&Shipment, &EventId)> =
+                parts.iter().map(|(id, s)| (s, id)).collect();
+            in_order.sort_by_key(|(s, id)| (s.at, *id));
+            let (mut shipped, mut released) = (0u32, 0u32);
+            for (s, _) in in_order {
+                let took = s.quantity.min(ordered - shipped);
+                shipped += took;
+                if counted.is_some_and(|c| c >= s.at) {
+                    released += took;
+                }
+            }
+            (shipped, released)
+        })
+    }
+
+    /// (shipped, released) for the line: the most any one reporter says (see the module docs).
+    fn shipped_and_released(&self, ordered: u32, counted: Option<Timestamp>) -> (u32, u32) {
+        self.reported(ordered, counted)
+            .fold((0, 0), |(s, r), (shipped, released)| {
+                (s.max(shipped), r.max(released))
             })
-            .collect();
-        (parts, left)
     }
 
     /// Units the partial shipments took, at most the line's quantity; 0 before it opened.
     pub fn shipped_units(&self) -> u32 {
-        self.details.as_ref().map_or(0, |d| {
-            let (_, left) = self.parts(d.quantity);
-            d.quantity - left
-        })
+        self.details
+            .as_ref()
+            .map_or(0, |d| self.shipped_and_released(d.quantity, None).0)
     }
 
     /// Name for the API and logs: a line whose partial shipments reach its quantity is
@@ -187,19 +207,16 @@ impl Reservation {
         let Some(details) = &self.details else {
             return 0;
         };
-        let not_counted = |at: Timestamp| owner_counted_at.is_none_or(|counted| counted < at);
-        let (parts, rest) = self.parts(details.quantity);
-        let shipped: u32 = parts
-            .into_iter()
-            .filter(|(at, _)| not_counted(*at))
-            .map(|(_, took)| took)
-            .sum();
+        let (shipped, released) = self.shipped_and_released(details.quantity, owner_counted_at);
+        let rest = details.quantity - shipped;
         let unshipped = match self.lifecycle {
             Lifecycle::Open => rest,
-            Lifecycle::Fulfilled { at } if not_counted(at) => rest,
+            Lifecycle::Fulfilled { at } if owner_counted_at.is_none_or(|counted| counted < at) => {
+                rest
+            }
             Lifecycle::Fulfilled { .. } | Lifecycle::Cancelled { .. } => 0,
         };
-        shipped + unshipped
+        (shipped - released) + unshipped
     }
 }
 
@@ -220,7 +237,12 @@ mod tests {
     }
 
     fn ship(id: &str, when: i64, quantity: u32) -> Reservation {
+        reported_by("wms", id, when, quantity)
+    }
+
+    fn reported_by(channel: &str, id: &str, when: i64, quantity: u32) -> Reservation {
         Reservation::shipped(
+            ChannelId::new(channel).expect("id"),
             EventId::new(id).expect("id"),
             Shipment {
                 at: at(when),
@@ -273,6 +295,26 @@ mod tests {
         let r = line(3).merged(&ship("s1", 10, 2)).merged(&whole);
         assert_eq!(r.held(Some(at(10))), 1);
         assert_eq!(r.held(Some(at(30))), 0);
+    }
+
+    #[test]
+    fn the_same_shipment_reported_by_the_wms_and_the_shop_counts_once() {
+        // The WMS ships 2 at 10 and the shop records its fulfillment of them at 12; later
+        // the WMS ships the last one at 20 and the shop has not heard yet.
+        let r = line(3)
+            .merged(&reported_by("wms", "shipment/1/7", 10, 2))
+            .merged(&reported_by("web", "fulfillment/1/7", 12, 2));
+        assert_eq!(r.shipped_units(), 2, "not 4");
+        assert_eq!(r.held(None), 3);
+        assert_eq!(
+            r.held(Some(at(11))),
+            1,
+            "the WMS's part is counted, the third unit still held"
+        );
+        let r = r.merged(&reported_by("wms", "shipment/2/7", 20, 1));
+        assert_eq!(r.state_name(), "fulfilled");
+        assert_eq!(r.held(Some(at(12))), 1);
+        assert_eq!(r.held(Some(at(20))), 0);
     }
 
     #[test]

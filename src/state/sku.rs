@@ -174,6 +174,7 @@ impl SkuState {
                 },
                 match quantity {
                     Some(quantity) => Reservation::shipped(
+                        input.channel.clone(),
                         event.id.clone(),
                         Shipment {
                             at: event.occurred_at,

@@ -310,14 +310,16 @@ proptest! {
         quantity in 2..6u32,
         first in 1..6u32,
         rest_named in any::<bool>(),
+        shop_says_fulfilled in any::<bool>(),
         extra in 0..3u32,
-        order in prop::collection::vec(any::<Index>(), 6),
+        order in prop::collection::vec(any::<Index>(), 7),
         duplicate in any::<Index>(),
     ) {
         // As above, but the line ships in two parts, each followed by a WMS count: the
         // first part (clamped to the line), then the rest (named, perhaps over-shipped, or
-        // left unnamed). Every prefix that has seen the order shows at most the final
-        // number, and the end result is `stock - quantity` with nothing held.
+        // left unnamed); the shop may also say the whole line was fulfilled after the last
+        // part. Every prefix that has seen the order shows at most the final number, and
+        // the end result is `stock - quantity` with nothing held.
         let first = first.min(quantity - 1);
         let rest = quantity - first;
         let at = |s: i64| Timestamp::from_millis(1_000 * s);
@@ -329,8 +331,11 @@ proptest! {
             to_event(2, ship(Some(first)), at(2)),
             to_event(3, Op::Count { ch: 1, loc: wh, quantity: stock - i64::from(first) }, at(3)),
             to_event(4, ship(rest_named.then_some(rest + extra)), at(4)),
-            to_event(5, Op::Count { ch: 1, loc: wh, quantity: stock - i64::from(quantity) }, at(5)),
+            to_event(5, Op::Count { ch: 1, loc: wh, quantity: stock - i64::from(quantity) }, at(6)),
         ];
+        if shop_says_fulfilled {
+            events.push(to_event(6, Op::Fulfil { ch: 2, of: 2, order: 7, quantity: None }, at(5)));
+        }
         events = shuffled_with_duplicates(&events, &order);
         events.push(events[duplicate.index(events.len())].clone());
         let expected = stock - i64::from(quantity);
