@@ -546,7 +546,10 @@ impl State {
                 .to_owned(),
         );
         let quantity = data.get("quantity").and_then(Value::as_i64).unwrap_or(0);
-        self.clock = Timestamp::from_millis(self.clock.as_millis() + 1000);
+        // ShipHero stamps the change when it makes it: now, after the adjustment we sent,
+        // and after every count the test set by hand.
+        let now = crate::connector::received_now();
+        self.clock = Timestamp::from_millis(self.clock.as_millis() + 1000).max(now);
         let at = self.clock;
         let Some(product) = self.products.get_mut(&key) else {
             return json!({ "errors": [{ "message": format!("Product with sku {} not found", key.1) }], "data": null });
