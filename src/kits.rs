@@ -49,10 +49,12 @@ pub fn expand(config: &Config, event: StockEvent) -> Result<Vec<StockEvent>, &'s
                 order,
                 line,
                 channel,
+                quantity,
             } => StockChange::OrderLineFulfilled {
                 order: order.clone(),
                 line: kit_line(line),
                 channel: channel.clone(),
+                quantity: quantity.map(|kits| kits.saturating_mul(*count)),
             },
             StockChange::OrderLineCancelled {
                 order,
@@ -178,4 +180,62 @@ pub fn own_sold_kits(kit_sku: &Sku, kit: &Kit, first: &SkuState, channel: &Chann
         .map(|d| i64::from(d.quantity))
         .sum();
     units / i64::from(*count)
+}
+
+#[cfg(test)]
+mod tests {
+    use omnistock_sdk::{EventId, OrderId, Sku, StockChange, StockEvent, Timestamp};
+
+    use super::*;
+
+    #[test]
+    fn a_kits_partial_shipment_ships_its_components_units() {
+        let config = crate::config::for_tests(
+            r#"node_id = "n"
+listen = "127.0.0.1:0"
+[api]
+admin_token = { env = "T" }
+[locations.wh]
+owner = "wms"
+[channels.wms]
+kind = "generic"
+webhook_secret = { env = "T" }
+sells_from = ["wh"]
+[kits.GIFTBOX]
+components = { MUG = 2, TEA = 1 }
+"#,
+        );
+        let shipped = |quantity| StockEvent {
+            id: EventId::new("ship-1").expect("id"),
+            occurred_at: Timestamp::EPOCH,
+            sku: Sku::new("GIFTBOX").expect("sku"),
+            change: StockChange::OrderLineFulfilled {
+                order: OrderId::new("1001").expect("id"),
+                line: "1".to_owned(),
+                channel: None,
+                quantity,
+            },
+        };
+        let units = |events: Vec<StockEvent>| -> Vec<(String, Option<u32>)> {
+            events
+                .into_iter()
+                .map(|e| match e.change {
+                    StockChange::OrderLineFulfilled { quantity, .. } => {
+                        (e.sku.to_string(), quantity)
+                    }
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        };
+        let parts = expand(&config, shipped(Some(3))).expect("a kit's shipment");
+        assert_eq!(
+            units(parts),
+            vec![("MUG".to_owned(), Some(6)), ("TEA".to_owned(), Some(3))]
+        );
+        let whole = expand(&config, shipped(None)).expect("a kit's shipment");
+        assert_eq!(
+            units(whole),
+            vec![("MUG".to_owned(), None), ("TEA".to_owned(), None)]
+        );
+    }
 }

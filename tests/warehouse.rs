@@ -1,13 +1,14 @@
 //! Warehouses in the daemon: a ShipHero WMS and a 3PL's file feed, each the owner of its
 //! warehouse, against their fakes. An online order against the warehouse reserves units; the
-//! WMS ships it and the reservation closes with the on-hand drop counted once; a file
+//! WMS ships it (whole, or in parts) and the reservation closes with the on-hand drop counted
+//! once; a cycle count recorded in omnistock reaches a WMS that takes adjustments; a file
 //! snapshot after a cycle count corrects every channel.
 
 mod common;
 
 use std::time::Duration;
 
-use common::{Api, Site, WMS_SECRET, eventually};
+use common::{ADMIN_TOKEN, Api, Site, WMS_SECRET, eventually};
 use omnistock_file_feed::fake::{CsvRow, DropWriter};
 use omnistock_generic::fake::FakeReceiver;
 use omnistock_shiphero::fake::{self as shiphero, FakeShipHero, WAREHOUSE, shipment_update};
@@ -30,8 +31,8 @@ struct World {
 }
 
 /// `wh` is counted by ShipHero (`wms`), `wh-west` by a 3PL's file feed (`3pl`); Shopify and a
-/// generic outlet sell from both.
-async fn world(mug_in_shiphero: i64) -> World {
+/// generic outlet sell from both. `allow_adjustments`: ShipHero takes our cycle counts.
+async fn world(mug_in_shiphero: i64, allow_adjustments: bool) -> World {
     let wms = FakeShipHero::builder()
         .product(WAREHOUSE, "MUG", mug_in_shiphero)
         .start()
@@ -71,6 +72,7 @@ warehouses = {{ "{WAREHOUSE}" = "wh" }}
 orders_from = "shopify-main"
 poll_interval_secs = 1
 sells_from = ["wh"]
+allow_adjustments = {allow_adjustments}
 
 [channels.3pl]
 kind = "file_feed"
@@ -149,7 +151,7 @@ async fn stock(api: &Api) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shipment_closes_the_online_reservation_and_the_on_hand_drop_counts_once() {
-    let w = world(20).await;
+    let w = world(20, false).await;
 
     // ShipHero's count arrives by polling; Shopify and the outlet show it.
     eventually("ShipHero's 20 reaches both channels", || {
@@ -242,7 +244,7 @@ async fn a_shipment_closes_the_online_reservation_and_the_on_hand_drop_counts_on
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_snapshot_after_a_cycle_count_corrects_every_channel() {
-    let w = world(20).await;
+    let w = world(20, false).await;
     eventually("ShipHero's 20 reaches both channels", || {
         w.outlet.level("MUG") == Some(20) && w.shop.level(MUG_ITEM, SHOPIFY_WH) == Some(20)
     })
@@ -295,4 +297,193 @@ async fn a_file_snapshot_after_a_cycle_count_corrects_every_channel() {
     .await;
     assert_eq!(w.api.on_hand("MUG", "wh-west").await, 4);
     assert_eq!(w.outlet.level("MUG"), Some(24));
+}
+
+/// GET `/v1/stock/MUG` until `check` holds (20 s, a slow machine), or panics with the last.
+async fn stock_until(api: &Api, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let last = stock(api).await;
+        if check(&last) {
+            return last;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}: {last}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// (on hand, reserved, available) at `wh`.
+fn at_wh(stock: &Value) -> (i64, i64, i64) {
+    let wh = &stock["locations"]["wh"];
+    let n = |field: &str| wh[field].as_i64().unwrap_or(i64::MIN);
+    (n("on_hand"), n("reserved"), n("available"))
+}
+
+fn line_state(stock: &Value, key: &str) -> Option<String> {
+    stock["reservations"]
+        .as_array()?
+        .iter()
+        .find(|r| r["key"] == key)
+        .and_then(|r| r["state"].as_str().map(str::to_owned))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_shipped_in_parts_keeps_the_rest_reserved_until_it_ships() {
+    let w = world(20, false).await;
+    eventually("ShipHero's 20 reaches both channels", || {
+        w.shop.level(MUG_ITEM, SHOPIFY_WH) == Some(20) && w.outlet.level("MUG") == Some(20)
+    })
+    .await;
+
+    // A Shopify order for 3 mugs against the warehouse.
+    w.shop.set_available(MUG_ITEM, SHOPIFY_WH, 17);
+    let mut order: Value =
+        serde_json::from_slice(&w.shop.sample_body("orders/create")).expect("json");
+    order["created_at"] = "2026-11-23T08:30:00Z".into();
+    order["line_items"][0]["quantity"] = 3.into();
+    let (headers, body) = w
+        .shop
+        .webhook("orders/create", order.to_string().into_bytes());
+    let (status, answer) = deliver(&w.api, "shopify-main", &headers, &body).await;
+    assert_eq!(status, 200, "{answer}");
+    eventually("the outlet drops to 17", || {
+        w.outlet.level("MUG") == Some(17)
+    })
+    .await;
+    assert_eq!(at_wh(&stock(&w.api).await), (20, 3, 17));
+
+    // ShipHero ships 2 of the 3: its count drops by 2, the third unit stays reserved, and
+    // nobody's number rises (the oversell this guards against: 18 on hand, nothing held).
+    let order_id = SAMPLE_ORDER_ID.to_string();
+    let line = SAMPLE_LINE_ID.to_string();
+    let first = w.wms.ship(
+        1_001,
+        "Shopify Store",
+        &order_id,
+        &[(&line, "MUG", 2)],
+        "2026-11-23T09:00:00Z",
+    );
+    let (first_headers, first_body) = w.wms.webhook(first);
+    let (status, answer) = deliver(&w.api, "wms", &first_headers, &first_body).await;
+    assert_eq!(status, 200, "{answer}");
+    // (A poll may show the count before the shipment's recount: 18 on hand, 3 held.)
+    let s = stock_until(
+        &w.api,
+        "18 on hand with one unit still promised after the first part",
+        |s| at_wh(s) == (18, 1, 17),
+    )
+    .await;
+    let key = format!("shopify-main/{SAMPLE_ORDER_ID}/{SAMPLE_LINE_ID}");
+    assert_eq!(line_state(&s, &key).as_deref(), Some("open"), "{s}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(w.shop.level(MUG_ITEM, SHOPIFY_WH), Some(17));
+    assert_eq!(w.outlet.level("MUG"), Some(17));
+
+    // The rest ships: the line is fulfilled, nothing is held, each unit left on hand once.
+    let rest = w.wms.ship(
+        1_002,
+        "Shopify Store",
+        &order_id,
+        &[(&line, "MUG", 1)],
+        "2026-11-23T09:30:00Z",
+    );
+    let (headers, body) = w.wms.webhook(rest);
+    let (status, answer) = deliver(&w.api, "wms", &headers, &body).await;
+    assert_eq!(status, 200, "{answer}");
+    let s = stock_until(&w.api, "the line closed after the WMS count", |s| {
+        at_wh(s) == (17, 0, 17)
+    })
+    .await;
+    assert_eq!(line_state(&s, &key).as_deref(), Some("fulfilled"), "{s}");
+
+    // The first shipment delivered again is a duplicate: nothing moves.
+    let (status, _) = deliver(&w.api, "wms", &first_headers, &first_body).await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(at_wh(&stock(&w.api).await), (17, 0, 17));
+    assert_eq!(w.shop.level(MUG_ITEM, SHOPIFY_WH), Some(17));
+    assert_eq!(w.outlet.level("MUG"), Some(17));
+}
+
+/// `POST /v1/adjustments` as the operator.
+async fn adjust(api: &Api, id: &str, by: i64) {
+    let response = api
+        .http
+        .post(format!("{}/v1/adjustments", api.url))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&serde_json::json!({
+            "sku": "MUG", "location": "wh", "by": by, "reason": "cycle count", "id": id,
+        }))
+        .send()
+        .await
+        .expect("adjust");
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap_or_default();
+    assert!(
+        (200..300).contains(&status),
+        "adjust {by}: HTTP {status}: {body}"
+    );
+}
+
+/// The GraphQL mutations (`inventory_add` / `inventory_remove`) ShipHero received, with
+/// their quantities.
+fn adjustments_received(wms: &FakeShipHero) -> Vec<(String, i64)> {
+    wms.requests()
+        .iter()
+        .filter_map(|r| {
+            let query = r["query"].as_str()?;
+            let kind = ["inventory_add", "inventory_remove"]
+                .into_iter()
+                .find(|k| query.contains(k))?;
+            Some((
+                kind.to_owned(),
+                r["variables"]["data"]["quantity"].as_i64()?,
+            ))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cycle_count_recorded_in_omnistock_reaches_shiphero_when_allowed() {
+    let w = world(20, true).await;
+    eventually("ShipHero's 20 reaches both channels", || {
+        w.shop.level(MUG_ITEM, SHOPIFY_WH) == Some(20) && w.outlet.level("MUG") == Some(20)
+    })
+    .await;
+
+    // The operator finds 2 fewer: ShipHero is told by inventory_remove, once.
+    adjust(&w.api, "cycle-count-1", -2).await;
+    eventually("ShipHero's on hand drops to 18", || {
+        w.wms.on_hand(WAREHOUSE, "MUG") == Some(18)
+    })
+    .await;
+    eventually("the channels show 18", || {
+        w.shop.level(MUG_ITEM, SHOPIFY_WH) == Some(18) && w.outlet.level("MUG") == Some(18)
+    })
+    .await;
+    // Then 5 more received: inventory_add.
+    adjust(&w.api, "cycle-count-2", 5).await;
+    eventually("ShipHero's on hand rises to 23", || {
+        w.wms.on_hand(WAREHOUSE, "MUG") == Some(23)
+    })
+    .await;
+
+    // ShipHero's own reads of what we pushed are not counted again.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(at_wh(&stock(&w.api).await), (23, 0, 23));
+    assert_eq!(w.wms.on_hand(WAREHOUSE, "MUG"), Some(23));
+    assert_eq!(
+        adjustments_received(&w.wms),
+        vec![
+            ("inventory_remove".to_owned(), 2),
+            ("inventory_add".to_owned(), 5)
+        ]
+    );
+    eventually("the channels show 23", || {
+        w.shop.level(MUG_ITEM, SHOPIFY_WH) == Some(23) && w.outlet.level("MUG") == Some(23)
+    })
+    .await;
 }

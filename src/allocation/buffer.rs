@@ -115,6 +115,7 @@ adaptive_buffer = {adaptive}
                 Reservation {
                     details: Some(details),
                     lifecycle: Lifecycle::Open,
+                    shipments: Default::default(),
                 },
             );
         }

@@ -155,7 +155,7 @@ pub(super) fn stock_of(app: &AppState, sku: &Sku) -> Result<StockAnswer, ApiErro
                 key: key.to_string(),
                 location: r.details.as_ref().map(|d| d.location.clone()),
                 quantity: r.details.as_ref().map(|d| d.quantity),
-                state: r.lifecycle.name(),
+                state: r.state_name(),
             })
             .collect();
         StockAnswer {

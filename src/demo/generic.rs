@@ -41,6 +41,7 @@ impl Owner {
                     order: OrderId::new(line.order.as_str())?,
                     line: line.line.clone(),
                     channel: Some(line.channel.clone()),
+                    quantity: None,
                 },
             )?,
             site.event(&self.id, &line.sku, self.counted(count))?,

@@ -88,6 +88,7 @@ fn submission(n: usize) -> Submission {
                 order: OrderId::new(format!("o-{}", n / 7)).expect("id"),
                 line: "1".to_owned(),
                 channel: None,
+                quantity: None,
             },
         ),
         5 => (

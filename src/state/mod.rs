@@ -24,7 +24,7 @@ use omnistock_sdk::{ChannelId, LineKey, LocationId, OrderId, StockEvent, Timesta
 
 pub use codec::DecodeError;
 pub use counter::{Actor, OnHandCounter};
-pub use reservation::{Lifecycle, LineDetails, Reservation};
+pub use reservation::{Lifecycle, LineDetails, Reservation, Shipment};
 pub use sku::{Change, Effect, HISTORY_LEN, LocationStock, Observation, Replica, SkuState};
 pub use timeline::{OwnerTimeline, Placed};
 

@@ -6,7 +6,7 @@ use omnistock_sdk::{ChannelId, LineKey, LocationId, StockChange, StockEvent, Tim
 use serde::{Deserialize, Serialize};
 
 use super::counter::{Actor, OnHandCounter};
-use super::reservation::{Lifecycle, LineDetails, Reservation};
+use super::reservation::{Lifecycle, LineDetails, Reservation, Shipment};
 use super::timeline::{Mark, OwnerTimeline, Placed};
 use super::{Input, Owners};
 
@@ -165,15 +165,26 @@ impl SkuState {
                 order,
                 line,
                 channel,
+                quantity,
             } => self.reserve(
                 LineKey {
                     channel: channel.clone().unwrap_or_else(|| input.channel.clone()),
                     order: order.clone(),
                     line: line.clone(),
                 },
-                Reservation::with_lifecycle(Lifecycle::Fulfilled {
-                    at: event.occurred_at,
-                }),
+                match quantity {
+                    Some(quantity) => Reservation::shipped(
+                        input.channel.clone(),
+                        event.id.clone(),
+                        Shipment {
+                            at: event.occurred_at,
+                            quantity: *quantity,
+                        },
+                    ),
+                    None => Reservation::with_lifecycle(Lifecycle::Fulfilled {
+                        at: event.occurred_at,
+                    }),
+                },
             ),
             StockChange::OrderLineCancelled {
                 order,
@@ -338,13 +349,15 @@ fn summarize(change: &StockChange) -> String {
         StockChange::OrderLineFulfilled {
             order,
             line,
-            channel: None,
-        } => format!("order {order} line {line} fulfilled"),
-        StockChange::OrderLineFulfilled {
-            order,
-            line,
-            channel: Some(channel),
-        } => format!("{channel} order {order} line {line} fulfilled"),
+            channel,
+            quantity,
+        } => {
+            let whose = channel.as_ref().map_or(String::new(), |c| format!("{c} "));
+            match quantity {
+                None => format!("{whose}order {order} line {line} fulfilled"),
+                Some(units) => format!("{whose}order {order} line {line}: {units} shipped"),
+            }
+        }
         StockChange::OrderLineCancelled { order, line, .. } => {
             format!("order {order} line {line} cancelled")
         }

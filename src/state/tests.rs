@@ -49,11 +49,12 @@ enum Op {
         quantity: u32,
     },
     /// `ch` reports the shipment of `of`'s order line (a warehouse shipping the shop's order
-    /// when they differ).
+    /// when they differ): `quantity` units of it, or the whole rest when `None`.
     Fulfil {
         ch: usize,
         of: usize,
         order: u8,
+        quantity: Option<u32>,
     },
     Cancel {
         ch: usize,
@@ -75,7 +76,14 @@ fn op() -> impl Strategy<Value = Op> {
             loc,
             quantity
         }),
-        (0..3usize, 0..3usize, 0..4u8).prop_map(|(ch, of, order)| Op::Fulfil { ch, of, order }),
+        (0..3usize, 0..3usize, 0..4u8, prop::option::of(0..6u32)).prop_map(
+            |(ch, of, order, quantity)| Op::Fulfil {
+                ch,
+                of,
+                order,
+                quantity
+            }
+        ),
         (0..3usize, 0..4u8).prop_map(|(ch, order)| Op::Cancel { ch, order }),
     ]
 }
@@ -122,12 +130,18 @@ fn to_event(i: usize, op: Op, occurred_at: Timestamp) -> (usize, StockEvent) {
                 quantity,
             },
         ),
-        Op::Fulfil { ch, of, order: n } => (
+        Op::Fulfil {
+            ch,
+            of,
+            order: n,
+            quantity,
+        } => (
             ch,
             StockChange::OrderLineFulfilled {
                 order: order(n),
                 line: "1".into(),
                 channel: (of != ch).then(|| channel(CHANNELS[of])),
+                quantity,
             },
         ),
         Op::Cancel { ch, order: n } => (
@@ -271,9 +285,57 @@ proptest! {
         let mut events = vec![
             to_event(0, Op::Count { ch: 1, loc: wh, quantity: stock }, at(0)),
             to_event(1, Op::Open { ch: 2, order: 7, loc: wh, quantity }, at(1)),
-            to_event(2, Op::Fulfil { ch: if shipped_by_warehouse { 1 } else { 2 }, of: 2, order: 7 }, at(2)),
+            to_event(2, Op::Fulfil { ch: if shipped_by_warehouse { 1 } else { 2 }, of: 2, order: 7, quantity: None }, at(2)),
             to_event(3, Op::Count { ch: 1, loc: wh, quantity: stock - i64::from(quantity) }, at(3)),
         ];
+        events = shuffled_with_duplicates(&events, &order);
+        events.push(events[duplicate.index(events.len())].clone());
+        let expected = stock - i64::from(quantity);
+        for end in 1..=events.len() {
+            let state = apply_all(&events[..end], "a");
+            let seen_order = events[..end].iter().any(|(_, e)| matches!(e.change, StockChange::OrderLineOpened { .. }));
+            let available = state.stock_at(&location("wh"), 0).available;
+            if seen_order {
+                prop_assert!(available <= expected, "prefix {end} shows {available} > {expected}");
+            }
+        }
+        let state = apply_all(&events, "a");
+        prop_assert_eq!(state.stock_at(&location("wh"), 0).available, expected);
+        prop_assert_eq!(state.reserved(&location("wh")), 0);
+    }
+
+    #[test]
+    fn a_line_shipped_in_parts_is_subtracted_exactly_once(
+        stock in 5..50i64,
+        quantity in 2..6u32,
+        first in 1..6u32,
+        rest_named in any::<bool>(),
+        shop_says_fulfilled in any::<bool>(),
+        extra in 0..3u32,
+        order in prop::collection::vec(any::<Index>(), 7),
+        duplicate in any::<Index>(),
+    ) {
+        // As above, but the line ships in two parts, each followed by a WMS count: the
+        // first part (clamped to the line), then the rest (named, perhaps over-shipped, or
+        // left unnamed); the shop may also say the whole line was fulfilled after the last
+        // part. Every prefix that has seen the order shows at most the final number, and
+        // the end result is `stock - quantity` with nothing held.
+        let first = first.min(quantity - 1);
+        let rest = quantity - first;
+        let at = |s: i64| Timestamp::from_millis(1_000 * s);
+        let wh = 1usize;
+        let ship = |quantity| Op::Fulfil { ch: 1, of: 2, order: 7, quantity };
+        let mut events = vec![
+            to_event(0, Op::Count { ch: 1, loc: wh, quantity: stock }, at(0)),
+            to_event(1, Op::Open { ch: 2, order: 7, loc: wh, quantity }, at(1)),
+            to_event(2, ship(Some(first)), at(2)),
+            to_event(3, Op::Count { ch: 1, loc: wh, quantity: stock - i64::from(first) }, at(3)),
+            to_event(4, ship(rest_named.then_some(rest + extra)), at(4)),
+            to_event(5, Op::Count { ch: 1, loc: wh, quantity: stock - i64::from(quantity) }, at(6)),
+        ];
+        if shop_says_fulfilled {
+            events.push(to_event(6, Op::Fulfil { ch: 2, of: 2, order: 7, quantity: None }, at(5)));
+        }
         events = shuffled_with_duplicates(&events, &order);
         events.push(events[duplicate.index(events.len())].clone());
         let expected = stock - i64::from(quantity);
@@ -376,4 +438,104 @@ fn unknown_format_is_refused_with_a_reason() {
     assert!(err.to_string().contains("format 9"), "{err}");
     assert!(SkuState::decode(&[1, b'x']).is_err());
     assert!(SkuState::decode(&[]).is_err());
+}
+
+/// Issue 7: 3 ordered; 2 ship (the WMS count drops 2) → 1 still reserved; the last one ships
+/// (the count drops again) → nothing reserved, and on hand lost each unit once.
+#[test]
+fn a_partial_shipment_keeps_the_rest_reserved() {
+    let at = |s: i64| Timestamp::from_millis(1_000 * s);
+    let ship = |quantity| Op::Fulfil {
+        ch: 1,
+        of: 2,
+        order: 7,
+        quantity: Some(quantity),
+    };
+    let count = |quantity| Op::Count {
+        ch: 1,
+        loc: 1,
+        quantity,
+    };
+    let mut events = vec![
+        to_event(0, count(10), at(0)),
+        to_event(
+            1,
+            Op::Open {
+                ch: 2,
+                order: 7,
+                loc: 1,
+                quantity: 3,
+            },
+            at(1),
+        ),
+    ];
+    let wh = location("wh");
+    let stock = apply_all(&events, "a").stock_at(&wh, 0);
+    assert_eq!((stock.on_hand, stock.reserved, stock.available), (10, 3, 7));
+
+    events.push(to_event(2, ship(2), at(2)));
+    let stock = apply_all(&events, "a").stock_at(&wh, 0);
+    assert_eq!(
+        (stock.on_hand, stock.reserved, stock.available),
+        (10, 3, 7),
+        "the shipped part is held until the WMS counts it"
+    );
+    events.push(to_event(3, count(8), at(3)));
+    let state = apply_all(&events, "a");
+    let stock = state.stock_at(&wh, 0);
+    assert_eq!((stock.on_hand, stock.reserved, stock.available), (8, 1, 7));
+    let key = state.replica.reservations.keys().next().expect("the line");
+    assert_eq!(state.replica.reservations[key].state_name(), "open");
+
+    // A redelivery of the first shipment changes nothing.
+    events.push((events[2].0, events[2].1.clone()));
+    events.push(to_event(4, ship(1), at(4)));
+    events.push(to_event(5, count(7), at(5)));
+    let state = apply_all(&events, "a");
+    let stock = state.stock_at(&wh, 0);
+    assert_eq!((stock.on_hand, stock.reserved, stock.available), (7, 0, 7));
+    assert_eq!(state.replica.reservations[key].state_name(), "fulfilled");
+}
+
+#[test]
+fn a_cancellation_after_a_partial_shipment_releases_only_the_rest() {
+    let at = |s: i64| Timestamp::from_millis(1_000 * s);
+    let events = vec![
+        to_event(
+            0,
+            Op::Count {
+                ch: 1,
+                loc: 1,
+                quantity: 10,
+            },
+            at(0),
+        ),
+        to_event(
+            1,
+            Op::Open {
+                ch: 2,
+                order: 7,
+                loc: 1,
+                quantity: 3,
+            },
+            at(1),
+        ),
+        to_event(
+            2,
+            Op::Fulfil {
+                ch: 1,
+                of: 2,
+                order: 7,
+                quantity: Some(2),
+            },
+            at(2),
+        ),
+        to_event(3, Op::Cancel { ch: 2, order: 7 }, at(3)),
+    ];
+    let stock = apply_all(&events, "a").stock_at(&location("wh"), 0);
+    assert_eq!(
+        (stock.on_hand, stock.reserved, stock.available),
+        (10, 2, 8),
+        "the 2 shipped stay held until the WMS counts them; the third is free"
+    );
 }

@@ -178,6 +178,12 @@ fn from_json<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, String> {
 
 /// A log entry on disk. `occurred_at` inside the event keeps the event's own serde form,
 /// which is stable and ours; our own timestamps are stored as integer milliseconds.
+///
+/// Fields added to an event later are optional and left out when absent, within the same
+/// version byte: `order_line_fulfilled`'s `quantity` (a partial shipment). A record without
+/// it is a whole-line fulfilment, exactly as it was written before the field existed; a
+/// build older than the field refuses a record that has it (unknown fields are refused)
+/// rather than take a part for the whole line.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LogRecordV1 {
@@ -435,4 +441,63 @@ pub(super) fn encode_u64(value: u64) -> [u8; 9] {
 pub(super) fn decode_u64(bytes: &[u8]) -> Result<u64, String> {
     let body = body(bytes)?;
     seq_from_key(body).map_err(|_| format!("counter is {} bytes, expected 8", body.len()))
+}
+
+#[cfg(test)]
+mod event_tests {
+    use omnistock_sdk::{OrderId, StockChange};
+
+    use super::*;
+
+    /// A whole-line shipment as the build before partial shipments wrote it.
+    const OLD_FULFILMENT: &str = r#"{"channel":"wms","received_at_ms":1763892000000,"event":{"id":"shipment/5/7","occurred_at":"2026-11-23T10:00:00.000Z","sku":"MUG","change":{"type":"order_line_fulfilled","order":"1001","line":"7","channel":"web"}}}"#;
+
+    fn old_record() -> Vec<u8> {
+        let mut bytes = vec![V1];
+        bytes.extend_from_slice(OLD_FULFILMENT.as_bytes());
+        bytes
+    }
+
+    fn fulfilled(quantity: Option<u32>) -> StockChange {
+        StockChange::OrderLineFulfilled {
+            order: OrderId::new("1001").expect("id"),
+            line: "7".to_owned(),
+            channel: Some(ChannelId::new("web").expect("id")),
+            quantity,
+        }
+    }
+
+    #[test]
+    fn a_fulfilment_logged_before_partial_shipments_reads_as_the_whole_line() {
+        let logged = decode_log(3, &old_record()).expect("old records still decode");
+        assert_eq!(logged.seq, 3);
+        assert_eq!(logged.channel.as_str(), "wms");
+        assert_eq!(logged.event.change, fulfilled(None));
+        // Written again, it is the same bytes: the new field costs old records nothing.
+        let again = encode_log(&NewEvent {
+            channel: logged.channel,
+            received_at: logged.received_at,
+            event: logged.event,
+        })
+        .expect("encodes");
+        assert_eq!(again, old_record());
+    }
+
+    #[test]
+    fn a_partial_shipment_round_trips_with_its_units() {
+        let mut event = decode_log(0, &old_record()).expect("decodes").event;
+        event.change = fulfilled(Some(2));
+        let bytes = encode_log(&NewEvent {
+            channel: ChannelId::new("wms").expect("id"),
+            received_at: Timestamp::from_millis(1_763_892_000_000),
+            event: event.clone(),
+        })
+        .expect("encodes");
+        assert!(
+            String::from_utf8_lossy(&bytes).contains(r#""quantity":2"#),
+            "{}",
+            String::from_utf8_lossy(&bytes)
+        );
+        assert_eq!(decode_log(0, &bytes).expect("decodes").event, event);
+    }
 }

@@ -230,9 +230,13 @@ fn build(
         // Owners of their warehouses' counts: never pushed. They go with the webhook
         // connectors, where the pollers are started from (a file feed's webhook route only
         // ever answers 400: it has none).
+        // With `allow_adjustments`, ShipHero is pushed operators' adjustments at the
+        // warehouse it owns (`Shown::Mirror`; one location per channel: the first it owns).
         ChannelKind::ShipHero(wms) => Some(Built {
             connector: Arc::new(warehouse::shiphero(id, channel, wms)?),
-            push_at: None,
+            push_at: owned_by(id, config)
+                .into_iter()
+                .find(|l| wms.allow_adjustments && wms.warehouses.values().any(|w| w == l)),
             webhooks: true,
         }),
         ChannelKind::FileFeed(feed) => Some(Built {

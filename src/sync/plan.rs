@@ -326,6 +326,7 @@ mod tests {
             Reservation {
                 details: Some(details),
                 lifecycle,
+                shipments: Default::default(),
             },
         )
     }

@@ -3,7 +3,7 @@
 //! Both own their warehouse locations: their counts are the truth there, so they are never
 //! pushed a number, nor holds (neither takes holds: ShipHero allocates its own orders).
 //! ShipHero's `allow_adjustments` turns on its delta form for cycle-count adjustments made in
-//! omnistock; the engine has no path that sends those to an owner yet.
+//! omnistock, pushed at the warehouse it owns (`sync::connectors`, `Shown::Mirror`).
 
 use omnistock_file_feed::{FileFeedConnector, FileFeedSettings};
 use omnistock_sdk::{ChannelId, ConnectorError};

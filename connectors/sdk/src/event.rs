@@ -51,11 +51,17 @@ pub enum StockChange {
     /// count has caught up. `channel` names the channel whose order line it is when that is
     /// not the reporting channel: a warehouse reporting the shipment of an online shop's
     /// order (the warehouse ships what the shop sold).
+    ///
+    /// `quantity` is how many units this shipment took (a partial shipment); each event id is
+    /// one shipment, so the parts of a line add up and a redelivered part counts once.
+    /// Without it, the whole rest of the line shipped.
     OrderLineFulfilled {
         order: OrderId,
         line: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         channel: Option<ChannelId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        quantity: Option<u32>,
     },
     /// The order line will never ship; its reservation is released at once. `restocked`
     /// says whether the channel put the units back into its own number (on the wire it
@@ -106,6 +112,8 @@ mod form {
         pub line: String,
         #[serde(default)]
         pub channel: Option<ChannelId>,
+        #[serde(default)]
+        pub quantity: Option<u32>,
     }
 
     #[derive(Deserialize)]
@@ -185,6 +193,7 @@ impl<'de> Deserialize<'de> for StockChange {
                     order: f.order,
                     line: f.line,
                     channel: f.channel,
+                    quantity: f.quantity,
                 }
             }
             "order_line_cancelled" => {
@@ -253,9 +262,35 @@ mod tests {
             order: OrderId::new("1001").expect("id"),
             line: "7".into(),
             channel: None,
+            quantity: None,
         };
         let wire = serde_json::to_string(&own).expect("serializes");
         assert!(!wire.contains("channel"), "{wire}");
+        assert!(!wire.contains("quantity"), "{wire}");
+    }
+
+    #[test]
+    fn a_shipment_may_carry_the_units_it_shipped() {
+        let json = r#"{"id":"s1","occurred_at":"2026-11-23T10:00:00Z","sku":"MUG",
+            "change":{"type":"order_line_fulfilled","order":"1001","line":"7","quantity":2}}"#;
+        let event: StockEvent = serde_json::from_str(json).expect("valid event");
+        let StockChange::OrderLineFulfilled { quantity, .. } = &event.change else {
+            panic!("parsed as {:?}", event.change);
+        };
+        assert_eq!(*quantity, Some(2));
+        let again: StockEvent =
+            serde_json::from_str(&serde_json::to_string(&event).expect("serializes"))
+                .expect("round trip");
+        assert_eq!(event, again);
+        // A negative or textual quantity is refused, naming the field.
+        for bad in ["-1", "\"two\""] {
+            let json = format!(
+                r#"{{"id":"s1","occurred_at":"2026-11-23T10:00:00Z","sku":"MUG",
+                "change":{{"type":"order_line_fulfilled","order":"1001","line":"7","quantity":{bad}}}}}"#
+            );
+            let err = serde_json::from_str::<StockEvent>(&json).expect_err("not a count");
+            assert!(err.to_string().starts_with("quantity: "), "{bad}: {err}");
+        }
     }
 
     #[test]

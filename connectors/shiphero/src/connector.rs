@@ -105,9 +105,10 @@ fn shiphero_time(text: &str) -> Result<Timestamp, String> {
     Timestamp::parse_rfc3339(text).or_else(|_| Timestamp::parse_rfc3339(&format!("{text}Z")))
 }
 
-/// Now: when a shipment was first delivered (see `webhooks::parse`).
-#[allow(clippy::disallowed_methods)] // the connector's one clock read; see webhooks::parse
-fn received_now() -> Timestamp {
+/// Now: when a shipment was first delivered (see `webhooks::parse`); the fake also stamps
+/// the changes it makes with it, as ShipHero does.
+#[allow(clippy::disallowed_methods)] // the crate's one clock read; see webhooks::parse
+pub(crate) fn received_now() -> Timestamp {
     let since = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();

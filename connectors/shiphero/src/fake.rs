@@ -12,7 +12,9 @@
 //! - can be told to fail the next call: 429 with `Retry-After`, 500, a garbage body, a
 //!   throttling error, a slow answer;
 //! - signs webhooks as ShipHero does: `X-ShipHero-HMAC-SHA256` = base64 HMAC-SHA256 of the
-//!   body, `X-Shiphero-Message-ID` derived from the body so a redelivery is a duplicate.
+//!   body, `X-Shiphero-Message-ID` derived from the body so a redelivery is a duplicate;
+//! - ships all or part of an order's lines ([`FakeShipHero::ship`]): on hand drops when the
+//!   label is made, and the `Shipment Update` lists each line with the units it shipped.
 //!
 //! It reads the arguments our connector sends as variables, not GraphQL in general.
 
@@ -234,6 +236,26 @@ impl FakeShipHero {
         product.updated_at = at;
     }
 
+    /// The warehouse ships `(partner line item id, sku, units)` of the shop's order at `at`
+    /// (RFC 3339): as ShipHero does when the label is made, each SKU's on hand at
+    /// [`WAREHOUSE`] drops by its units, stamped `at`. Returns the `Shipment Update` body it
+    /// then sends (sign it with [`FakeShipHero::webhook`]). Ship part of a line by naming
+    /// fewer units than ordered; ship the rest with another `shipment_id`.
+    pub fn ship(
+        &self,
+        shipment_id: u64,
+        shop_name: &str,
+        partner_order_id: &str,
+        lines: &[(&str, &str, u32)],
+        at: &str,
+    ) -> Value {
+        for (_, sku, units) in lines {
+            let on_hand = self.on_hand(WAREHOUSE, sku).unwrap_or(0);
+            self.count(WAREHOUSE, sku, on_hand - i64::from(*units), at);
+        }
+        shipment_update(shipment_id, shop_name, partner_order_id, lines)
+    }
+
     /// Makes the current access token expire: the next call gets 401 until refreshed.
     pub fn expire_token(&self) {
         let mut state = self.state();
@@ -278,7 +300,8 @@ impl FakeShipHero {
 }
 
 /// A `Shipment Update` body: shipment `shipment_id` of the shop's order `partner_order_id`
-/// from `shop_name`, shipping `(partner line item id, sku, quantity)` from [`WAREHOUSE`].
+/// from `shop_name`, shipping `(partner line item id, sku, quantity)` from [`WAREHOUSE`],
+/// each entry in a package of its own (ShipHero lists a line once per package it is in).
 pub fn shipment_update(
     shipment_id: u64,
     shop_name: &str,
@@ -291,7 +314,7 @@ pub fn shipment_update(
         .map(|(n, (id, sku, quantity))| {
             json!({
                 "id": id, "shiphero_id": 828_656_700 + n as u64, "quantity": quantity, "sku": sku,
-                "serial_numbers": [], "customs_description": "", "package": "Package #1",
+                "serial_numbers": [], "customs_description": "", "package": format!("Package #{}", n + 1),
                 "lot_id": null, "lot_name": null, "lot_expiration": null,
             })
         })
@@ -305,7 +328,7 @@ pub fn shipment_update(
             "webhook_type": SHIPMENT_UPDATE, "partner_order_id": partner_order_id,
             "order_number": format!("#{partner_order_id}"), "shop_name": shop_name,
             "tracking_number": "15619819718", "line_items": line_items,
-            "custom_tracking_url": "", "package_number": 1, "total_packages": 1,
+            "custom_tracking_url": "", "package_number": 1, "total_packages": lines.len().max(1),
             "shipping_method": "Ground", "shipping_carrier": "UPS",
         },
     })
@@ -523,7 +546,10 @@ impl State {
                 .to_owned(),
         );
         let quantity = data.get("quantity").and_then(Value::as_i64).unwrap_or(0);
-        self.clock = Timestamp::from_millis(self.clock.as_millis() + 1000);
+        // ShipHero stamps the change when it makes it: now, after the adjustment we sent,
+        // and after every count the test set by hand.
+        let now = crate::connector::received_now();
+        self.clock = Timestamp::from_millis(self.clock.as_millis() + 1000).max(now);
         let at = self.clock;
         let Some(product) = self.products.get_mut(&key) else {
             return json!({ "errors": [{ "message": format!("Product with sku {} not found", key.1) }], "data": null });

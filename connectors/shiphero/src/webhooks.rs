@@ -8,6 +8,11 @@
 //!   and line item ids, exactly as the Shopify connector keys its reservations. The shop's
 //!   channel comes from config (`order_channels` by `shop_name`, else `orders_from`); when it
 //!   cannot be told, or an id is missing, the line is reported as unmapped, never guessed.
+//!   Each line carries the units this shipment took (`quantity`), so a line shipped in
+//!   several shipments is released part by part; a line packed in several packages appears
+//!   once per package and its quantities are added up. A line without a quantity shipped
+//!   whole; one whose quantity is not a count is reported as unmapped (its reservation keeps
+//!   holding: under-selling, never over-selling).
 //!   Event ids are `shipment/<shipment_id>/<line>`, the same on every redelivery. The
 //!   connector then asks for a poll, which re-reads the shipped SKUs' counts stamped no
 //!   earlier than the shipment (`ShipHeroConnector::recount_shipped`).
@@ -82,6 +87,17 @@ struct ShippedLine {
     id: Option<Id>,
     partner_line_item_id: Option<Id>,
     sku: Option<String>,
+    /// Units of the line in this shipment (in this package, when it has several). Read as
+    /// any JSON value so a bad one costs only its line, not the whole delivery.
+    quantity: Option<serde_json::Value>,
+}
+
+/// One order line of a shipment, its packages' entries added up.
+struct Shipped {
+    line: String,
+    sku: Sku,
+    /// `None`: some entry named no quantity, so the line shipped whole.
+    quantity: Option<u32>,
 }
 
 /// Verifies and parses one delivery. ShipHero's `Shipment Update` carries no time, so a
@@ -168,13 +184,42 @@ fn shipment(
         return Ok(());
     };
     let order = OrderId::new(order).map_err(bad)?;
-    for line in f.line_items {
-        let line_id = line
+    for line in shipped_lines(&what, f.line_items, report) {
+        if line.quantity == Some(0) {
+            continue;
+        }
+        report.events.push(StockEvent {
+            id: EventId::new(format!("shipment/{shipment}/{}", line.line)).map_err(bad)?,
+            occurred_at: at,
+            sku: line.sku,
+            change: StockChange::OrderLineFulfilled {
+                order: order.clone(),
+                line: line.line,
+                channel: Some(channel.clone()),
+                quantity: line.quantity,
+            },
+        });
+    }
+    Ok(())
+}
+
+/// The shipment's order lines, in the order they first appear, each line's entries (one per
+/// package) added up. Entries that cannot be mapped are reported, and so is the rest of a
+/// line with an entry whose quantity is not a count: part of a line is not guessed at.
+fn shipped_lines(
+    what: &str,
+    entries: Vec<ShippedLine>,
+    report: &mut WebhookReport,
+) -> Vec<Shipped> {
+    let mut lines: Vec<Shipped> = Vec::new();
+    let mut refused: Vec<String> = Vec::new();
+    for entry in entries {
+        let line_id = entry
             .partner_line_item_id
-            .or(line.id)
+            .or(entry.id)
             .map(|l| l.text())
             .filter(|l| !l.is_empty());
-        let sku = line
+        let sku = entry
             .sku
             .as_deref()
             .map(str::trim)
@@ -186,16 +231,43 @@ fn shipment(
             });
             continue;
         };
-        report.events.push(StockEvent {
-            id: EventId::new(format!("shipment/{shipment}/{line_id}")).map_err(bad)?,
-            occurred_at: at,
-            sku,
-            change: StockChange::OrderLineFulfilled {
-                order: order.clone(),
-                line: line_id,
-                channel: Some(channel.clone()),
+        let quantity = match entry.quantity {
+            None => None,
+            Some(value) => match count(&value) {
+                Some(units) => Some(units),
+                None => {
+                    report.unmapped.push(Unmapped {
+                        what: format!("{what}, line {line_id}"),
+                        reason: format!("quantity {value} is not a count of units"),
+                    });
+                    refused.push(line_id);
+                    continue;
+                }
             },
-        });
+        };
+        match lines.iter_mut().find(|l| l.line == line_id) {
+            Some(seen) => {
+                seen.quantity = seen
+                    .quantity
+                    .zip(quantity)
+                    .map(|(a, b)| a.saturating_add(b));
+            }
+            None => lines.push(Shipped {
+                line: line_id,
+                sku,
+                quantity,
+            }),
+        }
     }
-    Ok(())
+    lines.retain(|l| !refused.contains(&l.line));
+    lines
+}
+
+/// A count of units, as a JSON number or a numeric string (ShipHero sends both kinds).
+fn count(value: &serde_json::Value) -> Option<u32> {
+    match value {
+        serde_json::Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        serde_json::Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
 }

@@ -37,11 +37,13 @@ async fn a_shipment_closes_the_online_orders_lines_in_the_shops_channel() {
                 order,
                 line,
                 channel,
+                quantity,
             } => (
                 e.id.to_string(),
                 order.to_string(),
                 line.clone(),
                 channel.as_ref().map(ToString::to_string),
+                *quantity,
             ),
             other => panic!("{other:?}"),
         })
@@ -52,10 +54,16 @@ async fn a_shipment_closes_the_online_orders_lines_in_the_shops_channel() {
             "shipment/315518042/866550311766439020".to_owned(),
             "820982911946154508".to_owned(),
             "866550311766439020".to_owned(),
-            Some("shopify-main".to_owned())
+            Some("shopify-main".to_owned()),
+            Some(1)
         )
     );
     assert_eq!(closed.len(), 2);
+    assert_eq!(
+        closed[1].4,
+        Some(2),
+        "each line carries the units it shipped"
+    );
     // A redelivery gives the same events.
     assert_eq!(
         connector.parse_webhook(&headers, &body).expect("again"),
@@ -405,4 +413,88 @@ async fn after_a_shipment_the_next_poll_recounts_the_sku_no_earlier_than_the_shi
     // Then the poll goes on as before; the recount is not repeated.
     let next = connector.poll(first.cursor).await.expect("poll");
     assert!(next.events.iter().all(|e| e.occurred_at != shipped_at));
+}
+
+/// The `line` and units of each fulfilment in `events`.
+fn shipped(events: &[omnistock_sdk::StockEvent]) -> Vec<(String, Option<u32>)> {
+    events
+        .iter()
+        .map(|e| match &e.change {
+            StockChange::OrderLineFulfilled { line, quantity, .. } => (line.clone(), *quantity),
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_line_shipped_in_two_shipments_is_reported_part_by_part() {
+    let fake = FakeShipHero::builder()
+        .product(WAREHOUSE, "MUG", 10)
+        .start()
+        .await;
+    let connector = connector(settings(&fake));
+    let first = fake.ship(11, "S", "1001", &[("7", "MUG", 2)], "2026-11-23T09:00:00Z");
+    assert_eq!(
+        fake.on_hand(WAREHOUSE, "MUG"),
+        Some(8),
+        "the label takes them off"
+    );
+    let (headers, body) = fake.webhook(first);
+    let one = connector.parse_webhook(&headers, &body).expect("signed");
+    let second = fake.ship(12, "S", "1001", &[("7", "MUG", 1)], "2026-11-23T09:30:00Z");
+    assert_eq!(fake.on_hand(WAREHOUSE, "MUG"), Some(7));
+    let (headers, body) = fake.webhook(second);
+    let two = connector.parse_webhook(&headers, &body).expect("signed");
+    assert_eq!(shipped(&one), vec![("7".to_owned(), Some(2))]);
+    assert_eq!(shipped(&two), vec![("7".to_owned(), Some(1))]);
+    assert_ne!(one[0].id, two[0].id, "two shipments are two parts");
+}
+
+#[tokio::test]
+async fn a_line_packed_in_several_packages_is_one_part_with_their_units() {
+    let fake = account().await;
+    let connector = connector(settings(&fake));
+    let (headers, body) = fake.webhook(shipment_update(
+        21,
+        "S",
+        "1001",
+        &[("7", "MUG", 2), ("8", "TSHIRT-RED-M", 1), ("7", "MUG", 1)],
+    ));
+    let events = connector.parse_webhook(&headers, &body).expect("signed");
+    assert_eq!(
+        shipped(&events),
+        vec![("7".to_owned(), Some(3)), ("8".to_owned(), Some(1))]
+    );
+}
+
+#[tokio::test]
+async fn a_line_without_a_quantity_shipped_whole_and_a_bad_one_is_not_guessed() {
+    let fake = account().await;
+    let connector = connector(settings(&fake));
+    let mut body = shipment_update(
+        31,
+        "S",
+        "1001",
+        &[("7", "MUG", 1), ("8", "TSHIRT-RED-M", 1), ("9", "CAP", 1)],
+    );
+    let items = body["fulfillment"]["line_items"]
+        .as_array_mut()
+        .expect("line items");
+    items[0].as_object_mut().expect("a line").remove("quantity");
+    items[1]["quantity"] = serde_json::json!(-2);
+    items[2]["quantity"] = serde_json::json!("3");
+    let (headers, body) = fake.webhook(body);
+    let report = connector
+        .parse_webhook_report(&headers, &body)
+        .expect("one bad line does not refuse the delivery");
+    assert_eq!(
+        shipped(&report.events),
+        vec![("7".to_owned(), None), ("9".to_owned(), Some(3))]
+    );
+    assert_eq!(report.unmapped.len(), 1, "{:?}", report.unmapped);
+    assert!(
+        report.unmapped[0].what.contains("line 8") && report.unmapped[0].reason.contains("-2"),
+        "{:?}",
+        report.unmapped
+    );
 }

@@ -246,6 +246,7 @@ pub(crate) fn parse(
                     order,
                     line,
                     channel: None,
+                    quantity: None,
                 }
             })?;
         }
@@ -335,6 +336,7 @@ fn order_created(d: &mut Delivery<'_>, order: Order) -> Result<(), ConnectorErro
                     order: order_ref.clone(),
                     line: line.id.to_string(),
                     channel: None,
+                    quantity: None,
                 },
             );
         }
@@ -380,10 +382,13 @@ fn fulfillment_created(d: &mut Delivery<'_>, f: Fulfillment) -> Result<(), Conne
             id,
             at,
             sku,
+            // A fulfillment's line carries the units this fulfillment ships: a line split
+            // over several fulfillments is released part by part.
             StockChange::OrderLineFulfilled {
                 order: order_ref.clone(),
                 line: line.id.to_string(),
                 channel: None,
+                quantity: Some(line.quantity),
             },
         );
     }

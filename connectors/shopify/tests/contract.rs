@@ -551,6 +551,38 @@ async fn cancellations_fulfilments_and_restocking_refunds_close_lines() {
 }
 
 #[tokio::test]
+async fn a_fulfillment_carries_the_units_it_ships_and_a_fulfilled_order_the_whole_line() {
+    let fake = shop().await;
+    let c = connector(settings(&fake));
+    let mut part: serde_json::Value =
+        serde_json::from_slice(&fake.sample_body("fulfillments/create")).expect("json");
+    part["line_items"][0]["quantity"] = 2.into();
+    let (headers, body) = fake.webhook("fulfillments/create", part.to_string().into_bytes());
+    let events = c.parse_webhook(&headers, &body).expect("valid");
+    assert!(
+        matches!(
+            events[0].change,
+            StockChange::OrderLineFulfilled {
+                quantity: Some(2),
+                ..
+            }
+        ),
+        "{:?}",
+        events[0].change
+    );
+    let (headers, body) = fake.webhook("orders/fulfilled", fake.sample_body("orders/fulfilled"));
+    let events = c.parse_webhook(&headers, &body).expect("valid");
+    assert!(
+        matches!(
+            events[0].change,
+            StockChange::OrderLineFulfilled { quantity: None, .. }
+        ),
+        "{:?}",
+        events[0].change
+    );
+}
+
+#[tokio::test]
 async fn a_wrong_hmac_or_a_malformed_body_is_bad_input() {
     let fake = shop().await;
     let c = connector(settings(&fake));

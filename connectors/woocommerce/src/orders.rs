@@ -115,6 +115,8 @@ pub fn order_events(
                 line: line_id.clone(),
                 // Its own line: WooCommerce ships what it sold.
                 channel: None,
+                // `completed` is the whole order; core WooCommerce has no partial shipments.
+                quantity: None,
             },
             Meaning::Cancelled { restocked } => StockChange::OrderLineCancelled {
                 order: order_id.clone(),
