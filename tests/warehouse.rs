@@ -11,7 +11,9 @@ use std::time::Duration;
 use common::{ADMIN_TOKEN, Api, Site, WMS_SECRET, eventually};
 use omnistock_file_feed::fake::{CsvRow, DropWriter};
 use omnistock_generic::fake::FakeReceiver;
+use omnistock_sdk::signature::sign_base64;
 use omnistock_shiphero::fake::{self as shiphero, FakeShipHero, WAREHOUSE, shipment_update};
+use omnistock_shiphero::webhooks::{INVENTORY_UPDATE, SHIPMENT_UPDATE};
 use omnistock_shopify::fake::{FakeShopify, SAMPLE_LINE_ID, SAMPLE_ORDER_ID};
 use serde_json::Value;
 
@@ -37,6 +39,17 @@ async fn world(mug_in_shiphero: i64, allow_adjustments: bool) -> World {
         .product(WAREHOUSE, "MUG", mug_in_shiphero)
         .start()
         .await;
+    // Registered as `omnistock connect` does: each webhook with its own secret.
+    let shipments = wms.register_webhook(
+        SHIPMENT_UPDATE,
+        "http://omnistock/v1/webhooks/wms",
+        "omnistock-wms",
+    );
+    let inventory = wms.register_webhook(
+        INVENTORY_UPDATE,
+        "http://omnistock/v1/webhooks/wms",
+        "omnistock-wms",
+    );
     let shop = FakeShopify::builder()
         .access_token(TOKEN)
         .webhook_secret(CLIENT_SECRET)
@@ -67,7 +80,7 @@ kind = "shiphero"
 api_url = "{wms}"
 access_token = {{ env = "OMNISTOCK_TEST_SHIPHERO_TOKEN" }}
 refresh_token = {{ env = "OMNISTOCK_TEST_SHIPHERO_REFRESH" }}
-webhook_secret = {{ env = "OMNISTOCK_TEST_SHIPHERO_SECRET" }}
+webhook_secrets = {{ shipment_update = {{ env = "OMNISTOCK_TEST_SHIPHERO_SHIPMENTS" }}, inventory_update = {{ env = "OMNISTOCK_TEST_SHIPHERO_INVENTORY" }} }}
 warehouses = {{ "{WAREHOUSE}" = "wh" }}
 orders_from = "shopify-main"
 poll_interval_secs = 1
@@ -113,7 +126,8 @@ push_url = "{outlet}"
             "OMNISTOCK_TEST_SHIPHERO_REFRESH",
             shiphero::DEFAULT_REFRESH_TOKEN,
         ),
-        ("OMNISTOCK_TEST_SHIPHERO_SECRET", shiphero::DEFAULT_SECRET),
+        ("OMNISTOCK_TEST_SHIPHERO_SHIPMENTS", shipments.as_str()),
+        ("OMNISTOCK_TEST_SHIPHERO_INVENTORY", inventory.as_str()),
     ]);
     World {
         api: Api::new(&daemon.url),
@@ -143,6 +157,17 @@ async fn deliver(
     let response = request.send().await.expect("deliver");
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// `headers` with `X-ShipHero-HMAC-SHA256` of `body` under `secret` instead.
+fn resign(headers: &[(String, String)], body: &[u8], secret: &str) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(n, v)| match n.as_str() {
+            "X-ShipHero-HMAC-SHA256" => (n.clone(), sign_base64(secret.as_bytes(), &[body])),
+            _ => (n.clone(), v.clone()),
+        })
+        .collect()
 }
 
 async fn stock(api: &Api) -> Value {
@@ -195,6 +220,27 @@ async fn a_shipment_closes_the_online_reservation_and_the_on_hand_drop_counts_on
     let (status, answer) = deliver(&w.api, "wms", &forged, &body).await;
     assert_eq!(status, 401, "{answer}");
     assert_eq!(stock(&w.api).await["locations"]["wh"]["reserved"], 1);
+
+    // Nor is a Shipment Update signed with the Inventory Update webhook's secret, nor the
+    // other way round: each webhook type is checked against its own.
+    let inventory_secret = w.wms.webhooks()[1].secret.clone();
+    let resigned = resign(&w.wms.webhook_headers(&body), &body, &inventory_secret);
+    let (status, answer) = deliver(&w.api, "wms", &resigned, &body).await;
+    assert_eq!(status, 401, "{answer}");
+    let (headers, inventory_body) = w.wms.webhook(shiphero::inventory_update("MUG", 3));
+    let shipment_secret = w.wms.webhooks()[0].secret.clone();
+    let resigned = resign(&headers, &inventory_body, &shipment_secret);
+    let (status, answer) = deliver(&w.api, "wms", &resigned, &inventory_body).await;
+    assert_eq!(status, 401, "{answer}");
+    let s = stock(&w.api).await;
+    assert_eq!(
+        (
+            s["locations"]["wh"]["on_hand"].as_i64(),
+            s["locations"]["wh"]["reserved"].as_i64()
+        ),
+        (Some(20), Some(1)),
+        "{s}"
+    );
 
     // ShipHero ships it: its on-hand drops when the label is made (its updated_at, before
     // the webhook), then Shipment Update names the Shopify order and line it fulfils.

@@ -115,7 +115,12 @@ impl Config {
                     writeln!(out, "    api_url: {}", wms.api_url)?;
                     writeln!(out, "    access_token: {}", from(&wms.access_token))?;
                     writeln!(out, "    refresh_token: {}", from(&wms.refresh_token))?;
-                    writeln!(out, "    webhook_secret: {}", from(&wms.webhook_secret))?;
+                    if let Some(secret) = &wms.webhook_secret {
+                        writeln!(out, "    webhook_secret: {}", from(secret))?;
+                    }
+                    for (kind, secret) in &wms.webhook_secrets {
+                        writeln!(out, "    {kind} webhook secret: {}", from(secret))?;
+                    }
                     for (shiphero, ours) in &wms.warehouses {
                         writeln!(out, "    shiphero warehouse {shiphero} is {ours}")?;
                     }

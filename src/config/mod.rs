@@ -259,8 +259,10 @@ pub struct ShipHeroChannel {
     pub api_url: String,
     pub access_token: Secret,
     pub refresh_token: Secret,
-    /// The key of `X-ShipHero-HMAC-SHA256`.
-    pub webhook_secret: Secret,
+    /// The key of `X-ShipHero-HMAC-SHA256` for every webhook type without its own.
+    pub webhook_secret: Option<Secret>,
+    /// ShipHero webhook type (`Shipment Update`) → the key of its deliveries.
+    pub webhook_secrets: BTreeMap<String, Secret>,
     /// ShipHero warehouse id → ours.
     pub warehouses: BTreeMap<String, LocationId>,
     /// ShipHero shop name → the channel that took its orders.

@@ -225,6 +225,12 @@ pub(super) struct RawChannel {
     /// `file_feed`, edi846: the `QTY01` qualifier of the count (`33` available, `17` on
     /// hand). Default `33`.
     pub quantity_qualifier: Option<String>,
+    /// `shiphero`: the secret of each webhook, by type, as `omnistock connect` prints them
+    /// (ShipHero's `webhook_create` returns one per webhook): `{ shipment_update = { env =
+    /// "…" }, inventory_update = { env = "…" } }`; secret references. A type without one
+    /// falls back to `webhook_secret` (one secret for all, as older configs have it); a
+    /// delivery of a type with neither is refused.
+    pub webhook_secrets: Option<BTreeMap<String, RawSecret>>,
 }
 
 /// `columns = { sku = "item", quantity = "on_hand", location = "warehouse", time = "as_of" }`.

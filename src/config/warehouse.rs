@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use omnistock_sdk::{ChannelId, LocationId};
 
+use super::super::Secret;
 use super::super::raw::RawColumns;
 use super::super::{FileFeedChannel, ShipHeroChannel};
 use super::{Checker, FieldPath, RawChannel, RawLocation, RawSecret, known, push_url};
@@ -47,12 +48,13 @@ impl Checker<'_, '_> {
             &raw.refresh_token,
             "{ env = \"SHIPHERO_REFRESH_TOKEN\" }",
         );
-        let webhook_secret = secret(
-            self,
-            "webhook_secret",
-            &raw.webhook_secret,
-            "{ env = \"SHIPHERO_WEBHOOK_SECRET\" }",
-        );
+        // Both optional: `omnistock connect` registers the webhooks and prints their
+        // secrets, and it needs this config to load first. Until then deliveries are refused.
+        let webhook_secret = match &raw.webhook_secret {
+            Some(value) => self.secret(&path.key("webhook_secret"), value).map(Some),
+            None => Some(None),
+        };
+        let webhook_secrets = self.shiphero_webhook_secrets(&path.key("webhook_secrets"), raw);
         let api_url = self.check(
             &path.key("api_url"),
             push_url(raw.api_url.as_deref().unwrap_or(SHIPHERO_API)),
@@ -88,12 +90,50 @@ impl Checker<'_, '_> {
             access_token: access_token?,
             refresh_token: refresh_token?,
             webhook_secret: webhook_secret?,
+            webhook_secrets: webhook_secrets?,
             warehouses: warehouses?,
             order_channels: order_channels?,
             orders_from,
             allow_adjustments: raw.allow_adjustments.unwrap_or(false),
             poll_interval: poll_interval?,
         })
+    }
+
+    /// `webhook_secrets = { shipment_update = { env = "…" }, … }`: each key a webhook type
+    /// the connector handles, each value a secret reference; keyed by ShipHero's type name.
+    fn shiphero_webhook_secrets(
+        &mut self,
+        path: &FieldPath,
+        raw: &RawChannel,
+    ) -> Option<BTreeMap<String, Secret>> {
+        let mut secrets = Some(BTreeMap::new());
+        for (key, value) in raw.webhook_secrets.iter().flatten() {
+            let at = path.key(key);
+            let found = match omnistock_shiphero::webhooks::type_of_config_key(key) {
+                Some(kind) => self.secret(&at, value).map(|s| (kind, s)),
+                None => {
+                    let known: Vec<String> = omnistock_shiphero::connector::WEBHOOK_TYPES
+                        .iter()
+                        .map(|k| omnistock_shiphero::webhooks::config_key(k))
+                        .collect();
+                    self.report(
+                        at,
+                        format!(
+                            "not a webhook this connector uses (known: {})",
+                            known.join(", ")
+                        ),
+                    );
+                    None
+                }
+            };
+            match (found, secrets.as_mut()) {
+                (Some((kind, secret)), Some(map)) => {
+                    map.insert(kind.to_owned(), secret);
+                }
+                _ => secrets = None,
+            }
+        }
+        secrets
     }
 
     /// A `file_feed` channel's own keys.

@@ -54,11 +54,108 @@ fn a_shiphero_channel_reports_every_missing_key_and_unknown_location() {
     for expected in [
         "channels.wms-east.access_token",
         "channels.wms-east.refresh_token",
-        "channels.wms-east.webhook_secret",
         "channels.wms-east.warehouses.W1",
     ] {
         assert!(paths.contains(&expected), "{expected} not in {found:#?}");
     }
+}
+
+/// The 1-based line of `source` holding `needle`.
+fn line_of(source: &str, needle: &str) -> usize {
+    source
+        .lines()
+        .position(|l| l.contains(needle))
+        .map(|n| n + 1)
+        .unwrap_or_else(|| panic!("{needle:?} not in {source}"))
+}
+
+const PER_WEBHOOK: &str = "webhook_secrets = { shipment_update = { env = \"SH_SHIPMENT\" }, inventory_update = { credential = \"sh-inventory\" } }\n";
+
+#[test]
+fn a_shiphero_channel_takes_a_secret_per_webhook_keyed_by_its_type() {
+    let creds = tempfile::tempdir().expect("dir");
+    std::fs::write(creds.path().join("sh-inventory"), "inv-secret\n").expect("write");
+    let dir = creds.path().to_string_lossy().into_owned();
+    let dir: &'static str = Box::leak(dir.into_boxed_str());
+    let env = env_with(&[
+        ("SH_TOKEN", "t"),
+        ("SH_REFRESH", "r"),
+        ("SH_SHIPMENT", "ship-secret"),
+        ("CREDENTIALS_DIRECTORY", dir),
+    ]);
+    let table = SHIPHERO.replace("webhook_secret = { env = \"SH_SECRET\" }\n", PER_WEBHOOK);
+    let config = parse_with(Path::new(FILE), &with_wms(&table), &env).expect("valid");
+    let wms = &config.channels[&ChannelId::new("wms-east").expect("id")];
+    let ChannelKind::ShipHero(wms) = &wms.kind else {
+        panic!("{:?}", wms.kind);
+    };
+    assert!(wms.webhook_secret.is_none());
+    assert_eq!(
+        wms.webhook_secrets["Shipment Update"].expose(),
+        "ship-secret"
+    );
+    assert_eq!(
+        wms.webhook_secrets["Inventory Update"].expose(),
+        "inv-secret"
+    );
+    assert_eq!(
+        wms.webhook_secrets["Inventory Update"].origin,
+        "credential sh-inventory"
+    );
+    // Never in clear in what `check-config` describes.
+    let described = format!("{:?}", wms.webhook_secrets);
+    assert!(!described.contains("ship-secret"), "{described}");
+}
+
+#[test]
+fn a_shiphero_channel_without_webhook_secrets_loads_so_connect_can_register_them() {
+    let env = env_with(&[("SH_TOKEN", "t"), ("SH_REFRESH", "r")]);
+    let table = SHIPHERO.replace("webhook_secret = { env = \"SH_SECRET\" }\n", "");
+    let config = parse_with(Path::new(FILE), &with_wms(&table), &env).expect("valid");
+    let wms = &config.channels[&ChannelId::new("wms-east").expect("id")];
+    let ChannelKind::ShipHero(wms) = &wms.kind else {
+        panic!("{:?}", wms.kind);
+    };
+    assert!(wms.webhook_secret.is_none() && wms.webhook_secrets.is_empty());
+}
+
+#[test]
+fn a_bad_webhook_secret_is_reported_at_its_file_line_and_field() {
+    let env = env_with(&[("SH_TOKEN", "t"), ("SH_REFRESH", "r")]);
+    let table = SHIPHERO.replace(
+        "webhook_secret = { env = \"SH_SECRET\" }\n",
+        "webhook_secrets = { order_canceled = { env = \"SH_X\" }, shipment_update = { env = \"SH_UNSET\" }, inventory_update = \"in-clear\" }\n",
+    );
+    let source = with_wms(&table);
+    let line = line_of(&source, "webhook_secrets");
+    let found = match parse_with(Path::new(FILE), &source, &env) {
+        Ok(config) => panic!("expected problems, got {config:?}"),
+        Err(e) => e.problems,
+    };
+    let at = |path: &str| {
+        found
+            .iter()
+            .find(|p| p.path == path)
+            .unwrap_or_else(|| panic!("{path} not in {found:#?}"))
+    };
+    let unknown = at("channels.wms-east.webhook_secrets.order_canceled");
+    assert!(
+        unknown
+            .message
+            .contains("shipment_update, inventory_update"),
+        "{unknown}"
+    );
+    let unset = at("channels.wms-east.webhook_secrets.shipment_update.env");
+    assert!(unset.message.contains("SH_UNSET is not set"), "{unset}");
+    let clear = at("channels.wms-east.webhook_secrets.inventory_update");
+    for problem in [unknown, unset, clear] {
+        assert_eq!(problem.file, Path::new(FILE), "{problem}");
+        assert_eq!(problem.line, Some(line), "{problem}");
+    }
+    assert!(
+        !found.iter().any(|p| p.to_string().contains("in-clear")),
+        "a secret in clear is never repeated: {found:#?}"
+    );
 }
 
 #[test]

@@ -233,7 +233,11 @@ fn build(
         // With `allow_adjustments`, ShipHero is pushed operators' adjustments at the
         // warehouse it owns (`Shown::Mirror`; one location per channel: the first it owns).
         ChannelKind::ShipHero(wms) => Some(Built {
-            connector: Arc::new(warehouse::shiphero(id, channel, wms)?),
+            connector: {
+                let connector = warehouse::shiphero(id, channel, wms)?;
+                warehouse::warn_unsigned(id, &connector);
+                Arc::new(connector)
+            },
             push_at: owned_by(id, config)
                 .into_iter()
                 .find(|l| wms.allow_adjustments && wms.warehouses.values().any(|w| w == l)),

@@ -7,9 +7,10 @@
 
 use omnistock_file_feed::{FileFeedConnector, FileFeedSettings};
 use omnistock_sdk::{ChannelId, ConnectorError};
+use omnistock_shiphero::connector::WEBHOOK_TYPES;
 use omnistock_shiphero::{ShipHeroConnector, ShipHeroSettings};
 
-use crate::config::{ChannelConfig, FileFeedChannel, ShipHeroChannel};
+use crate::config::{ChannelConfig, FileFeedChannel, Secret, ShipHeroChannel};
 
 pub(super) fn shiphero(
     id: &ChannelId,
@@ -21,8 +22,13 @@ pub(super) fn shiphero(
         wms.api_url.clone(),
         wms.access_token.expose(),
         wms.refresh_token.expose(),
-        wms.webhook_secret.expose(),
+        wms.webhook_secret.as_ref().map_or("", Secret::expose),
     );
+    settings.webhook_secrets = wms
+        .webhook_secrets
+        .iter()
+        .map(|(kind, secret)| (kind.clone(), secret.expose().to_owned()))
+        .collect();
     settings.warehouses = wms.warehouses.clone();
     settings.order_channels = wms.order_channels.clone();
     settings.orders_from = wms.orders_from.clone();
@@ -31,6 +37,19 @@ pub(super) fn shiphero(
     settings.calls_per_second = channel.limits.per_second;
     settings.burst = channel.limits.burst;
     ShipHeroConnector::new(settings)
+}
+
+/// Warns of each webhook type the daemon will refuse for want of its secret.
+pub(super) fn warn_unsigned(id: &ChannelId, connector: &ShipHeroConnector) {
+    for kind in WEBHOOK_TYPES {
+        if connector.settings().secret_for(kind).is_none() {
+            tracing::warn!(
+                channel = %id,
+                webhook = %kind,
+                "No secret for these ShipHero webhooks: they are refused until `omnistock connect` registers them and webhook_secrets names their secret."
+            );
+        }
+    }
 }
 
 pub(super) fn file_feed(

@@ -11,8 +11,13 @@
 //!   (`updated_from` inclusive), `inventory_add` / `inventory_remove` applied at once;
 //! - can be told to fail the next call: 429 with `Retry-After`, 500, a garbage body, a
 //!   throttling error, a slow answer;
+//! - `webhook_create` (returns the webhook's own `shared_signature_secret`, once),
+//!   `webhooks` (paged, never showing a secret) and `webhook_delete` (by `name` and
+//!   `shop_name`); creating a second webhook with the same name and shop is refused [unv];
 //! - signs webhooks as ShipHero does: `X-ShipHero-HMAC-SHA256` = base64 HMAC-SHA256 of the
-//!   body, `X-Shiphero-Message-ID` derived from the body so a redelivery is a duplicate;
+//!   body with the secret of the registered webhook of the body's `webhook_type` (the account's
+//!   [`DEFAULT_SECRET`] for a type never registered here: a webhook set up before),
+//!   `X-Shiphero-Message-ID` derived from the body so a redelivery is a duplicate;
 //! - ships all or part of an order's lines ([`FakeShipHero::ship`]): on hand drops when the
 //!   label is made, and the `Shipment Update` lists each line with the units it shipped.
 //!
@@ -72,6 +77,20 @@ struct Product {
     updated_at: Timestamp,
 }
 
+/// A webhook registered with `webhook_create`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegisteredWebhook {
+    /// ShipHero's base64 id (`V2ViaG9vazox`) and its legacy number.
+    pub id: String,
+    pub legacy_id: u64,
+    /// The webhook type: `Shipment Update`.
+    pub name: String,
+    pub url: String,
+    pub shop_name: String,
+    /// `shared_signature_secret`: shown once, by `webhook_create`.
+    pub secret: String,
+}
+
 #[derive(Debug)]
 struct State {
     token: String,
@@ -87,6 +106,8 @@ struct State {
     clock: Timestamp,
     stats: FakeStats,
     requests: Vec<Value>,
+    webhooks: Vec<RegisteredWebhook>,
+    webhooks_created: u64,
 }
 
 /// Builds a [`FakeShipHero`].
@@ -173,6 +194,8 @@ impl FakeShipHeroBuilder {
             clock: base_time(),
             stats: FakeStats::default(),
             requests: Vec::new(),
+            webhooks: Vec::new(),
+            webhooks_created: 0,
         }));
         let server = MockServer::start().await;
         Mock::given(method("POST"))
@@ -198,17 +221,54 @@ impl FakeShipHero {
         self.server.uri()
     }
 
-    /// Connector settings for this account, [`WAREHOUSE`] mapped to `location`.
+    /// Connector settings for this account, [`WAREHOUSE`] mapped to `location`: the
+    /// account's [`DEFAULT_SECRET`] as `webhook_secret`, and the secret of each webhook
+    /// registered so far in `webhook_secrets`.
     pub fn settings(&self, channel: &str, location: LocationId) -> ShipHeroSettings {
         let state = self.state();
-        ShipHeroSettings::new(
+        let mut settings = ShipHeroSettings::new(
             channel,
             self.uri(),
             state.token.clone(),
             state.refresh_token.clone(),
             state.secret.clone(),
         )
-        .warehouse(WAREHOUSE, location)
+        .warehouse(WAREHOUSE, location);
+        for hook in &state.webhooks {
+            settings
+                .webhook_secrets
+                .insert(hook.name.clone(), hook.secret.clone());
+        }
+        settings
+    }
+
+    /// Registers a webhook as someone did in ShipHero before (what `webhook_create` does);
+    /// returns its secret.
+    pub fn register_webhook(&self, name: &str, url: &str, shop_name: &str) -> String {
+        self.state().create_webhook(name, url, shop_name).secret
+    }
+
+    /// The webhooks registered, oldest first, secrets included.
+    pub fn webhooks(&self) -> Vec<RegisteredWebhook> {
+        self.state().webhooks.clone()
+    }
+
+    /// The secret `body` is signed with: the latest registered webhook of its
+    /// `webhook_type`, else the account's [`DEFAULT_SECRET`].
+    pub fn secret_for(&self, body: &[u8]) -> String {
+        let kind = serde_json::from_slice::<Value>(body).ok().and_then(|b| {
+            b.get("webhook_type")
+                .or_else(|| b.pointer("/fulfillment/webhook_type"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        });
+        let state = self.state();
+        state
+            .webhooks
+            .iter()
+            .rev()
+            .find(|h| Some(&h.name) == kind.as_ref())
+            .map_or_else(|| state.secret.clone(), |h| h.secret.clone())
     }
 
     /// The on-hand of `sku` at `warehouse`.
@@ -277,9 +337,10 @@ impl FakeShipHero {
         self.state().requests.clone()
     }
 
-    /// `X-ShipHero-HMAC-SHA256` of `body`.
+    /// `X-ShipHero-HMAC-SHA256` of `body`, with the secret of its webhook type
+    /// ([`FakeShipHero::secret_for`]).
     pub fn sign(&self, body: &[u8]) -> String {
-        sign_base64(self.state().secret.as_bytes(), &[body])
+        sign_base64(self.secret_for(body).as_bytes(), &[body])
     }
 
     /// The headers ShipHero sends with `body`; the message id is derived from the body.
@@ -474,6 +535,12 @@ impl State {
     fn execute(&mut self, query: &str, variables: &Value) -> Value {
         if query.contains("warehouse_products") {
             self.warehouse_products(variables)
+        } else if query.contains("webhook_create") {
+            self.webhook_create(variables)
+        } else if query.contains("webhook_delete") {
+            self.webhook_delete(variables)
+        } else if query.contains("webhooks") {
+            self.list_webhooks(variables)
         } else if query.contains("inventory_add") {
             self.adjust(variables, "inventory_add", 1)
         } else if query.contains("inventory_remove") {
@@ -523,6 +590,113 @@ impl State {
             "data": {
                 "pageInfo": {
                     "hasNextPage": end < matching.len(),
+                    "endCursor": (end > start).then(|| encode_cursor(end - 1)),
+                },
+                "edges": edges,
+            },
+        }}})
+    }
+
+    fn create_webhook(&mut self, name: &str, url: &str, shop_name: &str) -> RegisteredWebhook {
+        self.webhooks_created += 1;
+        let n = self.webhooks_created;
+        let hook = RegisteredWebhook {
+            id: BASE64.encode(format!("Webhook:{n}")),
+            legacy_id: n,
+            name: name.to_owned(),
+            url: url.to_owned(),
+            shop_name: shop_name.to_owned(),
+            secret: format!("fake-shared-secret-{n}-{:08x}", fnv(name.as_bytes()) as u32),
+        };
+        self.webhooks.push(hook.clone());
+        hook
+    }
+
+    fn webhook_create(&mut self, variables: &Value) -> Value {
+        if let Err(throttled) = self.pay(5.0) {
+            return throttled;
+        }
+        let field = |name: &str| {
+            variables
+                .pointer(&format!("/data/{name}"))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
+        let (name, url, shop_name) = (field("name"), field("url"), field("shop_name"));
+        if name.is_empty() || url.is_empty() {
+            return json!({ "errors": [{ "message": "name and url are required" }], "data": null });
+        }
+        if self
+            .webhooks
+            .iter()
+            .any(|h| h.name == name && h.shop_name == shop_name)
+        {
+            return json!({ "errors": [{ "message": format!("A webhook {name} already exists for shop {shop_name}") }], "data": null });
+        }
+        let hook = self.create_webhook(&name, &url, &shop_name);
+        json!({ "data": { "webhook_create": {
+            "request_id": request_id(self), "complexity": 5,
+            "webhook": {
+                "id": hook.id, "legacy_id": hook.legacy_id, "account_id": "QWNjb3VudDo3NTU2",
+                "shop_name": hook.shop_name, "name": hook.name, "url": hook.url,
+                "source": "api", "shared_signature_secret": hook.secret,
+            },
+        }}})
+    }
+
+    fn webhook_delete(&mut self, variables: &Value) -> Value {
+        if let Err(throttled) = self.pay(5.0) {
+            return throttled;
+        }
+        let field = |name: &str| {
+            variables
+                .pointer(&format!("/data/{name}"))
+                .and_then(Value::as_str)
+        };
+        let before = self.webhooks.len();
+        let (name, shop_name) = (field("name"), field("shop_name"));
+        self.webhooks.retain(|h| {
+            !(Some(h.name.as_str()) == name && Some(h.shop_name.as_str()) == shop_name)
+        });
+        if self.webhooks.len() == before {
+            return json!({ "errors": [{ "message": "Webhook not found" }], "data": null });
+        }
+        json!({ "data": { "webhook_delete": { "request_id": request_id(self), "complexity": 5 } } })
+    }
+
+    fn list_webhooks(&mut self, variables: &Value) -> Value {
+        let first = variables
+            .get("first")
+            .and_then(Value::as_u64)
+            .unwrap_or(100)
+            .min(100) as usize;
+        let cost = 1.0 + first as f64;
+        if let Err(throttled) = self.pay(cost) {
+            return throttled;
+        }
+        let start = variables
+            .get("after")
+            .and_then(decode_cursor)
+            .map_or(0, |o| o + 1);
+        let end = self.webhooks.len().min(start + first);
+        let edges: Vec<Value> = self
+            .webhooks
+            .get(start..end)
+            .unwrap_or(&[])
+            .iter()
+            .map(|h| {
+                json!({ "node": {
+                    "id": h.id, "legacy_id": h.legacy_id, "account_id": "QWNjb3VudDo3NTU2",
+                    "shop_name": h.shop_name, "name": h.name, "url": h.url, "source": "api",
+                }})
+            })
+            .collect();
+        json!({ "data": { "webhooks": {
+            "request_id": request_id(self), "complexity": cost,
+            "data": {
+                "pageInfo": {
+                    "hasNextPage": end < self.webhooks.len(),
                     "endCursor": (end > start).then(|| encode_cursor(end - 1)),
                 },
                 "edges": edges,

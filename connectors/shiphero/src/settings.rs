@@ -7,6 +7,8 @@ use std::time::Duration;
 use omnistock_sdk::http::HttpSettings;
 use omnistock_sdk::{ChannelId, LocationId};
 
+use crate::connector::WEBHOOK_TYPES;
+
 /// One ShipHero account, as the config describes it. Secrets arrive resolved.
 #[derive(Clone, Debug)]
 pub struct ShipHeroSettings {
@@ -19,8 +21,14 @@ pub struct ShipHeroSettings {
     pub access_token: String,
     /// Renews the access token when ShipHero answers 401.
     pub refresh_token: String,
-    /// The secret of `X-ShipHero-HMAC-SHA256`, from `webhook_create`.
+    /// One secret for every webhook type, as older configs have it; empty: none. ShipHero's
+    /// `webhook_create` returns a secret per registered webhook, so with more than one type
+    /// registered, `webhook_secrets` is what works.
     pub webhook_secret: String,
+    /// The secret of `X-ShipHero-HMAC-SHA256` per webhook type (`Shipment Update` → the
+    /// `shared_signature_secret` its `webhook_create` returned). A type without one falls
+    /// back to `webhook_secret`; a type with neither is refused (401).
+    pub webhook_secrets: BTreeMap<String, String>,
     /// ShipHero warehouse id (the base64 UUID, `V2FyZWhvdXNlOjc2NzMz`) → our location. A
     /// warehouse not in it is reported, never guessed.
     pub warehouses: BTreeMap<String, LocationId>,
@@ -57,6 +65,7 @@ impl ShipHeroSettings {
             access_token: access_token.into(),
             refresh_token: refresh_token.into(),
             webhook_secret: webhook_secret.into(),
+            webhook_secrets: BTreeMap::new(),
             warehouses: BTreeMap::new(),
             order_channels: BTreeMap::new(),
             orders_from: None,
@@ -74,6 +83,29 @@ impl ShipHeroSettings {
         self
     }
 
+    /// The secret of `webhook_type`'s webhook: its own, else the channel's single one.
+    pub fn secret_for(&self, webhook_type: &str) -> Option<&str> {
+        self.webhook_secrets
+            .get(webhook_type)
+            .map(String::as_str)
+            .or(Some(self.webhook_secret.as_str()))
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Every secret a delivery may be signed with, each once.
+    pub fn secrets(&self) -> Vec<&str> {
+        let mut all: Vec<&str> = self
+            .webhook_secrets
+            .values()
+            .map(String::as_str)
+            .chain(Some(self.webhook_secret.as_str()))
+            .filter(|s| !s.is_empty())
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+
     /// Every problem with the settings, each naming its field.
     pub fn validate(&self) -> Result<(), Vec<String>> {
         let mut problems = Vec::new();
@@ -84,10 +116,19 @@ impl ShipHeroSettings {
         for (field, value) in [
             ("access_token", &self.access_token),
             ("refresh_token", &self.refresh_token),
-            ("webhook_secret", &self.webhook_secret),
         ] {
             if value.is_empty() {
                 problems.push(format!("{field}: empty"));
+            }
+        }
+        for (webhook_type, secret) in &self.webhook_secrets {
+            if !WEBHOOK_TYPES.contains(&webhook_type.as_str()) {
+                problems.push(format!(
+                    "webhook_secrets: {webhook_type:?} is not a webhook this connector handles ({})",
+                    WEBHOOK_TYPES.join(", ")
+                ));
+            } else if secret.is_empty() {
+                problems.push(format!("webhook_secrets: {webhook_type}: empty"));
             }
         }
         if self.warehouses.is_empty() {

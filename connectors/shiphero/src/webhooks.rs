@@ -1,5 +1,6 @@
 //! Webhooks in: verify `X-ShipHero-HMAC-SHA256` (base64 HMAC-SHA256 of the raw body with the
-//! secret `webhook_create` returned), then each `webhook_type`:
+//! secret `webhook_create` returned for that webhook: ShipHero gives each registered webhook
+//! its own, so each type is checked against its own secret), then each `webhook_type`:
 //!
 //! - `Shipment Update`: each shipped line closes the reservation of the order line it
 //!   fulfils, in the channel that took the order (`OrderLineFulfilled` with `channel`). The
@@ -34,6 +35,20 @@ pub const HMAC_HEADER: &str = "X-ShipHero-HMAC-SHA256";
 pub const MESSAGE_ID_HEADER: &str = "X-Shiphero-Message-ID";
 pub const SHIPMENT_UPDATE: &str = "Shipment Update";
 pub const INVENTORY_UPDATE: &str = "Inventory Update";
+
+/// A webhook type's key in the config's `webhook_secrets`: `Shipment Update` →
+/// `shipment_update`.
+pub fn config_key(webhook_type: &str) -> String {
+    webhook_type.to_ascii_lowercase().replace(' ', "_")
+}
+
+/// The webhook type the connector handles whose config key is `key`.
+pub fn type_of_config_key(key: &str) -> Option<&'static str> {
+    crate::connector::WEBHOOK_TYPES
+        .iter()
+        .copied()
+        .find(|kind| config_key(kind) == key)
+}
 
 fn bad(what: impl std::fmt::Display) -> ConnectorError {
     ConnectorError::BadInput(format!("shiphero webhook: {what}"))
@@ -110,12 +125,7 @@ pub fn parse(
     raw: &[u8],
     received: &dyn Fn(&str) -> Timestamp,
 ) -> Result<WebhookReport, ConnectorError> {
-    verify_base64(
-        settings.webhook_secret.as_bytes(),
-        &[raw],
-        header(headers, HMAC_HEADER),
-    )
-    .map_err(|e| bad(format!("{HMAC_HEADER}: {e}")))?;
+    let signed_with = signed_with(settings, headers, raw)?;
     let hook: Hook = serde_json::from_slice(raw).map_err(|e| bad(format!("body: {e}")))?;
     let kind = hook
         .webhook_type
@@ -126,6 +136,19 @@ pub fn parse(
                 .and_then(|f| f.webhook_type.clone())
         })
         .ok_or_else(|| bad("no webhook_type"))?;
+    match settings.secret_for(&kind) {
+        Some(own) if own == signed_with => {}
+        Some(_) => {
+            return Err(bad(format!(
+                "{HMAC_HEADER}: signed with another webhook's secret, not the one of {kind}"
+            )));
+        }
+        None => {
+            return Err(bad(format!(
+                "{HMAC_HEADER}: no secret is configured for {kind} webhooks"
+            )));
+        }
+    }
     let mut report = WebhookReport::default();
     match kind.as_str() {
         SHIPMENT_UPDATE => {
@@ -145,6 +168,37 @@ pub fn parse(
         }),
     }
     Ok(report)
+}
+
+/// The configured secret the delivery is signed with, checked before the body is read. Each
+/// secret is compared in constant time; the body then says which webhook it is, and only
+/// that webhook's own secret is accepted (`parse`), so one webhook's secret cannot vouch for
+/// another type.
+fn signed_with<'a>(
+    settings: &'a ShipHeroSettings,
+    headers: &[(String, String)],
+    raw: &[u8],
+) -> Result<&'a str, ConnectorError> {
+    let secrets = settings.secrets();
+    if secrets.is_empty() {
+        return Err(bad(format!(
+            "{HMAC_HEADER}: no webhook secret is configured for channel {}: run `omnistock \
+             connect {}` and set webhook_secrets",
+            settings.channel, settings.channel
+        )));
+    }
+    let signature = header(headers, HMAC_HEADER);
+    let mut refusal = None;
+    for secret in secrets {
+        match verify_base64(secret.as_bytes(), &[raw], signature) {
+            Ok(()) => return Ok(secret),
+            Err(e) => refusal = Some(e),
+        }
+    }
+    Err(bad(format!(
+        "{HMAC_HEADER}: {}",
+        refusal.map_or_else(String::new, |e| e.to_string())
+    )))
 }
 
 fn shipment(
