@@ -99,7 +99,7 @@ enum Command {
         #[command(flatten)]
         admin: AdminArgs,
     },
-    /// Register a channel's webhooks with its system (Shopify, WooCommerce), pointing at this daemon.
+    /// Register a channel's webhooks with its system (Shopify, WooCommerce, ShipHero), pointing at this daemon.
     ///
     /// Creates or updates one subscription per topic omnistock handles so it delivers to
     /// {public_url}/v1/webhooks/CHANNEL, and lists what it did. Safe to run again.

@@ -533,3 +533,126 @@ async fn a_cycle_count_recorded_in_omnistock_reaches_shiphero_when_allowed() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_registers_shipheros_webhooks_once_and_shows_each_secret_where_it_goes() {
+    let wms = FakeShipHero::builder()
+        .product(WAREHOUSE, "MUG", 5)
+        .start()
+        .await;
+    // No webhook secrets yet: connect is how they are obtained.
+    let site = Site::with_config(&format!(
+        r#"node_id = "test-node"
+listen = "127.0.0.1:0"
+state_dir = "state"
+public_url = "https://stock.example.com"
+
+[api]
+admin_token = {{ env = "OMNISTOCK_TEST_ADMIN_TOKEN" }}
+
+[locations.wh]
+owner = "wms"
+
+[channels.wms]
+kind = "shiphero"
+api_url = "{uri}"
+access_token = {{ env = "OMNISTOCK_TEST_SHIPHERO_TOKEN" }}
+refresh_token = {{ env = "OMNISTOCK_TEST_SHIPHERO_REFRESH" }}
+warehouses = {{ "{WAREHOUSE}" = "wh" }}
+sells_from = ["wh"]
+"#,
+        uri = wms.uri()
+    ));
+    let config_path = site.config_path();
+    let config_file = config_path.clone();
+    let connect = move || {
+        let mut command = std::process::Command::new(common::binary());
+        command
+            .args(["connect", "wms", "--config"])
+            .arg(&config_path)
+            .env("OMNISTOCK_TEST_SH_SHIPMENTS", "the-first-shipments-secret")
+            .env("OMNISTOCK_TEST_SH_INVENTORY", "the-first-inventory-secret")
+            .env("OMNISTOCK_TEST_SHIPHERO_TOKEN", shiphero::DEFAULT_TOKEN)
+            .env(
+                "OMNISTOCK_TEST_SHIPHERO_REFRESH",
+                shiphero::DEFAULT_REFRESH_TOKEN,
+            );
+        let output = common::secrets_env(&mut command)
+            .output()
+            .expect("run connect");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (ok, out, err) = tokio::task::spawn_blocking(connect.clone())
+        .await
+        .expect("join");
+    assert!(ok, "{err}");
+    let hooks = wms.webhooks();
+    assert_eq!(hooks.len(), 2, "{hooks:?}");
+    for (hook, env) in hooks.iter().zip([
+        "SHIPHERO_WMS_SHIPMENT_UPDATE_SECRET",
+        "SHIPHERO_WMS_INVENTORY_UPDATE_SECRET",
+    ]) {
+        assert_eq!(hook.url, "https://stock.example.com/v1/webhooks/wms");
+        assert!(
+            out.contains(&format!("{}: created webhook", hook.name)),
+            "{out}"
+        );
+        assert_eq!(
+            out.matches(hook.secret.as_str()).count(),
+            1,
+            "shown once: {out}"
+        );
+        assert!(out.contains(env), "where it goes: {out}");
+        assert!(!err.contains(hook.secret.as_str()), "never logged: {err}");
+    }
+
+    // Again: kept, nothing created, no secret shown; it says the config still lacks them.
+    let (ok, out, err) = tokio::task::spawn_blocking(connect.clone())
+        .await
+        .expect("join");
+    assert!(ok, "{err}");
+    assert_eq!(wms.webhooks(), hooks);
+    assert!(
+        out.contains("already registered") && !out.contains("created webhook"),
+        "{out}"
+    );
+    assert!(out.contains("no secret is configured"), "{out}");
+    assert!(
+        hooks.iter().all(|h| !out.contains(h.secret.as_str())),
+        "{out}"
+    );
+
+    // The daemon moved, its secrets configured: ours are created anew at the new URL, and
+    // each new secret goes where the config reads it.
+    let moved = std::fs::read_to_string(&config_file)
+        .expect("config")
+        .replace("https://stock.example.com", "https://inventory.example.com")
+        .replace(
+            "sells_from = [\"wh\"]",
+            "sells_from = [\"wh\"]\nwebhook_secrets = { shipment_update = { env = \"OMNISTOCK_TEST_SH_SHIPMENTS\" }, inventory_update = { env = \"OMNISTOCK_TEST_SH_INVENTORY\" } }",
+        );
+    std::fs::write(&config_file, moved).expect("rewrite config");
+    let (ok, out, err) = tokio::task::spawn_blocking(connect).await.expect("join");
+    assert!(ok, "{err}");
+    let now = wms.webhooks();
+    assert_eq!(now.len(), 2, "{now:?}");
+    assert!(
+        now.iter()
+            .all(|h| h.url == "https://inventory.example.com/v1/webhooks/wms")
+    );
+    for (hook, env) in now
+        .iter()
+        .zip(["OMNISTOCK_TEST_SH_SHIPMENTS", "OMNISTOCK_TEST_SH_INVENTORY"])
+    {
+        assert!(out.contains(hook.secret.as_str()), "{out}");
+        assert!(
+            out.contains(&format!("put it in env {env}, where webhook_secrets.")),
+            "{out}"
+        );
+    }
+    assert!(out.contains("deleted and created again"), "{out}");
+}

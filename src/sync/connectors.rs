@@ -281,10 +281,12 @@ pub async fn register_webhooks(
             "a generic channel posts its events to /v1/events itself: there is nothing to register"
                 .to_owned(),
         )),
-        ChannelKind::ShipHero(_) => Err(fail(format!(
-            "registering ShipHero webhooks is not done yet: create Shipment Update and \
-             Inventory Update webhooks (webhook_create) pointing at /v1/webhooks/{id}"
-        ))),
+        ChannelKind::ShipHero(wms) => {
+            let uri = webhook_uri(config, id).map_err(fail)?;
+            warehouse::register_shiphero(id, channel, wms, &uri)
+                .await
+                .map_err(|e| fail(e.to_string()))
+        }
         ChannelKind::FileFeed(_) => Err(fail(
             "a file feed reads its folder: there is nothing to register".to_owned(),
         )),

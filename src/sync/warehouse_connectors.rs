@@ -8,6 +8,7 @@
 use omnistock_file_feed::{FileFeedConnector, FileFeedSettings};
 use omnistock_sdk::{ChannelId, ConnectorError};
 use omnistock_shiphero::connector::WEBHOOK_TYPES;
+use omnistock_shiphero::webhooks::config_key;
 use omnistock_shiphero::{ShipHeroConnector, ShipHeroSettings};
 
 use crate::config::{ChannelConfig, FileFeedChannel, Secret, ShipHeroChannel};
@@ -48,6 +49,58 @@ pub(super) fn warn_unsigned(id: &ChannelId, connector: &ShipHeroConnector) {
                 webhook = %kind,
                 "No secret for these ShipHero webhooks: they are refused until `omnistock connect` registers them and webhook_secrets names their secret."
             );
+        }
+    }
+}
+
+/// `omnistock connect` for ShipHero: registers its webhooks at `uri` and says, for each one
+/// created, its secret (shown this once: ShipHero never shows it again) and where the config
+/// reads it from. The lines go to the terminal only, never to the log.
+pub(super) async fn register_shiphero(
+    id: &ChannelId,
+    channel: &ChannelConfig,
+    wms: &ShipHeroChannel,
+    uri: &str,
+) -> Result<Vec<String>, ConnectorError> {
+    let connector = shiphero(id, channel, wms)?;
+    let actions = connector.register_webhooks(uri).await?;
+    Ok(actions
+        .iter()
+        .map(|action| {
+            let key = config_key(&action.webhook_type);
+            match &action.secret {
+                Some(secret) => format!(
+                    "{action}; its secret, shown this once: {secret}\n    {}; then restart omnistock",
+                    where_to_put(id, wms, &action.webhook_type, &key)
+                ),
+                None if connector.settings().secret_for(&action.webhook_type).is_none() => {
+                    format!(
+                        "{action}, but no secret is configured for it: ShipHero showed it once, \
+                         when it was created; if it is lost, delete the webhook in ShipHero and \
+                         connect again"
+                    )
+                }
+                None => action.to_string(),
+            }
+        })
+        .collect())
+}
+
+/// Where the config reads the secret of `webhook_type` from, or what to add to it.
+fn where_to_put(id: &ChannelId, wms: &ShipHeroChannel, webhook_type: &str, key: &str) -> String {
+    match wms.webhook_secrets.get(webhook_type) {
+        Some(secret) => format!(
+            "put it in {}, where webhook_secrets.{key} of channels.{id} reads it",
+            secret.origin
+        ),
+        None => {
+            let env = format!("SHIPHERO_{id}_{key}_SECRET")
+                .to_ascii_uppercase()
+                .replace(['-', '.'], "_");
+            format!(
+                "put it in environment variable {env} (or a credential file) and add \
+                 {key} = {{ env = \"{env}\" }} to webhook_secrets of [channels.{id}]"
+            )
         }
     }
 }

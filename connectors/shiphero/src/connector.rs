@@ -151,6 +151,10 @@ impl ShipHeroConnector {
         &self.settings
     }
 
+    pub(crate) fn graphql(&self) -> &Graphql {
+        &self.graphql
+    }
+
     /// When shipment `id` was first delivered.
     fn first_seen(&self, id: &str) -> Timestamp {
         let mut seen = self.first_seen.lock().unwrap_or_else(|p| p.into_inner());

@@ -13,6 +13,8 @@
 //! - [`webhooks`]: `X-ShipHero-HMAC-SHA256` over the raw body, then each webhook type.
 //! - [`graphql`]: out to ShipHero — bearer token and its refresh, credits throttling.
 //! - [`connector`]: listing, re-reading, polling on-hand per warehouse; adjustments.
+//! - [`registration`]: `omnistock connect` — `webhook_create` once per webhook type, each
+//!   returning the secret its deliveries are signed with.
 //! - `fake` (feature `fake`): a wiremock ShipHero that follows the contract notes.
 #![forbid(unsafe_code)]
 
@@ -20,6 +22,7 @@ pub mod connector;
 #[cfg(feature = "fake")]
 pub mod fake;
 pub mod graphql;
+pub mod registration;
 pub mod settings;
 pub mod webhooks;
 
