@@ -211,3 +211,44 @@ fn a_changed_warehouse_setting_needs_a_restart() {
     assert_eq!(old.restart_required(&new), ["channels.wms-east"]);
     assert!(old.restart_required(&old).is_empty());
 }
+
+/// The commented `[channels.wms-shiphero]` example of `config/omnistock.toml`, uncommented,
+/// as the `wms-east` table.
+fn shiphero_example() -> String {
+    let example = include_str!("../../config/omnistock.toml");
+    example
+        .lines()
+        .skip_while(|l| *l != "# [channels.wms-shiphero]")
+        .skip(1)
+        .take_while(|l| l.starts_with('#'))
+        .filter_map(|l| l.strip_prefix("# "))
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[test]
+fn the_shiphero_example_parses_with_a_secret_per_webhook() {
+    let table = shiphero_example();
+    assert!(table.contains("webhook_secrets"), "{table}");
+    let env = env_with(&[
+        ("OMNISTOCK_SHIPHERO_TOKEN", "t"),
+        ("OMNISTOCK_SHIPHERO_REFRESH_TOKEN", "r"),
+        ("SHIPHERO_WMS_SHIPHERO_SHIPMENT_UPDATE_SECRET", "s1"),
+        ("SHIPHERO_WMS_SHIPHERO_INVENTORY_UPDATE_SECRET", "s2"),
+    ]);
+    let config = parse_with(Path::new(FILE), &with_wms(&table), &env).expect("valid");
+    let wms = &config.channels[&ChannelId::new("wms-east").expect("id")];
+    let ChannelKind::ShipHero(wms) = &wms.kind else {
+        panic!("{:?}", wms.kind);
+    };
+    let secrets: Vec<(&str, &str)> = wms
+        .webhook_secrets
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.expose()))
+        .collect();
+    assert_eq!(
+        secrets,
+        [("Inventory Update", "s2"), ("Shipment Update", "s1")]
+    );
+}
