@@ -8,6 +8,11 @@
 //! pointing elsewhere is deleted and created again; otherwise one is created. A created
 //! webhook's secret is handed back in [`WebhookAction::secret`] for the caller to show once:
 //! it is in no `Display`, no `Debug` and no log line.
+//!
+//! Fields and mutations as ShipHero's webhooks page and public client code show them
+//! (`webhook_create(data: { name, url, shop_name })` → `webhook { id … shared_signature_secret }`,
+//! `webhook_delete(data: { name, shop_name })`, `webhooks { data { edges { node … } } }`); the
+//! input type names `CreateWebhookInput` / `DeleteWebhookInput` are [unv] against the schema.
 
 use std::fmt;
 
