@@ -137,9 +137,12 @@ function connectFeed() {
   const onItem = (event) => addToFeed(JSON.parse(event.data));
   source.addEventListener("change", onItem);
   source.addEventListener("availability", onItem);
-  source.addEventListener("lagged", (event) => {
-    const missed = JSON.parse(event.data).missed;
-    $("#feed").prepend(h("li", { class: "problem" }, `… ${missed} updates skipped (the page fell behind)`));
+  // The daemon no longer has what the page missed (it was away too long, or the daemon
+  // restarted and numbers its items afresh): start the feed over and re-read the summary.
+  source.addEventListener("reset", () => {
+    lastFeedId = -1;
+    $("#feed").replaceChildren(h("li", { class: "problem" }, "… some updates were missed; the feed starts over here"));
+    refresh();
   });
   source.addEventListener("open", () => {
     live.textContent = "live";
