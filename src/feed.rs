@@ -5,10 +5,11 @@
 //! becomes a `change` item, and every channel whose number for a touched SKU moved becomes an
 //! `availability` item. Items go out on a bounded `tokio::sync::broadcast`, so a slow
 //! subscriber never slows the writer: one that falls more than [`BUFFER`] items behind is
-//! told how many it missed.
+//! told how many it missed ([`Subscription`]).
 //!
 //! The last [`REPLAY`] items are also kept in a ring, so a subscriber that reconnects (or
-//! fell behind) gets exactly what it missed ([`Feed::resume`], [`Feed::since`]). Items are
+//! fell behind) gets exactly what it missed, or is told to start over ([`Feed::follow`],
+//! [`Follower`]: what the SSE stream uses). Items are
 //! numbered within one run of the daemon, which has its own random name: an [`ItemId`]
 //! names both, so an id from before a restart is recognised as one, not taken for a number
 //! of this run.
