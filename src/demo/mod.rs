@@ -295,6 +295,8 @@ fn print_welcome(url: &str, dir: &std::path::Path, options: &Options, catalog: &
          \x20   orders) and cycle count, and the numbers it moved.\n\
          \x20 - SKU: search {example} (or click one in the feed) to see its stock per location,\n\
          \x20   what each channel shows, and why.\n\
+         \x20 - Pause a pushed channel from its row, watch its outbox grow, then resume it: the page\n\
+         \x20   asks for the admin token, which is in {dir}/secrets/admin-token.\n\
          \x20 - From another terminal: omnistock status --url {url}, omnistock explain {example} --url {url}\n\
          \nConfiguration and store: {dir}\nStop with Ctrl-C.\n",
         skus = catalog.skus.len(),
