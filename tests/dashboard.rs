@@ -265,7 +265,7 @@ async fn pause_and_resume_from_the_page(demo: &Demo, browser: &webdriver::Sessio
 
     click_control(browser, channel, "pause").await;
     until(
-        10,
+        20,
         "the page to ask for the token",
         async || json!(token_form_shown(browser).await),
         |v| v == true,
