@@ -5,10 +5,19 @@
 //! becomes a `change` item, and every channel whose number for a touched SKU moved becomes an
 //! `availability` item. Items go out on a bounded `tokio::sync::broadcast`, so a slow
 //! subscriber never slows the writer: one that falls more than [`BUFFER`] items behind is
-//! told how many it missed, and should re-read what it shows.
+//! told how many it missed ([`Subscription`]).
 //!
-//! Nothing here is durable and nothing is computed while nobody listens: the feed tells what
-//! happened while you watched; the store and the read API are the truth.
+//! The last [`REPLAY`] items are also kept in a ring, so a subscriber that reconnects (or
+//! fell behind) gets exactly what it missed, or is told to start over ([`Feed::follow`],
+//! [`Follower`]: what the SSE stream uses). Items are
+//! numbered within one run of the daemon, which has its own random name: an [`ItemId`]
+//! names both, so an id from before a restart is recognised as one, not taken for a number
+//! of this run.
+//!
+//! Nothing here is durable and nothing is computed before anyone subscribes: the feed tells
+//! what happened since someone first watched; the store and the read API are the truth.
+//! From the first subscription on it keeps computing, even while nobody is connected, so a
+//! subscriber that comes back misses nothing the ring still holds.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -26,6 +35,8 @@ use crate::sync::StatusBoard;
 pub const BUFFER: usize = 1024;
 /// How many of the last items are kept for a page that just opened.
 pub const RECENT: usize = 50;
+/// How many of the last items are kept for subscribers that reconnect or fell behind.
+pub const REPLAY: usize = 10_000;
 
 /// One thing that happened, numbered in the order the feed sent it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -100,12 +111,40 @@ struct Inner {
     lags: Option<StatusBoard>,
 }
 
-#[derive(Default)]
 struct State {
+    /// This run's name: ids of items sent by another run of the daemon name another one.
+    run: String,
     next_id: u64,
+    /// Set by the first subscription: from then on every item is computed and kept.
+    watched: bool,
     /// Each channel's last number per SKU as the feed told it.
     shown: HashMap<(ChannelId, Sku), i64>,
-    recent: VecDeque<Arc<FeedItem>>,
+    /// The last [`REPLAY`] items, oldest first.
+    kept: VecDeque<Arc<FeedItem>>,
+}
+
+/// An item's id as the SSE stream sends it: `{run}-{number}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ItemId {
+    pub run: String,
+    pub number: u64,
+}
+
+impl ItemId {
+    /// Reads an id the stream sent (a client's `Last-Event-ID`); `None` if it is not one.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (run, number) = text.trim().rsplit_once('-')?;
+        Some(Self {
+            run: run.to_owned(),
+            number: number.parse().ok()?,
+        })
+    }
+}
+
+impl std::fmt::Display for ItemId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.run, self.number)
+    }
 }
 
 impl Default for Feed {
@@ -117,12 +156,26 @@ impl Default for Feed {
 impl Feed {
     fn new(lags: Option<StatusBoard>) -> Self {
         let (sender, _) = broadcast::channel(BUFFER);
+        let mut run = uuid::Uuid::new_v4().simple().to_string();
+        run.truncate(8);
+        let state = State {
+            run,
+            next_id: 0,
+            watched: false,
+            shown: HashMap::new(),
+            kept: VecDeque::new(),
+        };
         Self(Arc::new(Inner {
             sender,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(state),
             closed: watch::Sender::new(false),
             lags,
         }))
+    }
+
+    /// This run's name, part of every [`ItemId`].
+    pub fn run(&self) -> String {
+        self.state().run.clone()
     }
 
     /// A feed whose numbers use the channels' measured sync lags (adaptive buffers), so
@@ -145,9 +198,44 @@ impl Feed {
 
     /// Every item sent from now on, until the feed is closed.
     pub fn subscribe(&self) -> Subscription {
+        let mut state = self.state();
+        self.subscribe_locked(&mut state)
+    }
+
+    fn subscribe_locked(&self, state: &mut State) -> Subscription {
+        state.watched = true;
         Subscription {
             items: self.0.sender.subscribe(),
             closed: self.0.closed.subscribe(),
+        }
+    }
+
+    /// A subscriber that had seen up to the item `last_seen` names (a client's
+    /// `Last-Event-ID`; `None`: a new subscriber): it gets what it missed from the ring, then
+    /// every item from now on, each once; or, first, [`Followed::Reset`] when what it missed
+    /// is no longer all kept or `last_seen` is not an id of this run.
+    pub fn follow(&self, last_seen: Option<&str>) -> Follower {
+        let mut state = self.state();
+        let subscription = self.subscribe_locked(&mut state);
+        let missed = match last_seen {
+            None => Ok(Vec::new()),
+            Some(text) => match ItemId::parse(text) {
+                Some(id) if id.run == state.run && id.number < state.next_id => {
+                    state.after(Some(id.number)).ok_or(Reset::TooOld)
+                }
+                _ => Err(Reset::Unknown),
+            },
+        };
+        let (pending, reset) = match missed {
+            Ok(items) => (items.into(), None),
+            Err(reset) => (VecDeque::new(), Some(reset)),
+        };
+        Follower {
+            feed: self.clone(),
+            subscription,
+            pending,
+            last: state.next_id.checked_sub(1),
+            reset,
         }
     }
 
@@ -158,7 +246,9 @@ impl Feed {
 
     /// The last items sent (at most [`RECENT`]), oldest first.
     pub fn recent(&self) -> Vec<Arc<FeedItem>> {
-        self.state().recent.iter().cloned().collect()
+        let state = self.state();
+        let skip = state.kept.len().saturating_sub(RECENT);
+        state.kept.iter().skip(skip).cloned().collect()
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -169,8 +259,7 @@ impl Feed {
     }
 
     /// Publishes a committed group: `events` as logged (channel, event), and `states` the
-    /// touched SKUs' states after the group. Costs nothing while nobody subscribes; the
-    /// numbers remembered then are dropped, since they would go stale.
+    /// touched SKUs' states after the group. Costs nothing until someone subscribes.
     pub fn committed<'a>(
         &self,
         config: &Config,
@@ -179,8 +268,7 @@ impl Feed {
         states: impl IntoIterator<Item = (&'a Sku, &'a SkuState)>,
     ) {
         let mut state = self.state();
-        if self.0.sender.receiver_count() == 0 {
-            state.shown.clear();
+        if !state.watched {
             return;
         }
         let states: Vec<(&Sku, &SkuState)> = states.into_iter().collect();
@@ -224,12 +312,106 @@ impl Feed {
                 what,
             });
             state.next_id += 1;
-            state.recent.push_back(item.clone());
-            while state.recent.len() > RECENT {
-                state.recent.pop_front();
+            state.kept.push_back(item.clone());
+            while state.kept.len() > REPLAY {
+                state.kept.pop_front();
             }
             // Only fails when the last subscriber left meanwhile: nobody to tell.
             let _ = self.0.sender.send(item);
+        }
+    }
+}
+
+impl State {
+    /// The items after number `after` (`None`: every item of this run), oldest first; `None`
+    /// when some of them are no longer kept or `after` was never sent.
+    fn after(&self, after: Option<u64>) -> Option<Vec<Arc<FeedItem>>> {
+        let first = match after {
+            Some(n) if n >= self.next_id => return None,
+            Some(n) => n + 1,
+            None => 0,
+        };
+        let oldest = self.kept.front().map_or(self.next_id, |item| item.id);
+        let skip = usize::try_from(first.checked_sub(oldest)?).ok()?;
+        Some(self.kept.iter().skip(skip).cloned().collect())
+    }
+}
+
+/// Why a follower must re-read what it shows instead of getting what it missed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reset {
+    /// Its `Last-Event-ID` is not an id this run of the daemon sent (it restarted since, or
+    /// the id is garbled or from the future).
+    Unknown,
+    /// Some of what it missed is no longer in the ring.
+    TooOld,
+}
+
+impl Reset {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Unknown => {
+                "the last event id is not one of this run of the daemon (it restarted)"
+            }
+            Self::TooOld => "some of the events missed are no longer kept",
+        }
+    }
+}
+
+/// What a follower gets next.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Followed {
+    Item(Arc<FeedItem>),
+    /// It missed items the feed no longer has: re-read what it shows, then carry on.
+    Reset(Reset),
+    /// The feed is closed: the daemon drains.
+    Closed,
+}
+
+/// A subscriber that misses nothing the ring still holds: what it missed before it
+/// (re)connected, then every item once, in order, catching up from the ring when it falls
+/// more than [`BUFFER`] items behind the broadcast.
+pub struct Follower {
+    feed: Feed,
+    subscription: Subscription,
+    /// Items from the ring to give out before the broadcast's.
+    pending: VecDeque<Arc<FeedItem>>,
+    /// The number of the newest item accounted for: broadcast items up to it were given out
+    /// from the ring (or came before the subscription) and are skipped.
+    last: Option<u64>,
+    reset: Option<Reset>,
+}
+
+impl Follower {
+    pub async fn next(&mut self) -> Followed {
+        if let Some(reset) = self.reset.take() {
+            return Followed::Reset(reset);
+        }
+        loop {
+            if let Some(item) = self.pending.pop_front() {
+                return Followed::Item(item);
+            }
+            match self.subscription.recv().await {
+                Received::Item(item) if self.last.is_some_and(|last| item.id <= last) => {}
+                Received::Item(item) => {
+                    self.last = Some(item.id);
+                    return Followed::Item(item);
+                }
+                Received::Missed(_) => {
+                    let state = self.feed.state();
+                    match state.after(self.last) {
+                        Some(items) => {
+                            self.last = items.last().map(|item| item.id).or(self.last);
+                            self.pending.extend(items);
+                        }
+                        None => {
+                            self.last = state.next_id.checked_sub(1);
+                            return Followed::Reset(Reset::TooOld);
+                        }
+                    }
+                }
+                Received::Closed => return Followed::Closed,
+            }
         }
     }
 }
@@ -417,7 +599,7 @@ mod tests {
     }
 
     #[test]
-    fn nothing_is_kept_while_nobody_listens() {
+    fn nothing_is_kept_before_anyone_subscribes_and_everything_after() {
         let (feed, config) = (Feed::default(), config());
         let mut state = SkuState::default();
         commit(&feed, &config, &mut state, &counted("c1", "MUG", 5));
@@ -435,6 +617,11 @@ mod tests {
             }
         )));
         assert_eq!(feed.recent().len(), items.len());
+        // Once watched, the feed keeps going while nobody is connected: a subscriber that
+        // comes back gets what it missed.
+        drop(receiver);
+        commit(&feed, &config, &mut state, &counted("c3", "MUG", 3));
+        assert!(feed.recent().len() > items.len());
     }
 
     #[test]
@@ -476,6 +663,98 @@ mod tests {
         feed.close();
         assert_eq!(receiver.recv().await, Received::Closed);
         assert_eq!(feed.subscribe().recv().await, Received::Closed);
+    }
+
+    /// Commits counts of MUG until the feed has sent at least `items` items.
+    fn commit_items(feed: &Feed, config: &Config, state: &mut SkuState, items: usize) {
+        let mut n = 0;
+        while (feed.state().next_id as usize) < items {
+            n += 1;
+            commit(
+                feed,
+                config,
+                state,
+                &counted(&format!("c{n}"), "MUG", n % 50),
+            );
+        }
+    }
+
+    async fn numbers(follower: &mut Follower, until: u64) -> Vec<u64> {
+        let mut seen = Vec::new();
+        while seen.last() != Some(&until) {
+            match follower.next().await {
+                Followed::Item(item) => seen.push(item.id),
+                other => panic!("after {seen:?}: {other:?}"),
+            }
+        }
+        seen
+    }
+
+    #[tokio::test]
+    async fn a_follower_gets_what_it_missed_since_its_last_id_then_the_rest_once() {
+        let (feed, config) = (Feed::default(), config());
+        let mut state = SkuState::default();
+        let _watching = feed.subscribe();
+        commit_items(&feed, &config, &mut state, 30);
+        let run = feed.run();
+        let mut follower = feed.follow(Some(&format!("{run}-19")));
+        commit_items(&feed, &config, &mut state, 40);
+        let newest = feed.state().next_id - 1;
+        assert_eq!(
+            numbers(&mut follower, newest).await,
+            (20..=newest).collect::<Vec<_>>()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_follower_that_falls_behind_the_broadcast_catches_up_from_the_ring() {
+        let (feed, config) = (Feed::default(), config());
+        let mut state = SkuState::default();
+        let mut follower = feed.follow(None);
+        commit_items(&feed, &config, &mut state, BUFFER * 2);
+        let newest = feed.state().next_id - 1;
+        assert_eq!(
+            numbers(&mut follower, newest).await,
+            (0..=newest).collect::<Vec<_>>()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_follower_is_reset_when_what_it_missed_left_the_ring_or_its_id_is_not_of_this_run() {
+        let (feed, config) = (Feed::default(), config());
+        let mut state = SkuState::default();
+        let mut behind = feed.follow(None);
+        commit_items(&feed, &config, &mut state, REPLAY + 10);
+        assert_eq!(behind.next().await, Followed::Reset(Reset::TooOld));
+        // Then it carries on live.
+        commit_items(&feed, &config, &mut state, REPLAY + 20);
+        assert!(matches!(behind.next().await, Followed::Item(_)));
+
+        let run = feed.run();
+        for (last, reset) in [
+            (format!("{run}-0"), Reset::TooOld),
+            (format!("{run}-99999999"), Reset::Unknown),
+            ("another-5".to_owned(), Reset::Unknown),
+            ("5".to_owned(), Reset::Unknown),
+        ] {
+            let mut follower = feed.follow(Some(&last));
+            assert_eq!(follower.next().await, Followed::Reset(reset), "{last}");
+        }
+        let newest = feed.state().next_id - 1;
+        let mut follower = feed.follow(Some(&format!("{run}-{newest}")));
+        feed.close();
+        assert_eq!(follower.next().await, Followed::Closed, "nothing missed");
+    }
+
+    #[test]
+    fn an_item_id_reads_back_what_it_wrote() {
+        let id = ItemId {
+            run: "0e96a2bc".into(),
+            number: 42,
+        };
+        assert_eq!(ItemId::parse(&id.to_string()), Some(id));
+        assert_eq!(ItemId::parse("0e96a2bc-x"), None);
+        assert_eq!(ItemId::parse("42"), None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The dashboard in a real browser (headless Chromium through chromedriver), against a
 //! running `omnistock demo`: the page loads without console errors, the channel table shows
-//! every channel, a SKU search shows its locations, and a sale appears in the live feed.
+//! every channel, a SKU search shows its locations, a sale appears in the live feed, and a
+//! channel is paused and resumed from the page (asking for the admin token once).
 //! A screenshot is kept at `target/artifacts/dashboard.png`.
 
 mod common;
@@ -219,5 +220,121 @@ async fn the_dashboard_shows_every_channel_a_skus_locations_and_live_sales() {
         .filter(|(level, _)| level == "SEVERE")
         .collect();
     assert!(errors.is_empty(), "console errors: {errors:?}");
+
+    pause_and_resume_from_the_page(&demo, &browser, "marketplace").await;
     browser.quit().await;
+}
+
+/// The row of `channel` in the channel table: (paused as the page shows it, its button).
+fn row_script(channel: &str) -> String {
+    format!(
+        "const row = document.querySelector('#channels tr[data-channel=\"{channel}\"]'); \
+         if (!row) return null; \
+         const button = row.querySelector('button[data-action]'); \
+         return {{ paused: row.dataset.paused, badge: row.querySelector('.badge').textContent, \
+                   action: button ? button.dataset.action : null }};"
+    )
+}
+
+/// Clicks `channel`'s pause/resume button. In the page (not through the driver): the table
+/// is rebuilt every few seconds, and a driver's click could land on a row just replaced.
+async fn click_control(browser: &webdriver::Session, channel: &str, action: &str) {
+    let clicked = browser
+        .script(&format!(
+            "const b = document.querySelector('#channels tr[data-channel=\"{channel}\"] button[data-action=\"{action}\"]'); \
+             if (b) b.click(); return Boolean(b);"
+        ))
+        .await;
+    assert_eq!(clicked, json!(true), "{channel} has a {action} button");
+}
+
+async fn token_form_shown(browser: &webdriver::Session) -> bool {
+    browser
+        .script("return !document.querySelector('#token-form').hidden")
+        .await
+        == json!(true)
+}
+
+/// Pauses `channel` from the page (a wrong token first, which is refused and asked again),
+/// sees it shown paused and the API agree, then resumes it without being asked again.
+async fn pause_and_resume_from_the_page(demo: &Demo, browser: &webdriver::Session, channel: &str) {
+    let api = common::Api::new(&demo.url);
+    let paused_in_api = async || api.get("/v1/channels").await.1[channel]["paused"].clone();
+    let token = std::fs::read_to_string(demo.dir.path().join("demo/secrets/admin-token"))
+        .expect("the demo's admin token");
+
+    click_control(browser, channel, "pause").await;
+    until(
+        20,
+        "the page to ask for the token",
+        async || json!(token_form_shown(browser).await),
+        |v| v == true,
+    )
+    .await;
+    browser.type_into("#token-input", "not-the-token").await;
+    browser.click("#token-form button").await;
+    let status = until(
+        20,
+        "the wrong token to be refused",
+        async || {
+            browser
+                .script("return document.querySelector('#control-status').textContent")
+                .await
+        },
+        |s| s.as_str().is_some_and(|s| s.contains("refused")),
+    )
+    .await;
+    assert!(token_form_shown(browser).await, "asked again: {status}");
+    assert_eq!(
+        paused_in_api().await,
+        false,
+        "a refused token pauses nothing"
+    );
+
+    browser.type_into("#token-input", token.trim()).await;
+    browser.click("#token-form button").await;
+    until(20, "the API to say it is paused", paused_in_api, |p| {
+        p == true
+    })
+    .await;
+    let row = until(
+        20,
+        "the page to show it paused",
+        async || browser.script(&row_script(channel)).await,
+        |r| r["paused"] == "true" && r["badge"] == "paused" && r["action"] == "resume",
+    )
+    .await;
+    assert_eq!(row["paused"], "true");
+    browser.screenshot(&artifact("dashboard-paused.png")).await;
+    let kept = browser
+        .script("return sessionStorage.getItem('omnistock.adminToken')")
+        .await;
+    assert_eq!(kept, json!(token.trim()), "the token is kept for this tab");
+
+    // Resuming does not ask again.
+    click_control(browser, channel, "resume").await;
+    until(20, "the API to say it is resumed", paused_in_api, |p| {
+        p == false
+    })
+    .await;
+    until(
+        20,
+        "the page to show it resumed",
+        async || browser.script(&row_script(channel)).await,
+        |r| r["paused"] == "false" && r["action"] == "pause",
+    )
+    .await;
+    assert!(
+        !token_form_shown(browser).await,
+        "the token was not asked again"
+    );
+
+    // The only console error is the browser's note of the refused token's 401.
+    let errors: Vec<(String, String)> = browser
+        .console()
+        .await
+        .into_iter()
+        .filter(|(level, message)| level == "SEVERE" && !message.contains("401"))
+        .collect();
+    assert!(errors.is_empty(), "console errors: {errors:?}");
 }

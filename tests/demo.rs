@@ -21,7 +21,7 @@ async fn the_demo_syncs_its_channels_and_stops_by_itself_after_its_duration() {
             "--rate",
             "20",
         ])
-        .args(["--duration", "25", "--seed", "3", "--state-dir"])
+        .args(["--duration", "45", "--seed", "3", "--state-dir"])
         .arg(&state)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -65,6 +65,23 @@ async fn the_demo_syncs_its_channels_and_stops_by_itself_after_its_duration() {
     for channel in ["pos-south", "wms"] {
         assert_eq!(channels[channel]["pushing"], false, "{channels}");
     }
+    assert_eq!(channels["wms"]["kind"], "shiphero", "{channels}");
+
+    // The warehouse is ShipHero: its `Shipment Update` webhooks close the online orders of
+    // the shops it ships for.
+    let shipped = shipped_lines(&api, 20, Duration::from_secs(25)).await;
+    assert!(
+        !shipped.is_empty(),
+        "no online order line was fulfilled by a ShipHero shipment"
+    );
+    for key in &shipped {
+        assert!(
+            ["shopify-online/", "woo-shop/", "marketplace/"]
+                .iter()
+                .any(|shop| key.starts_with(shop)),
+            "{key}"
+        );
+    }
 
     let status = child.wait().expect("the demo exits");
     let mut rest = String::new();
@@ -90,6 +107,29 @@ async fn the_demo_syncs_its_channels_and_stops_by_itself_after_its_duration() {
         state.join("state").is_dir(),
         "the store is in the directory"
     );
+}
+
+/// The keys of the fulfilled order lines of the demo's first `skus` SKUs, polled until some
+/// are found or `within` passes.
+async fn shipped_lines(api: &common::Api, skus: usize, within: Duration) -> Vec<String> {
+    let deadline = Instant::now() + within;
+    loop {
+        let mut shipped = Vec::new();
+        for n in 1..=skus {
+            let stock = api.get(&format!("/v1/stock/DEMO-{n:04}")).await.1;
+            for line in stock["reservations"].as_array().into_iter().flatten() {
+                if line["state"] == "fulfilled"
+                    && let Some(key) = line["key"].as_str()
+                {
+                    shipped.push(key.to_owned());
+                }
+            }
+        }
+        if !shipped.is_empty() || Instant::now() > deadline {
+            return shipped;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 #[test]

@@ -2,6 +2,9 @@
 //! summary (`GET /v1/dashboard/summary`) and the live feed (`GET /v1/events/stream`).
 //!
 //! The page is plain HTML, CSS and JavaScript embedded in the binary: no CDN, no build step.
+//! Its one action, pausing and resuming a channel's pushes, goes through the admin API with
+//! the admin token, which the page asks for once and keeps in the tab's `sessionStorage`: the
+//! page itself is served without a token and holds no secret.
 //! - [`series`]: per-minute series of the last hour per channel (pure).
 //! - [`sampler`]: the loop that feeds them from the metrics and the outbox.
 

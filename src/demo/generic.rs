@@ -1,5 +1,5 @@
-//! Channels that speak omnistock's generic protocol: a store POS and the warehouse (owners
-//! of their locations, posting their sales, deliveries and counts) and a marketplace that
+//! Channels that speak omnistock's generic protocol: a store POS (the owner of its store,
+//! posting its sales, deliveries and counts) and a marketplace that
 //! receives pushes through the generic push protocol (the fake receiver).
 
 use async_trait::async_trait;
@@ -12,7 +12,7 @@ use super::channel::{OpenLine, Simulated, Site};
 /// How many events one start-up count posts at once.
 const COUNT_BATCH: usize = 500;
 
-/// A location's owner: a store's POS or the warehouse's WMS.
+/// A location's owner: a store's POS.
 pub struct Owner {
     pub id: ChannelId,
     pub location: LocationId,
@@ -26,27 +26,6 @@ impl Owner {
             location,
             secret,
         }
-    }
-
-    /// The warehouse ships an online order line: its count drops, it says the line is
-    /// fulfilled (for the channel that sold it), and counts again, which releases the
-    /// reservation (DESIGN.md rule 3).
-    pub async fn ship(&self, site: &Site, line: &OpenLine) -> anyhow::Result<()> {
-        let count = site.move_count(&line.sku, &self.location, -i64::from(line.quantity));
-        let events = [
-            site.event(
-                &self.id,
-                &line.sku,
-                StockChange::OrderLineFulfilled {
-                    order: OrderId::new(line.order.as_str())?,
-                    line: line.line.clone(),
-                    channel: Some(line.channel.clone()),
-                    quantity: None,
-                },
-            )?,
-            site.event(&self.id, &line.sku, self.counted(count))?,
-        ];
-        site.post_events(&self.id, &self.secret, &events).await
     }
 
     fn counted(&self, quantity: i64) -> StockChange {

@@ -3,14 +3,16 @@
 //!
 //! It plays online stores on Shopify and WooCommerce (the connectors' contract-exact fakes)
 //! and a marketplace receiving the generic push protocol, selling from a warehouse; a store
-//! whose POS is Square and one with a generic POS; the warehouse's WMS (generic); then a
-//! seeded stream of sales, deliveries, cancellations, shipments and failing API calls; and
-//! the real daemon (`daemon::run_until`) with a generated configuration and its own store.
+//! whose POS is Square and one with a generic POS; the warehouse's WMS on ShipHero, which
+//! ships the three shops' orders; then a seeded stream of sales, deliveries, cancellations,
+//! shipments, cycle counts and failing API calls; and the real daemon (`daemon::run_until`)
+//! with a generated configuration and its own store.
 //!
 //! - [`catalog`]: the SKUs, their starting stock, and the seeded dice.
 //! - [`channel`]: the [`Simulated`] trait one simulated system implements, and the [`Site`]
 //!   they reach the daemon through.
-//! - [`shopify`], [`woocommerce`], [`square`], [`generic`]: the simulated systems.
+//! - [`shopify`], [`woocommerce`], [`square`], [`shiphero`], [`generic`]: the simulated
+//!   systems.
 //! - [`config`]: the configuration file and its secrets.
 //! - [`traffic`]: what happens, step by step.
 
@@ -18,6 +20,7 @@ pub mod catalog;
 pub mod channel;
 pub mod config;
 pub mod generic;
+pub mod shiphero;
 pub mod shopify;
 pub mod square;
 pub mod traffic;
@@ -36,6 +39,7 @@ pub use channel::{OpenLine, Simulated, Site};
 use catalog::{Catalog, Dice};
 use config::Place;
 use generic::{Owner, Receiver};
+use shiphero::ShipHero;
 use shopify::Shopify;
 use square::Square;
 use traffic::Cast;
@@ -98,7 +102,24 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     );
     let secret = |dice: &mut Dice| format!("{:016x}{:016x}", dice.next_u64(), dice.next_u64());
 
-    let wms = Arc::new(Owner::new(name("wms")?, wh.clone(), secret(&mut dice)));
+    let (shop_id, woo_id, marketplace_id) = (
+        name("shopify-online")?,
+        name("woo-shop")?,
+        name("marketplace")?,
+    );
+    let wms = Arc::new(
+        ShipHero::start(
+            name("wms")?,
+            wh.clone(),
+            &[
+                (shop_id.clone(), "Shopify Store"),
+                (woo_id.clone(), "WooCommerce Shop"),
+                (marketplace_id.clone(), "Marketplace"),
+            ],
+            &catalog,
+        )
+        .await,
+    );
     let square: Arc<dyn Simulated> = Arc::new(
         Square::start(
             name("square-north")?,
@@ -115,7 +136,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     ));
     let shop: Arc<dyn Simulated> = Arc::new(
         Shopify::start(
-            name("shopify-online")?,
+            shop_id,
             &[wh.clone(), north.clone(), south.clone()],
             format!("shpat_{}", secret(&mut dice)),
             secret(&mut dice),
@@ -123,17 +144,9 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         )
         .await,
     );
-    let woo: Arc<dyn Simulated> =
-        Arc::new(WooCommerce::start(name("woo-shop")?, wh.clone(), &catalog).await);
-    let marketplace: Arc<dyn Simulated> = Arc::new(
-        Receiver::start(
-            name("marketplace")?,
-            wh.clone(),
-            secret(&mut dice),
-            &catalog,
-        )
-        .await,
-    );
+    let woo: Arc<dyn Simulated> = Arc::new(WooCommerce::start(woo_id, wh.clone(), &catalog).await);
+    let marketplace: Arc<dyn Simulated> =
+        Arc::new(Receiver::start(marketplace_id, wh.clone(), secret(&mut dice), &catalog).await);
     let owners: Vec<Arc<dyn Simulated>> = vec![wms.clone(), square.clone(), pos_south.clone()];
     let everyone: Vec<Arc<dyn Simulated>> = owners
         .iter()
@@ -189,8 +202,8 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             pos_south,
         ],
         owners,
-        warehouse: wms,
-        pushed: vec![shop, woo, marketplace, square],
+        warehouse: wms.clone(),
+        called: vec![shop, woo, marketplace, square, wms],
     };
     let traffic = tokio::spawn(traffic::play(
         site,
@@ -272,15 +285,18 @@ fn print_welcome(url: &str, dir: &std::path::Path, options: &Options, catalog: &
     println!(
         "\nomnistock demo is running: {skus} SKUs in a warehouse and two stores, sold online \
          (Shopify, WooCommerce, a marketplace)\nand at the stores' tills (Square, a generic POS), \
-         about {rate} events a second (seed {seed}).\n\
+         the warehouse run on ShipHero, about {rate} events a second (seed {seed}).\n\
          \n  Dashboard: {url}/\n\
          \nWhat to look at:\n\
          \x20 - Channels: every channel's health, lag and outbox. shopify-online, woo-shop,\n\
-         \x20   marketplace and square-north are pushed (their APIs fail now and then: watch the\n\
-         \x20   errors, the 429s and the recovery).\n\
-         \x20 - Live feed: each sale, delivery, cancellation and shipment, and the numbers it moved.\n\
+         \x20   marketplace and square-north are pushed, wms (ShipHero) is polled; their APIs fail\n\
+         \x20   now and then: watch the errors, the 429s and the recovery.\n\
+         \x20 - Live feed: each sale, delivery, cancellation, shipment (ShipHero ships the online\n\
+         \x20   orders) and cycle count, and the numbers it moved.\n\
          \x20 - SKU: search {example} (or click one in the feed) to see its stock per location,\n\
          \x20   what each channel shows, and why.\n\
+         \x20 - Pause a pushed channel from its row, watch its outbox grow, then resume it: the page\n\
+         \x20   asks for the admin token, which is in {dir}/secrets/admin-token.\n\
          \x20 - From another terminal: omnistock status --url {url}, omnistock explain {example} --url {url}\n\
          \nConfiguration and store: {dir}\nStop with Ctrl-C.\n",
         skus = catalog.skus.len(),

@@ -1,5 +1,6 @@
 //! The demo's traffic: sales on every selling channel, deliveries to the owners,
-//! cancellations, shipments of online orders, and now and then a failing API.
+//! cancellations, the warehouse's shipments of online orders and its cycle counts, and now
+//! and then a failing API.
 //!
 //! What happens next is drawn from the seed alone ([`Step::draw`]), never from what the
 //! channels answered, so a seed always plays the same sequence; whether a sale goes through
@@ -12,7 +13,7 @@ use omnistock_sdk::Sku;
 
 use super::catalog::Dice;
 use super::channel::{OpenLine, Simulated, Site};
-use super::generic::Owner;
+use super::shiphero::ShipHero;
 
 /// What happens next, with the dice it needs drawn up front.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,28 +30,35 @@ pub enum Step {
     Cancel { line: u64 },
     /// The warehouse ships the open online line `line`.
     Ship { line: u64 },
-    /// Pushed channel `channel` fails its next call; `how` picks the failure.
+    /// The warehouse's cycle count of SKU `sku` finds `by` units more or fewer.
+    Recount { sku: u64, by: i64 },
+    /// Called channel `channel` fails its next call; `how` picks the failure.
     Fail { channel: u64, how: u64 },
 }
 
 impl Step {
-    /// Sales 70 %, shipments 10 %, deliveries 8 %, cancellations 8 %, failures 4 %.
+    /// Sales 68 %, shipments 10 %, deliveries 8 %, cancellations 8 %, cycle counts 2 %,
+    /// failures 4 %.
     pub fn draw(dice: &mut Dice) -> Step {
         let roll = dice.below(100);
         let (a, b) = (dice.next_u64(), dice.next_u64());
         match roll {
-            0..70 => Step::Sale {
+            0..68 => Step::Sale {
                 seller: a,
                 sku: b,
                 quantity: 1 + (dice.below(10) == 0) as u32,
             },
-            70..80 => Step::Ship { line: a },
+            68..80 => Step::Ship { line: a },
             80..88 => Step::Delivery {
                 owner: a,
                 sku: b,
                 quantity: dice.between(5, 20),
             },
             88..96 => Step::Cancel { line: a },
+            96..98 => Step::Recount {
+                sku: b,
+                by: if a % 2 == 0 { -1 } else { 1 },
+            },
             _ => Step::Fail { channel: a, how: b },
         }
     }
@@ -62,10 +70,10 @@ pub struct Cast {
     pub sellers: Vec<Arc<dyn Simulated>>,
     /// The locations' owners, who receive deliveries.
     pub owners: Vec<Arc<dyn Simulated>>,
-    /// The warehouse, which ships online orders.
-    pub warehouse: Arc<Owner>,
-    /// The channels omnistock pushes to, whose APIs can fail.
-    pub pushed: Vec<Arc<dyn Simulated>>,
+    /// The warehouse's WMS, which ships online orders and counts its shelves.
+    pub warehouse: Arc<ShipHero>,
+    /// The channels omnistock calls (pushes to or polls), whose APIs can fail.
+    pub called: Vec<Arc<dyn Simulated>>,
 }
 
 /// Plays `rate` steps a second until the task is dropped.
@@ -124,8 +132,13 @@ async fn perform(
             }
         }
         Step::Cancel { .. } | Step::Ship { .. } => {}
+        Step::Recount { sku, by } => {
+            if let Some(sku) = nth(skus, sku) {
+                cast.warehouse.recount(site, sku, by).await?;
+            }
+        }
         Step::Fail { channel, how } => {
-            if let Some(channel) = nth(&cast.pushed, channel) {
+            if let Some(channel) = nth(&cast.called, channel) {
                 let mut how = Dice::new(how);
                 if let Some(said) = channel.fail_next(&mut how) {
                     tracing::info!(channel = %channel.id(), "Demo: the next call to {} fails with {said}.", channel.id());
@@ -155,6 +168,7 @@ mod tests {
         assert!(count(|s| matches!(s, Step::Ship { .. })) > 0);
         assert!(count(|s| matches!(s, Step::Delivery { .. })) > 0);
         assert!(count(|s| matches!(s, Step::Cancel { .. })) > 0);
+        assert!(count(|s| matches!(s, Step::Recount { .. })) > 0);
         assert!(count(|s| matches!(s, Step::Fail { .. })) > 0);
     }
 }

@@ -40,6 +40,12 @@ use crate::store::{Commit, NewEvent, OutboxEntry, Published, Store, StoreError, 
 use crate::sync::escrow::CapInput;
 use crate::sync::plan::{OwnMark, Planner};
 
+/// How often, at most, a checkpoint also syncs all of sled, which lets the write-ahead log
+/// drop the commits sled then holds. Not every checkpoint: sled's flush and fsync write much
+/// more than the log and delay the log's own fdatasyncs on the same disk, so each one is a
+/// spike in acknowledgement latency; every 10 s keeps the log to a few segments.
+const FULL_SYNC_EVERY: Duration = Duration::from_secs(10);
+
 /// A checkpoint starts sooner once this many SKUs changed since the last one.
 const CHECKPOINT_DIRTY_SKUS: usize = 20_000;
 
@@ -85,6 +91,8 @@ struct Checkpoints {
     /// The last committed seq: the view includes every event up to it.
     committed: u64,
     last_started: Instant,
+    /// When a checkpoint last synced all of sled (see `FULL_SYNC_EVERY`).
+    last_full_sync: Instant,
     running: Option<Running>,
 }
 
@@ -138,6 +146,7 @@ impl Writer {
                 dirty: HashSet::new(),
                 committed,
                 last_started: Instant::now(),
+                last_full_sync: Instant::now(),
                 running: None,
             },
             syncing: None,
@@ -233,11 +242,18 @@ impl Writer {
                 .collect()
         };
         let (store, through) = (Arc::clone(&self.store), checkpoints.committed);
+        let full_sync = now || checkpoints.last_full_sync.elapsed() >= FULL_SYNC_EVERY;
+        if full_sync {
+            checkpoints.last_full_sync = Instant::now();
+        }
         let task = tokio::task::spawn_blocking(move || {
             let states: Vec<(&Sku, &SkuState)> = snapshot.iter().map(|(k, v)| (k, &**v)).collect();
             store.checkpoint(&states, through)?;
-            // Then all of sled, so that the write-ahead log can drop the commits it holds.
-            store.sync_blocking()
+            if full_sync {
+                // All of sled, so that the write-ahead log can drop the commits it holds.
+                store.sync_blocking()?;
+            }
+            Ok(())
         });
         checkpoints.last_started = Instant::now();
         checkpoints.running = Some(Running { task, skus });

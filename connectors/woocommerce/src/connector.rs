@@ -29,6 +29,8 @@ pub struct WooConnector {
     pub(crate) settings: WooSettings,
     pub(crate) rest: Rest,
     pub(crate) catalog: RwLock<Catalog>,
+    /// Delta pushes in a row that left the number where it was (see `push::UNMOVED_LIMIT`).
+    pub(crate) unmoved_deltas: std::sync::atomic::AtomicU32,
 }
 
 impl WooConnector {
@@ -47,6 +49,7 @@ impl WooConnector {
             rest: Rest::new(http, &settings),
             settings,
             catalog: RwLock::new(Catalog::default()),
+            unmoved_deltas: std::sync::atomic::AtomicU32::new(0),
         })
     }
 

@@ -18,6 +18,7 @@
 //! (at most 100 objects a call), and read the per-item errors inside the HTTP 200.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 
 use omnistock_sdk::{ConnectorError, DeltaRequest, ItemRef, PushOutcome, PushRequest};
 use serde_json::{Value, json};
@@ -68,6 +69,10 @@ fn endpoint(item: WooItem) -> String {
     }
 }
 
+/// Delta pushes in a row that may leave the number unchanged before the shop is taken to
+/// ignore `inventory_delta`.
+pub(crate) const UNMOVED_LIMIT: u32 = 3;
+
 impl WooConnector {
     /// The records of the items named by `refs` (unparseable ones are left out).
     async fn fresh(&self, refs: &[&ItemRef]) -> Result<BTreeMap<WooItem, Product>, ConnectorError> {
@@ -114,21 +119,35 @@ impl WooConnector {
         Ok(answers
             .into_iter()
             .map(|(outcome, sent)| match sent {
-                // The number did not move at all: the shop ignored `inventory_delta` (it
-                // only honours it when `stock_quantity` is absent, and older versions not at
-                // all). Say so loudly rather than report a change that did not happen. (A
-                // sale of exactly the opposite amount landing at that moment looks the same:
-                // that one push is then rejected, never counted twice.)
-                Some((before, Some(after))) if after == before => {
-                    tracing::error!(channel = %self.settings.channel, "WooCommerce ignored inventory_delta: set inventory_delta = false for this channel.");
-                    PushOutcome::Rejected(format!(
-                        "{} ignored inventory_delta (the number stayed {before}): set inventory_delta = false",
-                        self.settings.channel
-                    ))
+                Some((before, Some(after))) if after == before => self.unmoved(before, outcome),
+                Some((_, Some(_))) => {
+                    self.unmoved_deltas.store(0, Ordering::Relaxed);
+                    outcome
                 }
                 _ => outcome,
             })
             .collect())
+    }
+
+    /// A delta push after which the number is where it was. Either a change of the opposite
+    /// amount (a sale, a restock) crossed it — the push applied, and reporting it as failed
+    /// would dead-letter a good push — or the shop ignores `inventory_delta` (it honours it
+    /// only when `stock_quantity` is absent, older versions not at all; `connect` checks
+    /// before the switch is turned on). One crossing is likely, several in a row are not: the
+    /// `UNMOVED_LIMIT`-th in a row is rejected, loudly, and every one after it until a delta
+    /// moves the number again.
+    fn unmoved(&self, before: i64, outcome: PushOutcome) -> PushOutcome {
+        let in_a_row = self.unmoved_deltas.fetch_add(1, Ordering::Relaxed) + 1;
+        if in_a_row < UNMOVED_LIMIT {
+            tracing::warn!(channel = %self.settings.channel, number = before, in_a_row, "A delta push left the number unchanged; taken as a change crossing it.");
+            return outcome;
+        }
+        tracing::error!(channel = %self.settings.channel, in_a_row, "WooCommerce ignored inventory_delta: set inventory_delta = false for this channel.");
+        PushOutcome::Rejected(format!(
+            "{} ignored inventory_delta ({in_a_row} pushes in a row left the number unchanged, \
+             now {before}): set inventory_delta = false",
+            self.settings.channel
+        ))
     }
 
     /// Sets `stock_quantity` where the number is still what the engine read.

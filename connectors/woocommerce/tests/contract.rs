@@ -289,13 +289,42 @@ async fn a_delta_sent_again_after_a_lost_answer_is_applied_once() {
 }
 
 #[tokio::test]
+async fn a_delta_crossed_by_a_sale_of_the_same_size_is_applied_not_rejected() {
+    let fake = shop(true).await;
+    let connector = connector(settings(&fake));
+    // We add 2 (a restock); a customer buys 2 between the push's read and its write.
+    fake.sell_after_next_read(MUG, 2);
+    let outcome = connector
+        .push_deltas(&[delta("k1", "93", 2)])
+        .await
+        .expect("push");
+    assert_eq!(outcome, vec![PushOutcome::Applied]);
+    assert_eq!(fake.stock(MUG), Some(10), "10 + 2 pushed − 2 sold");
+    // A delta that moves the number again starts the count over.
+    let outcome = connector
+        .push_deltas(&[delta("k2", "93", -1)])
+        .await
+        .expect("push");
+    assert_eq!(outcome, vec![PushOutcome::Applied]);
+    assert_eq!(fake.stock(MUG), Some(9));
+}
+
+#[tokio::test]
 async fn a_shop_that_ignores_inventory_delta_is_caught() {
     let fake = shop(false).await;
     let mut s = settings(&fake);
     s.inventory_delta = true;
     let connector = connector(s);
+    // One unchanged number may be a sale crossing the push; three in a row are not.
+    for key in ["k1", "k2"] {
+        let outcome = connector
+            .push_deltas(&[delta(key, "93", -3)])
+            .await
+            .expect("answered");
+        assert_eq!(outcome, [PushOutcome::Applied], "{key}");
+    }
     let outcome = connector
-        .push_deltas(&[delta("k1", "93", -3)])
+        .push_deltas(&[delta("k3", "93", -3)])
         .await
         .expect("answered");
     match &outcome[..] {

@@ -56,7 +56,7 @@ function renderChannels(summary) {
     const m = row.last_minute;
     const num = (v) => h("td", { class: "num" }, String(v));
     const health = row.health || {};
-    return h("tr", { "data-channel": row.name },
+    return h("tr", { "data-channel": row.name, "data-paused": String(Boolean(health.paused)) },
       h("td", {}, h("strong", {}, row.name)),
       h("td", {}, row.kind),
       h("td", {}, row.sells_from.join(", ")),
@@ -69,10 +69,76 @@ function renderChannels(summary) {
       num(m.rate_limited),
       h("td", { class: "num", title: `limit ${row.per_second}/s, bursts of ${row.burst}, ${row.max_batch} a batch` },
         row.headroom === null ? "–" : `${Math.round(row.headroom * 100)} %`),
-      h("td", { class: "error" }, health.healthy === false ? health.last_error || "" : ""));
+      h("td", { class: "error" }, health.healthy === false ? health.last_error || "" : ""),
+      h("td", { class: "control" }, controlButton(row)));
   });
   $("#channels tbody").replaceChildren(...rows);
 }
+
+// ── Pause and resume: the admin API, with the token asked once per tab ───────────────────
+
+const TOKEN_KEY = "omnistock.adminToken";
+
+function controlButton(row) {
+  if (!row.pushing) return "–";
+  const paused = Boolean(row.health && row.health.paused);
+  const action = paused ? "resume" : "pause";
+  return h("button", { type: "button", "data-action": action, "data-channel": row.name }, paused ? "Resume" : "Pause");
+}
+
+// Shows the token form and resolves with what is typed into it.
+function askToken(why) {
+  const form = $("#token-form");
+  $("#control-status").textContent = why;
+  form.hidden = false;
+  $("#token-input").focus();
+  return new Promise((resolve) => {
+    form.onsubmit = (event) => {
+      event.preventDefault();
+      const token = $("#token-input").value.trim();
+      if (!token) return;
+      form.hidden = true;
+      $("#token-input").value = "";
+      resolve(token);
+    };
+  });
+}
+
+async function channelAction(channel, action) {
+  const status = $("#control-status");
+  let token = sessionStorage.getItem(TOKEN_KEY);
+  if (!token) token = await askToken(`To ${action} ${channel}, give the admin token.`);
+  for (;;) {
+    status.textContent = `${action === "pause" ? "Pausing" : "Resuming"} ${channel}…`;
+    const response = await fetch(`/v1/channels/${encodeURIComponent(channel)}/${action}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, accept: "application/json" },
+    }).catch((error) => ({ ok: false, status: 0, json: async () => ({ error: { message: error.message } }) }));
+    if (response.status === 401) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      token = await askToken(`The daemon refused that token; give the admin token to ${action} ${channel}.`);
+      continue;
+    }
+    const body = await response.json().catch(() => null);
+    if (!response.ok) {
+      status.textContent = `${channel}: ${action} failed: ${body && body.error ? body.error.message : `HTTP ${response.status}`}`;
+      return;
+    }
+    sessionStorage.setItem(TOKEN_KEY, token);
+    status.textContent = `${channel} ${body.paused ? "paused" : "resumed"}.`;
+    await refresh();
+    return;
+  }
+}
+
+// One listener for the table, whose rows are rebuilt on every refresh.
+$("#channels tbody").addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-action]");
+  if (!button) return;
+  channelAction(button.dataset.channel, button.dataset.action).catch((error) => {
+    $("#control-status").textContent = `${button.dataset.channel}: ${error.message}`;
+  });
+});
 
 function renderCharts(summary) {
   const series = summary.series;
@@ -137,9 +203,12 @@ function connectFeed() {
   const onItem = (event) => addToFeed(JSON.parse(event.data));
   source.addEventListener("change", onItem);
   source.addEventListener("availability", onItem);
-  source.addEventListener("lagged", (event) => {
-    const missed = JSON.parse(event.data).missed;
-    $("#feed").prepend(h("li", { class: "problem" }, `… ${missed} updates skipped (the page fell behind)`));
+  // The daemon no longer has what the page missed (it was away too long, or the daemon
+  // restarted and numbers its items afresh): start the feed over and re-read the summary.
+  source.addEventListener("reset", () => {
+    lastFeedId = -1;
+    $("#feed").replaceChildren(h("li", { class: "problem" }, "… some updates were missed; the feed starts over here"));
+    refresh();
   });
   source.addEventListener("open", () => {
     live.textContent = "live";
