@@ -397,6 +397,19 @@ async fn after_a_shipment_the_next_poll_recounts_the_sku_no_earlier_than_the_shi
     let recount = connector.poll(first.cursor.clone()).await.expect("poll");
     assert!(recount.more);
     assert_eq!(recount.events.len(), 1, "{:?}", recount.events);
+    // One SKU is read with a small page: a query costs 1 + `first` credits.
+    let one_sku = fake
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r["variables"]["sku"] == "MUG")
+        .expect("the recount's query");
+    assert!(
+        one_sku["variables"]["first"]
+            .as_u64()
+            .is_some_and(|n| n <= 5),
+        "{one_sku}"
+    );
     let count = &recount.events[0];
     assert_eq!(count.sku.as_str(), "MUG");
     assert_eq!(
