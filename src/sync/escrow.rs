@@ -92,16 +92,21 @@ impl Escrow {
     }
 
     /// The channel's own activity is about to move its `published` value by `by` (called
-    /// before the commit). A rise (a cancellation it restocked) moves the ceiling up with it:
-    /// a pending push that lands now shows that much more too (the pusher adds what
-    /// `published` moved since its read). A fall leaves the ceiling.
+    /// before the commit), and the ATP with it: the ceiling moves by as much. A rise (a
+    /// cancellation it restocked): a pending push that lands now shows that much more too
+    /// (the pusher adds what `published` moved since its read). A fall (its own order): a
+    /// pending push lands that much lower — compared against a read taken before the sale
+    /// it is refused as stale, and one computed after it keeps the sale in its value — so
+    /// the hold falls with the ATP. Left in place, the ceiling would keep the sold units in
+    /// the hold while the ATP no longer has them, and the writer would cap the raise of a
+    /// channel that still shows them against a hold that is already gone.
     pub fn own_moved(&self, channel: &ChannelId, sku: &Sku, by: i64) {
         if let Some(o) = self
             .ledger()
             .pending
             .get_mut(&(channel.clone(), sku.clone()))
         {
-            o.ceiling += by.max(0);
+            o.ceiling += by;
         }
     }
 
@@ -313,6 +318,33 @@ mod tests {
         );
         escrow.unplanned(&[entry("a", 2)]);
         assert_eq!(escrow.hold(&a, &mug, Some(4)), 4);
+    }
+
+    #[test]
+    fn the_channels_own_sale_lowers_a_pending_ceiling_with_the_atp() {
+        // `a` shows 3 with a raise to 4 pending; it sells 2 (the ATP falls by 2): whatever
+        // lands now, it shows at most 2, and its hold must not keep the sold units.
+        let escrow = Escrow::default();
+        let (a, mug) = (
+            ChannelId::new("a").expect("id"),
+            Sku::new("MUG").expect("sku"),
+        );
+        escrow.planned([&entry("a", 4)]);
+        escrow.own_moved(&a, &mug, -2);
+        assert_eq!(escrow.hold(&a, &mug, Some(1)), 2);
+        escrow.own_moved(&a, &mug, 1);
+        assert_eq!(
+            escrow.hold(&a, &mug, Some(2)),
+            3,
+            "a restocked cancellation raises it back"
+        );
+        escrow.settled(&a, &mug, 1, Some(2), Some(3));
+        escrow.own_moved(&a, &mug, -3);
+        assert_eq!(
+            escrow.hold(&a, &mug, Some(0)),
+            0,
+            "nothing pending: only published moves"
+        );
     }
 
     #[test]
