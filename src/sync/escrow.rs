@@ -42,9 +42,22 @@ struct Ledger {
     /// dead-lettered: the lost send may have applied. Kept until a push of the SKU is
     /// confirmed (its compare read what the channel really shows).
     unsure: HashMap<(ChannelId, Sku), i64>,
+    /// The own moves of the commit being prepared, undone if its commit fails.
+    own_moves: OwnMoves,
     /// Per SKU, the strict channels planned below their share.
     waiting: HashMap<Sku, BTreeSet<ChannelId>>,
     replans: Option<mpsc::UnboundedSender<(ChannelId, Sku)>>,
+}
+
+/// The moves [`Escrow::own_moved`] made for one commit. The writer calls `own_moved` for a
+/// commit, then `planned` once (which seals them), then `unplanned` only if the commit
+/// failed (which undoes them): a rolled-back group is applied again when its channel
+/// retries, and must not move the ceilings twice.
+#[derive(Default)]
+struct OwnMoves {
+    moves: Vec<((ChannelId, Sku), i64)>,
+    /// `planned` was called since: the moves belong to a commit made or being made.
+    sealed: bool,
 }
 
 /// Entries planned and settled for one channel and SKU, and the highest target among those
@@ -87,6 +100,11 @@ impl Escrow {
     /// Counts entries about to be committed. Call before the commit.
     pub fn planned<'a>(&self, entries: impl IntoIterator<Item = &'a OutboxEntry>) {
         let mut ledger = self.ledger();
+        if ledger.own_moves.sealed {
+            // The previous commit went through: a commit without own moves begins.
+            ledger.own_moves.moves.clear();
+        }
+        ledger.own_moves.sealed = true;
         for entry in entries {
             let key = (entry.channel.clone(), entry.sku.clone());
             let o = ledger.pending.entry(key).or_default();
@@ -107,21 +125,26 @@ impl Escrow {
     /// the hold falls with the ATP. Left in place, the ceiling would keep the sold units in
     /// the hold while the ATP no longer has them, and the writer would cap the raise of a
     /// channel that still shows them against a hold that is already gone.
-    /// What a dead-lettered push may have left on the channel moves the same way.
+    /// What a dead-lettered push may have left on the channel moves the same way. Call it
+    /// before [`Escrow::planned`] for the same commit; [`Escrow::unplanned`] undoes it.
     pub fn own_moved(&self, channel: &ChannelId, sku: &Sku, by: i64) {
         let mut ledger = self.ledger();
+        if ledger.own_moves.sealed {
+            // The previous commit went through: these moves start the next one.
+            ledger.own_moves = OwnMoves::default();
+        }
         let key = (channel.clone(), sku.clone());
-        if let Some(o) = ledger.pending.get_mut(&key) {
-            o.ceiling += by;
-        }
-        if let Some(unsure) = ledger.unsure.get_mut(&key) {
-            *unsure += by;
-        }
+        move_ceiling(&mut ledger, &key, by);
+        ledger.own_moves.moves.push((key, by));
     }
 
-    /// Uncounts entries whose commit failed.
+    /// Uncounts entries whose commit failed, and undoes the own moves made for it.
     pub fn unplanned(&self, entries: &[OutboxEntry]) {
         let mut ledger = self.ledger();
+        let own_moves = std::mem::take(&mut ledger.own_moves);
+        for (key, by) in own_moves.moves.iter().filter(|_| own_moves.sealed) {
+            move_ceiling(&mut ledger, key, -by);
+        }
         for entry in entries {
             let key = (entry.channel.clone(), entry.sku.clone());
             if let Some(o) = ledger.pending.get_mut(&key) {
@@ -306,6 +329,16 @@ pub struct CapInput<'a> {
     pub moved: &'a [(ChannelId, Sku)],
 }
 
+/// Moves what `key`'s channel may show because of pushes in flight or given up on.
+fn move_ceiling(ledger: &mut Ledger, key: &(ChannelId, Sku), by: i64) {
+    if let Some(o) = ledger.pending.get_mut(key) {
+        o.ceiling += by;
+    }
+    if let Some(unsure) = ledger.unsure.get_mut(key) {
+        *unsure += by;
+    }
+}
+
 fn hold_in(ledger: &Ledger, channel: &ChannelId, sku: &Sku, published: Option<i64>) -> i64 {
     let key = (channel.clone(), sku.clone());
     let shown = published
@@ -402,6 +435,29 @@ mod tests {
             0,
             "nothing pending: only published moves"
         );
+    }
+
+    #[test]
+    fn a_failed_commit_undoes_its_own_moves() {
+        let escrow = Escrow::default();
+        let (a, mug) = (
+            ChannelId::new("a").expect("id"),
+            Sku::new("MUG").expect("sku"),
+        );
+        escrow.planned([&entry("a", 4)]);
+        // A group with a sale of 2 on `a` and a push for `b`; its commit fails.
+        escrow.own_moved(&a, &mug, -2);
+        escrow.planned([&entry("b", 1)]);
+        escrow.unplanned(&[entry("b", 1)]);
+        assert_eq!(escrow.hold(&a, &mug, Some(3)), 4, "as before the group");
+        // The channel retries the webhook: the same sale, committed this time.
+        escrow.own_moved(&a, &mug, -2);
+        escrow.planned([]);
+        assert_eq!(escrow.hold(&a, &mug, Some(1)), 2, "lowered once");
+        // A later commit without own moves that fails leaves that sale in place.
+        escrow.planned([&entry("a", 2)]);
+        escrow.unplanned(&[entry("a", 2)]);
+        assert_eq!(escrow.hold(&a, &mug, Some(1)), 2);
     }
 
     #[test]
