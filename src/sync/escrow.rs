@@ -3,7 +3,10 @@
 //! location's ATP (DESIGN.md "Allocation", docs/design-notes.md "strict").
 //!
 //! A strict channel *holds* `max(published, every target still pending for it)`: whatever
-//! push is in flight, it shows at most that (plus nothing: its own sales only lower it). The
+//! push is in flight, it shows at most that (plus nothing: its own sales only lower it).
+//! A push given up on after its answer was lost may have applied: the value it asked for
+//! stays in the hold until a later push of the SKU is confirmed (in memory only: a restart
+//! forgets it). The
 //! writer caps each planned target ([`Escrow::cap`]): a lower is always planned as is (it
 //! can only shrink the hold, once confirmed); a raise gets at most what the location's ATP
 //! leaves above the holds of every strict channel there, its own included. A raise cut short
@@ -35,9 +38,26 @@ pub struct Escrow(Arc<Mutex<Ledger>>);
 #[derive(Default)]
 struct Ledger {
     pending: HashMap<(ChannelId, Sku), Outstanding>,
+    /// What a channel may show above `published` after a push whose answer was lost was
+    /// dead-lettered: the lost send may have applied. Kept until a push of the SKU is
+    /// confirmed (its compare read what the channel really shows).
+    unsure: HashMap<(ChannelId, Sku), i64>,
+    /// The own moves of the commit being prepared, undone if its commit fails.
+    own_moves: OwnMoves,
     /// Per SKU, the strict channels planned below their share.
     waiting: HashMap<Sku, BTreeSet<ChannelId>>,
     replans: Option<mpsc::UnboundedSender<(ChannelId, Sku)>>,
+}
+
+/// The moves [`Escrow::own_moved`] made for one commit. The writer calls `own_moved` for a
+/// commit, then `planned` once (which seals them), then `unplanned` only if the commit
+/// failed (which undoes them): a rolled-back group is applied again when its channel
+/// retries, and must not move the ceilings twice.
+#[derive(Default)]
+struct OwnMoves {
+    moves: Vec<((ChannelId, Sku), i64)>,
+    /// `planned` was called since: the moves belong to a commit made or being made.
+    sealed: bool,
 }
 
 /// Entries planned and settled for one channel and SKU, and the highest target among those
@@ -80,6 +100,11 @@ impl Escrow {
     /// Counts entries about to be committed. Call before the commit.
     pub fn planned<'a>(&self, entries: impl IntoIterator<Item = &'a OutboxEntry>) {
         let mut ledger = self.ledger();
+        if ledger.own_moves.sealed {
+            // The previous commit went through: a commit without own moves begins.
+            ledger.own_moves.moves.clear();
+        }
+        ledger.own_moves.sealed = true;
         for entry in entries {
             let key = (entry.channel.clone(), entry.sku.clone());
             let o = ledger.pending.entry(key).or_default();
@@ -92,22 +117,34 @@ impl Escrow {
     }
 
     /// The channel's own activity is about to move its `published` value by `by` (called
-    /// before the commit). A rise (a cancellation it restocked) moves the ceiling up with it:
-    /// a pending push that lands now shows that much more too (the pusher adds what
-    /// `published` moved since its read). A fall leaves the ceiling.
+    /// before the commit), and the ATP with it: the ceiling moves by as much. A rise (a
+    /// cancellation it restocked): a pending push that lands now shows that much more too
+    /// (the pusher adds what `published` moved since its read). A fall (its own order): a
+    /// pending push lands that much lower — compared against a read taken before the sale
+    /// it is refused as stale, and one computed after it keeps the sale in its value — so
+    /// the hold falls with the ATP. Left in place, the ceiling would keep the sold units in
+    /// the hold while the ATP no longer has them, and the writer would cap the raise of a
+    /// channel that still shows them against a hold that is already gone.
+    /// What a dead-lettered push may have left on the channel moves the same way. Call it
+    /// before [`Escrow::planned`] for the same commit; [`Escrow::unplanned`] undoes it.
     pub fn own_moved(&self, channel: &ChannelId, sku: &Sku, by: i64) {
-        if let Some(o) = self
-            .ledger()
-            .pending
-            .get_mut(&(channel.clone(), sku.clone()))
-        {
-            o.ceiling += by.max(0);
+        let mut ledger = self.ledger();
+        if ledger.own_moves.sealed {
+            // The previous commit went through: these moves start the next one.
+            ledger.own_moves = OwnMoves::default();
         }
+        let key = (channel.clone(), sku.clone());
+        move_ceiling(&mut ledger, &key, by);
+        ledger.own_moves.moves.push((key, by));
     }
 
-    /// Uncounts entries whose commit failed.
+    /// Uncounts entries whose commit failed, and undoes the own moves made for it.
     pub fn unplanned(&self, entries: &[OutboxEntry]) {
         let mut ledger = self.ledger();
+        let own_moves = std::mem::take(&mut ledger.own_moves);
+        for (key, by) in own_moves.moves.iter().filter(|_| own_moves.sealed) {
+            move_ceiling(&mut ledger, key, -by);
+        }
         for entry in entries {
             let key = (entry.channel.clone(), entry.sku.clone());
             if let Some(o) = ledger.pending.get_mut(&key) {
@@ -119,9 +156,9 @@ impl Escrow {
         }
     }
 
-    /// A pusher confirmed or dead-lettered `count` entries of `sku`, and `published` moved
-    /// from `before` to `after`. If the channel's hold shrank, the SKU is planned again for
-    /// every other channel waiting on it.
+    /// A pusher confirmed `count` entries of `sku`, and `published` moved from `before` to
+    /// `after`. If the channel's hold shrank, the SKU is planned again for every other
+    /// channel waiting on it.
     pub fn settled(
         &self,
         channel: &ChannelId,
@@ -130,9 +167,47 @@ impl Escrow {
         before: Option<i64>,
         after: Option<i64>,
     ) {
+        // A confirmed push read what the channel shows: nothing left to doubt.
+        self.settle(channel, sku, count, (before, after), Doubt::Cleared);
+    }
+
+    /// A pusher dead-lettered `count` entries of `sku`, `published` being `published`. If the
+    /// push given up on was one whose earlier answer was lost, the channel may show the value
+    /// it asked for (`may_show`): that stays in the hold until a push of the SKU is
+    /// confirmed.
+    pub fn dead_lettered(
+        &self,
+        channel: &ChannelId,
+        sku: &Sku,
+        count: usize,
+        published: Option<i64>,
+        may_show: Option<i64>,
+    ) {
+        let doubt = may_show.map_or(Doubt::Kept, Doubt::Raised);
+        self.settle(channel, sku, count, (published, published), doubt);
+    }
+
+    fn settle(
+        &self,
+        channel: &ChannelId,
+        sku: &Sku,
+        count: usize,
+        (before, after): (Option<i64>, Option<i64>),
+        doubt: Doubt,
+    ) {
         let mut ledger = self.ledger();
         let held = hold_in(&ledger, channel, sku, before);
         let key = (channel.clone(), sku.clone());
+        match doubt {
+            Doubt::Cleared => {
+                ledger.unsure.remove(&key);
+            }
+            Doubt::Raised(value) if value > after.unwrap_or(0) => {
+                let unsure = ledger.unsure.entry(key.clone()).or_insert(value);
+                *unsure = (*unsure).max(value);
+            }
+            Doubt::Raised(_) | Doubt::Kept => {}
+        }
         if let Some(o) = ledger.pending.get_mut(&key) {
             o.settled += count as u64;
             if o.settled >= o.planned {
@@ -237,6 +312,13 @@ impl Escrow {
     }
 }
 
+/// What a settlement does to what the channel may show above `published`.
+enum Doubt {
+    Cleared,
+    Raised(i64),
+    Kept,
+}
+
 /// What [`Escrow::cap`] reads: the config, the SKUs' states, the published values (as the
 /// commit leaves them: a channel's own new orders already lowered them) and the pairs whose
 /// push is forced.
@@ -247,11 +329,24 @@ pub struct CapInput<'a> {
     pub moved: &'a [(ChannelId, Sku)],
 }
 
+/// Moves what `key`'s channel may show because of pushes in flight or given up on.
+fn move_ceiling(ledger: &mut Ledger, key: &(ChannelId, Sku), by: i64) {
+    if let Some(o) = ledger.pending.get_mut(key) {
+        o.ceiling += by;
+    }
+    if let Some(unsure) = ledger.unsure.get_mut(key) {
+        *unsure += by;
+    }
+}
+
 fn hold_in(ledger: &Ledger, channel: &ChannelId, sku: &Sku, published: Option<i64>) -> i64 {
-    let published = published.unwrap_or(0);
-    match ledger.pending.get(&(channel.clone(), sku.clone())) {
-        Some(o) if o.planned > o.settled => published.max(o.ceiling),
-        _ => published,
+    let key = (channel.clone(), sku.clone());
+    let shown = published
+        .unwrap_or(0)
+        .max(ledger.unsure.get(&key).copied().unwrap_or(i64::MIN));
+    match ledger.pending.get(&key) {
+        Some(o) if o.planned > o.settled => shown.max(o.ceiling),
+        _ => shown,
     }
 }
 
@@ -316,6 +411,87 @@ mod tests {
     }
 
     #[test]
+    fn the_channels_own_sale_lowers_a_pending_ceiling_with_the_atp() {
+        // `a` shows 3 with a raise to 4 pending; it sells 2 (the ATP falls by 2): whatever
+        // lands now, it shows at most 2, and its hold must not keep the sold units.
+        let escrow = Escrow::default();
+        let (a, mug) = (
+            ChannelId::new("a").expect("id"),
+            Sku::new("MUG").expect("sku"),
+        );
+        escrow.planned([&entry("a", 4)]);
+        escrow.own_moved(&a, &mug, -2);
+        assert_eq!(escrow.hold(&a, &mug, Some(1)), 2);
+        escrow.own_moved(&a, &mug, 1);
+        assert_eq!(
+            escrow.hold(&a, &mug, Some(2)),
+            3,
+            "a restocked cancellation raises it back"
+        );
+        escrow.settled(&a, &mug, 1, Some(2), Some(3));
+        escrow.own_moved(&a, &mug, -3);
+        assert_eq!(
+            escrow.hold(&a, &mug, Some(0)),
+            0,
+            "nothing pending: only published moves"
+        );
+    }
+
+    #[test]
+    fn a_failed_commit_undoes_its_own_moves() {
+        let escrow = Escrow::default();
+        let (a, mug) = (
+            ChannelId::new("a").expect("id"),
+            Sku::new("MUG").expect("sku"),
+        );
+        escrow.planned([&entry("a", 4)]);
+        // A group with a sale of 2 on `a` and a push for `b`; its commit fails.
+        escrow.own_moved(&a, &mug, -2);
+        escrow.planned([&entry("b", 1)]);
+        escrow.unplanned(&[entry("b", 1)]);
+        assert_eq!(escrow.hold(&a, &mug, Some(3)), 4, "as before the group");
+        // The channel retries the webhook: the same sale, committed this time.
+        escrow.own_moved(&a, &mug, -2);
+        escrow.planned([]);
+        assert_eq!(escrow.hold(&a, &mug, Some(1)), 2, "lowered once");
+        // A later commit without own moves that fails leaves that sale in place.
+        escrow.planned([&entry("a", 2)]);
+        escrow.unplanned(&[entry("a", 2)]);
+        assert_eq!(escrow.hold(&a, &mug, Some(1)), 2);
+    }
+
+    #[test]
+    fn a_dead_lettered_push_whose_answer_was_lost_stays_in_the_hold() {
+        let escrow = Escrow::default();
+        let mut replans = escrow.replans();
+        let (a, b, mug) = (
+            ChannelId::new("a").expect("id"),
+            ChannelId::new("b").expect("id"),
+            Sku::new("MUG").expect("sku"),
+        );
+        escrow
+            .ledger()
+            .waiting
+            .insert(mug.clone(), BTreeSet::from([b.clone()]));
+        // A raise from 2 to 6: sent, answer lost, sent again, rejected.
+        escrow.planned([&entry("a", 6)]);
+        escrow.dead_lettered(&a, &mug, 1, Some(2), Some(6));
+        assert_eq!(escrow.hold(&a, &mug, Some(2)), 6, "it may have applied");
+        assert!(replans.try_recv().is_err(), "nothing freed for b");
+        escrow.own_moved(&a, &mug, -1);
+        assert_eq!(escrow.hold(&a, &mug, Some(1)), 5, "its own sale lowers it");
+        // A later push of the SKU is confirmed: its compare read what `a` really shows.
+        escrow.planned([&entry("a", 1)]);
+        escrow.settled(&a, &mug, 1, Some(1), Some(1));
+        assert_eq!(escrow.hold(&a, &mug, Some(1)), 1);
+        assert_eq!(
+            replans.try_recv().ok(),
+            Some((b, mug)),
+            "the doubt freed units"
+        );
+    }
+
+    #[test]
     fn a_giver_that_shrinks_its_hold_replans_the_waiting_receivers() {
         let escrow = Escrow::default();
         let mut replans = escrow.replans();
@@ -329,7 +505,7 @@ mod tests {
             .waiting
             .insert(mug.clone(), BTreeSet::from([a.clone(), b.clone()]));
         escrow.planned([&entry("b", 3)]);
-        escrow.settled(&b, &mug, 1, Some(8), Some(8));
+        escrow.dead_lettered(&b, &mug, 1, Some(8), None);
         assert!(
             replans.try_recv().is_err(),
             "a dead-lettered lower frees nothing"

@@ -17,6 +17,8 @@ pub mod connectors;
 pub mod escrow;
 #[cfg(test)]
 mod holds_tests;
+#[cfg(test)]
+mod lost_answer_tests;
 pub mod plan;
 pub mod poller;
 pub mod pusher;

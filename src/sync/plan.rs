@@ -54,6 +54,11 @@ pub struct OwnMark {
     units: i64,
     /// For a holding channel, the time of the newest count merged at its location.
     counted_at: Option<Timestamp>,
+    /// The channel's order lines whose end (a cancellation, a fulfilment) we saw but never
+    /// their opening: a sale it made that we never heard of. A cancellation that restocks
+    /// one moves the channel's number without moving `published` (we never lowered it), so
+    /// a new one calls for a push even though the target stays.
+    orphans: usize,
 }
 
 /// The last target planned per pushing channel and SKU.
@@ -103,14 +108,22 @@ impl Planner {
     /// [`Planner::published_after_own`] once a group has been applied.
     pub fn own_mark(&self, state: &SkuState, channel: &ChannelId) -> OwnMark {
         let sold = own_sold_units(state, channel);
+        let orphans = state
+            .replica
+            .reservations
+            .iter()
+            .filter(|(key, r)| &key.channel == channel && r.details.is_none())
+            .count();
         match self.pushing.get(channel).and_then(Shown::owned) {
             Some(location) => OwnMark {
                 units: sold - state.on_hand(location),
                 counted_at: state.replica.counted_at.get(location).copied(),
+                orphans,
             },
             _ => OwnMark {
                 units: sold,
                 counted_at: None,
+                orphans,
             },
         }
     }
@@ -118,6 +131,9 @@ impl Planner {
     /// `published` after the channel's own activity moved from `before` to what `state` now
     /// holds, or `None` if it did not move. `manual(location)`: what operators' adjustments
     /// moved on hand there meanwhile — not the owner's own change, so it is left to be pushed.
+    /// The end of a line whose opening we never saw leaves `published` as it is but is
+    /// still returned as a move: the channel may have put the unseen sale's units back, and
+    /// only a push (which reads it) finds out.
     pub fn published_after_own(
         &self,
         state: &SkuState,
@@ -140,7 +156,7 @@ impl Planner {
             .and_then(Shown::owned)
             .map_or(0, manual);
         let moved = after.units - before.units + by_operators;
-        (moved != 0).then_some(published - moved)
+        (moved != 0 || after.orphans != before.orphans).then_some(published - moved)
     }
 
     /// Outbox entries for every pushing channel whose number for one of `skus` changed since
@@ -357,6 +373,41 @@ mod tests {
         assert_eq!(
             own_sold_units(&state, &ChannelId::new("web").expect("id")),
             2 + 16 + 4
+        );
+    }
+
+    #[test]
+    fn the_end_of_a_sale_never_seen_calls_for_a_push() {
+        // `web` sold a unit whose order never reached us, then cancelled it and put the unit
+        // back: `published` stays, but the channel may show more than its target now.
+        let web = ChannelId::new("web").expect("id");
+        let planner = Planner::new(BTreeMap::from([(web.clone(), Shown::Allocation)]), &[], &[]);
+        let mut state = SkuState::default();
+        let (other_key, _) = line("pos", "8", 1, Lifecycle::Open);
+        state.replica.reservations.insert(
+            other_key,
+            Reservation::with_lifecycle(Lifecycle::Fulfilled {
+                at: Timestamp::EPOCH,
+            }),
+        );
+        let before = planner.own_mark(&state, &web);
+        let none = |_: &LocationId| 0;
+        assert_eq!(
+            planner.published_after_own(&state, &web, before, 5, &none),
+            None,
+            "another channel's line is not its own activity"
+        );
+        let (key, _) = line("web", "9", 1, Lifecycle::Open);
+        state.replica.reservations.insert(
+            key,
+            Reservation::with_lifecycle(Lifecycle::Cancelled {
+                at: Timestamp::EPOCH,
+                restocked: true,
+            }),
+        );
+        assert_eq!(
+            planner.published_after_own(&state, &web, before, 5, &none),
+            Some(5)
         );
     }
 }

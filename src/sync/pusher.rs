@@ -296,7 +296,7 @@ impl Pusher {
                 item.and_then(|i| read.get(i.as_str()).map(|n| (i.clone(), n)))
             else {
                 let reason = format!("{channel} does not know SKU {}", slot.sku);
-                self.dead_letter(&slot, &reason)?;
+                self.dead_letter(&slot, &reason, None)?;
                 settled += 1;
                 continue;
             };
@@ -515,7 +515,9 @@ impl Pusher {
                 Ok(0)
             }
             PushOutcome::Rejected(reason) => {
-                self.dead_letter(&flight.slot, &reason)?;
+                // A re-sent push whose first answer was lost may have applied then.
+                let may_show = flight.replay.map(|(_, value)| value);
+                self.dead_letter(&flight.slot, &reason, may_show)?;
                 Ok(1)
             }
         }
@@ -631,7 +633,9 @@ impl Pusher {
         Ok(())
     }
 
-    fn dead_letter(&self, slot: &Slot, reason: &str) -> Result<(), Halt> {
+    /// Gives up on a slot's entries; `may_show`: what the channel may show because of them
+    /// (a push whose answer was lost), which the escrow keeps in the channel's hold.
+    fn dead_letter(&self, slot: &Slot, reason: &str, may_show: Option<i64>) -> Result<(), Halt> {
         let channel = &self.setup.channel;
         tracing::warn!(channel = %channel, sku = %slot.sku, reason, "Push dead-lettered; see omnistock deadletter list.");
         self.setup
@@ -644,12 +648,12 @@ impl Pusher {
             .lock()
             .get(&(channel.clone(), slot.sku.clone()))
             .map(|p| p.quantity);
-        self.setup.published.escrow().settled(
+        self.setup.published.escrow().dead_lettered(
             channel,
             &slot.sku,
             slot.ids.len(),
             published,
-            published,
+            may_show,
         );
         self.setup
             .metrics

@@ -430,18 +430,58 @@ async fn simulate(
     Ok(())
 }
 
+/// Runs one case on its own runtime: two workers, so pushers and the writer interleave.
+fn run_case(
+    steps: Vec<Step>,
+    seed: u64,
+    fail_percent: u64,
+    c_at_wh: bool,
+) -> Result<(), TestCaseError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(simulate(steps, seed, fail_percent, c_at_wh))
+}
+
+/// Failure rates: none, or 5–40 % of calls (half 500s, half 429s, each before or after the
+/// change applied).
+fn failures() -> impl Strategy<Value = u64> {
+    prop_oneof![Just(0u64), 5..40u64]
+}
+
+// Each case costs about half a second (two quiescences of at least 200 ms): 32 cases plus the
+// saved regressions fit a slow 2-core CI machine in well under a minute in debug. The cases
+// that found the bugs fixed so far are in
+// `proptest-regressions/sync/strict_simulation.txt` and run first, in both tests.
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
 
     #[test]
-    #[ignore = "finds interleavings where the strict channels of a location show one unit more than is there; see docs/design-notes.md \"strict\", open question"]
     fn strict_channels_never_oversell_and_settle_on_their_shares(
         steps in prop::collection::vec(step(), 1..40),
         seed in any::<u64>(),
-        fail_percent in prop_oneof![Just(0u64), 5..40u64],
+        fail_percent in failures(),
         c_at_wh in any::<bool>(),
     ) {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-        runtime.block_on(simulate(steps, seed, fail_percent, c_at_wh))?;
+        run_case(steps, seed, fail_percent, c_at_wh)?;
+    }
+}
+
+// The same with more and longer cases, for a change to the escrow, the planner or the pusher
+// (a few minutes): `cargo test --lib -- --ignored strict_simulation`.
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    #[ignore = "minutes long; run it when changing sync::escrow, sync::plan or sync::pusher"]
+    fn strict_channels_never_oversell_under_a_heavy_simulation(
+        steps in prop::collection::vec(step(), 1..80),
+        seed in any::<u64>(),
+        fail_percent in failures(),
+        c_at_wh in any::<bool>(),
+    ) {
+        run_case(steps, seed, fail_percent, c_at_wh)?;
     }
 }
