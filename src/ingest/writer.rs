@@ -119,10 +119,6 @@ struct Group {
     manual_moves: HashMap<(Sku, LocationId), i64>,
     /// Each pushing channel's own sold kits, per kit whose first component was touched.
     kits_before: HashMap<(ChannelId, Sku), i64>,
-    /// Pushing channels that restocked an order line we never saw opened (its sale was
-    /// unseen), per SKU: their number rose by the restock, which `published` may not expect
-    /// (see `sync::target`), so they are read and pushed even if their target is unchanged.
-    verify: Vec<(ChannelId, Sku)>,
 }
 
 impl Writer {
@@ -443,26 +439,7 @@ impl Writer {
                         event,
                     };
                     group.inputs.push((actor_index, submission.manual));
-                    let restocked_unseen = matches!(
-                        event.change,
-                        StockChange::OrderLineCancelled {
-                            restocked: true,
-                            ..
-                        }
-                    )
-                    .then(|| total_reserved(state));
                     let effect = state.apply(&input, config);
-                    if restocked_unseen == Some(total_reserved(state))
-                        && self
-                            .sync
-                            .planner
-                            .pushing()
-                            .any(|c| c == &submission.channel)
-                    {
-                        group
-                            .verify
-                            .push((submission.channel.clone(), event.sku.clone()));
-                    }
                     if let (true, Effect::Changed, StockChange::Adjusted { location, by, .. }) =
                         (submission.manual, &effect, &event.change)
                     {
@@ -518,7 +495,6 @@ impl Writer {
         let moved: Vec<(ChannelId, Sku)> = published
             .iter()
             .map(|(c, s, _)| (c.clone(), s.clone()))
-            .chain(group.verify.iter().cloned())
             .collect();
         let touched = group
             .touched
@@ -773,11 +749,6 @@ fn own_moves(
         }
     }
     moved
-}
-
-/// Units reserved at all locations: a cancellation that leaves it unchanged released nothing.
-fn total_reserved(state: &SkuState) -> i64 {
-    state.locations().iter().map(|l| state.reserved(l)).sum()
 }
 
 /// Published values of kits lowered by the pushing channels' own kit sales in this group.

@@ -20,8 +20,8 @@ pub fn next_value(target: i64, published: i64, read: i64) -> i64 {
 /// channel's unseen sales exceed it — then the channel shows 0 and `published` stays that far
 /// above what it shows, so those sales are still remembered when the target rises again.
 /// If instead such a sale is cancelled and restocked before its order ever reached us, the
-/// channel rises back to `published`, above the target; the ingest writer therefore has a
-/// channel that restocks an order line we never saw read and pushed again.
+/// channel rises back to `published`, above the target; so the end of a line whose opening
+/// we never saw calls for a push (`Planner::published_after_own`), which reads it.
 pub fn published_after(target: i64, published: i64, read: i64) -> i64 {
     target.max(published.saturating_sub(read))
 }
