@@ -8,7 +8,7 @@
 //! durable ingest fast; a request is never acknowledged before a sync covered it.
 //!
 //! States are derived from the log (DESIGN.md, Storage): the writer does not write them with
-//! each group but checkpoints the changed ones about once a second (and at a clean stop), off
+//! each group but checkpoints the changed ones every 10 s (and at a clean stop), off
 //! the acknowledgement path; at start, [`recover`] replays the log after the checkpoint.
 
 mod check;
@@ -151,8 +151,10 @@ pub struct IngestSetup {
 }
 
 /// How often the daemon checkpoints changed states while events keep coming: a crash then
-/// replays at most about this much of the log.
-pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// replays at most about this much of the log. Each checkpoint slows the acknowledgements
+/// around it (it shares sled and the cores with the commits): every second, that was the
+/// largest part of the p99 at 5,000 req/s (27 ms; every 10 s, 9–10 ms. BENCHMARKS.md).
+pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
 
 /// What the writer does for the sync engine: plan pushes into the same commit, keep
 /// `published` in step with channels' own orders, wake pushers.

@@ -6,7 +6,7 @@
 //! record to a segment file, and `Store::sync_commits` fdatasyncs that file: a few KB per group,
 //! in a file whose length never changes while it is written, so the sync has no metadata to
 //! record. sled still receives every write at once (readers see it) and makes it durable on
-//! its own schedule (`Store::sync`, about once a second); segments whose records sled has made
+//! its own schedule (`Store::sync`, every 10 s); segments whose records sled has made
 //! durable are deleted then.
 //!
 //! # Recovery
