@@ -153,7 +153,8 @@ pub struct IngestSetup {
 /// How often the daemon checkpoints changed states while events keep coming: a crash then
 /// replays at most about this much of the log. Each checkpoint slows the acknowledgements
 /// around it (it shares sled and the cores with the commits): every second, that was the
-/// largest part of the p99 at 5,000 req/s (27 ms; every 10 s, 9–10 ms. BENCHMARKS.md).
+/// largest part of the p99 at 5,000 req/s (27 ms; every 10 s, a median of about 11 ms over
+/// six runs: BENCHMARKS.md, round 4).
 pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
 
 /// What the writer does for the sync engine: plan pushes into the same commit, keep
