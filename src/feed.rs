@@ -495,22 +495,7 @@ mod tests {
 
     /// A store counted by `pos`, sold by `pos` and `web`.
     fn config() -> Config {
-        let text = r#"
-            node_id = "node"
-            [api]
-            admin_token = { env = "TOKEN" }
-            [locations.store]
-            owner = "pos"
-            [channels.pos]
-            kind = "generic"
-            webhook_secret = { env = "TOKEN" }
-            sells_from = ["store"]
-            [channels.web]
-            kind = "generic"
-            webhook_secret = { env = "TOKEN" }
-            sells_from = ["store"]
-        "#;
-        crate::config::for_tests(text)
+        crate::config::for_tests_owned("store", "pos", &["web"], "")
     }
 
     fn counted(event: &str, sku: &str, quantity: i64) -> StockEvent {

@@ -190,20 +190,11 @@ mod tests {
 
     #[test]
     fn a_kits_partial_shipment_ships_its_components_units() {
-        let config = crate::config::for_tests(
-            r#"node_id = "n"
-listen = "127.0.0.1:0"
-[api]
-admin_token = { env = "T" }
-[locations.wh]
-owner = "wms"
-[channels.wms]
-kind = "generic"
-webhook_secret = { env = "T" }
-sells_from = ["wh"]
-[kits.GIFTBOX]
-components = { MUG = 2, TEA = 1 }
-"#,
+        let config = crate::config::for_tests_owned(
+            "wh",
+            "wms",
+            &[],
+            "[kits.GIFTBOX]\ncomponents = { MUG = 2, TEA = 1 }\n",
         );
         let shipped = |quantity| StockEvent {
             id: EventId::new("ship-1").expect("id"),

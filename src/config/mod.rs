@@ -394,6 +394,29 @@ pub(crate) fn for_tests(source: &str) -> Config {
     .expect("a valid test config")
 }
 
+/// A unit test's config: location `location` owned by channel `owner`, which sells from it
+/// with every channel in `sellers`, all generic; `extra` (TOML) is appended.
+#[cfg(test)]
+pub(crate) fn for_tests_owned(
+    location: &str,
+    owner: &str,
+    sellers: &[&str],
+    extra: &str,
+) -> Config {
+    let mut source = format!(
+        "node_id = \"node\"\n[api]\nadmin_token = {{ env = \"TOKEN\" }}\n\
+         [locations.{location}]\nowner = \"{owner}\"\n"
+    );
+    for channel in std::iter::once(owner).chain(sellers.iter().copied()) {
+        source.push_str(&format!(
+            "[channels.{channel}]\nkind = \"generic\"\nwebhook_secret = {{ env = \"TOKEN\" }}\n\
+             sells_from = [\"{location}\"]\n"
+        ));
+    }
+    source.push_str(extra);
+    for_tests(&source)
+}
+
 /// [`load_with`] on text already read; `path` names the file in messages and anchors the
 /// relative paths in it.
 pub fn parse_with(

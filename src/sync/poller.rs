@@ -331,18 +331,7 @@ mod tests {
     }
 
     fn config() -> Config {
-        let source = r#"
-node_id = "n"
-[api]
-admin_token = { env = "T" }
-[locations.wh]
-owner = "wms"
-[channels.wms]
-kind = "generic"
-webhook_secret = { env = "T" }
-sells_from = ["wh"]
-"#;
-        crate::config::for_tests(source)
+        crate::config::for_tests_owned("wh", "wms", &[], "")
     }
 
     async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
