@@ -41,6 +41,16 @@ pub(super) fn push(chan: &str, sku_name: &str, target: i64) -> OutboxEntry {
     }
 }
 
+/// Commits `events` alone (no outbox, no published values); their seqs.
+pub(super) fn commit_events(store: &Store, events: &[NewEvent]) -> Vec<u64> {
+    store
+        .commit(&Commit {
+            events,
+            ..Commit::default()
+        })
+        .expect("commits")
+}
+
 pub(super) fn open(dir: &Path) -> Store {
     Store::open(dir).expect("store opens")
 }
@@ -74,24 +84,8 @@ fn committed_events_come_back_from_the_log_in_order() {
         event("shop", "e1", "MUG", -2),
         event("pos", "e2", "CUP", 3),
     ];
-    assert_eq!(
-        store
-            .commit(&Commit {
-                events: &events[..2],
-                ..Commit::default()
-            })
-            .expect("commit"),
-        [1, 2]
-    );
-    assert_eq!(
-        store
-            .commit(&Commit {
-                events: &events[2..],
-                ..Commit::default()
-            })
-            .expect("commit"),
-        [3]
-    );
+    assert_eq!(commit_events(&store, &events[..2]), [1, 2]);
+    assert_eq!(commit_events(&store, &events[2..]), [3]);
     let all = log(&store, 0);
     assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
     for (logged, new) in all.iter().zip(&events) {
@@ -113,12 +107,7 @@ fn committed_events_come_back_from_the_log_in_order() {
 fn event_ids_are_found_per_channel() {
     let (_tmp, dir) = store_dir();
     let store = open(&dir);
-    store
-        .commit(&Commit {
-            events: &[event("pos", "e1", "MUG", -1)],
-            ..Commit::default()
-        })
-        .expect("commit");
+    commit_events(&store, &[event("pos", "e1", "MUG", -1)]);
     let id = EventId::new("e1").expect("id");
     assert!(store.contains_event(&channel("pos"), &id).expect("lookup"));
     assert!(!store.contains_event(&channel("shop"), &id).expect("lookup"));
@@ -134,12 +123,7 @@ fn event_ids_are_found_per_channel() {
 fn a_duplicate_event_fails_the_whole_commit() {
     let (_tmp, dir) = store_dir();
     let store = open(&dir);
-    store
-        .commit(&Commit {
-            events: &[event("pos", "e1", "MUG", -1)],
-            ..Commit::default()
-        })
-        .expect("commit");
+    commit_events(&store, &[event("pos", "e1", "MUG", -1)]);
     let err = store
         .commit(&Commit {
             events: &[event("pos", "e2", "MUG", -1), event("pos", "e1", "MUG", -1)],
@@ -183,12 +167,7 @@ fn a_failed_commit_leaves_nothing_behind() {
     assert!(!store.contains_event(&channel("pos"), &id).expect("lookup"));
     assert!(store.load_states().expect("states").is_empty());
     assert_eq!(store.last_seq().expect("last seq"), 0);
-    let seqs = store
-        .commit(&Commit {
-            events: &[event("pos", "e1", "MUG", -1)],
-            ..Commit::default()
-        })
-        .expect("commit");
+    let seqs = commit_events(&store, &[event("pos", "e1", "MUG", -1)]);
     assert_eq!(seqs, [1]);
 }
 
@@ -209,12 +188,10 @@ fn a_commit_writes_no_states_and_a_checkpoint_records_its_seq() {
     let (_tmp, dir) = store_dir();
     let store = open(&dir);
     let (mug, state) = (sku("MUG"), SkuState::default());
-    store
-        .commit(&Commit {
-            events: &[event("pos", "e1", "MUG", -1), event("pos", "e2", "MUG", -1)],
-            ..Commit::default()
-        })
-        .expect("commit");
+    commit_events(
+        &store,
+        &[event("pos", "e1", "MUG", -1), event("pos", "e2", "MUG", -1)],
+    );
     assert!(store.load_states().expect("states").is_empty());
     assert_eq!(store.checkpoint_seq().expect("checkpoint seq"), 0);
     store.checkpoint(&[(&mug, &state)], 1).expect("checkpoint");
@@ -259,12 +236,10 @@ fn a_format_1_store_opens_with_its_states_checkpointed_at_the_log_end() {
     let (_tmp, dir) = store_dir();
     {
         let store = open(&dir);
-        store
-            .commit(&Commit {
-                events: &[event("pos", "e1", "MUG", -1), event("pos", "e2", "MUG", -1)],
-                ..Commit::default()
-            })
-            .expect("commit");
+        commit_events(
+            &store,
+            &[event("pos", "e1", "MUG", -1), event("pos", "e2", "MUG", -1)],
+        );
         store.meta.insert(META_FORMAT, &[1u8]).expect("raw insert");
         store.sync_blocking().expect("sync");
     }
@@ -282,12 +257,7 @@ fn a_format_2_store_without_a_write_ahead_log_opens_as_format_3() {
     let (_tmp, dir) = store_dir();
     {
         let store = open(&dir);
-        store
-            .commit(&Commit {
-                events: &[event("pos", "e1", "MUG", -1)],
-                ..Commit::default()
-            })
-            .expect("commit");
+        commit_events(&store, &[event("pos", "e1", "MUG", -1)]);
         // What format 2 wrote: no commit numbers, no log directory.
         store.meta.remove(META_COMMIT_NO).expect("raw remove");
         store.meta.insert(META_FORMAT, &[2u8]).expect("raw insert");
@@ -300,15 +270,7 @@ fn a_format_2_store_without_a_write_ahead_log_opens_as_format_3() {
         store.meta.get(META_FORMAT).expect("read").as_deref(),
         Some(&[codec::FORMAT_VERSION][..])
     );
-    assert_eq!(
-        store
-            .commit(&Commit {
-                events: &[event("pos", "e2", "MUG", -1)],
-                ..Commit::default()
-            })
-            .expect("commit"),
-        [2]
-    );
+    assert_eq!(commit_events(&store, &[event("pos", "e2", "MUG", -1)]), [2]);
 }
 
 /// Rewrites both marker slots with another format byte (and a valid checksum).
@@ -349,12 +311,7 @@ fn a_bad_state_record_is_named_by_its_key() {
 fn a_bad_log_record_is_an_error_not_a_gap() {
     let (_tmp, dir) = store_dir();
     let store = open(&dir);
-    store
-        .commit(&Commit {
-            events: &[event("pos", "e1", "MUG", -1)],
-            ..Commit::default()
-        })
-        .expect("commit");
+    commit_events(&store, &[event("pos", "e1", "MUG", -1)]);
     store
         .log
         .insert(codec::seq_key(1), &b"\x01{not json"[..])
@@ -437,12 +394,7 @@ async fn a_reopened_store_has_everything_that_was_synced() {
     };
     {
         let store = open(&dir);
-        store
-            .commit(&Commit {
-                events: &[event("pos", "e1", "MUG", -1)],
-                ..Commit::default()
-            })
-            .expect("commit");
+        commit_events(&store, &[event("pos", "e1", "MUG", -1)]);
         store.checkpoint(&[(&mug, &state)], 1).expect("checkpoint");
         store
             .set_published(&channel("shop"), &mug, &value)
@@ -463,15 +415,7 @@ async fn a_reopened_store_has_everything_that_was_synced() {
         store.enqueue(&[push("shop", "MUG", 6)]).expect("enqueue"),
         [2]
     );
-    assert_eq!(
-        store
-            .commit(&Commit {
-                events: &[event("pos", "e2", "MUG", -1)],
-                ..Commit::default()
-            })
-            .expect("commit"),
-        [2]
-    );
+    assert_eq!(commit_events(&store, &[event("pos", "e2", "MUG", -1)]), [2]);
 }
 
 #[test]
@@ -542,12 +486,7 @@ async fn damaged_store(
         let batch: Vec<_> = (0..events)
             .map(|i| event("pos", &format!("e{i}"), "MUG", -1))
             .collect();
-        store
-            .commit(&Commit {
-                events: &batch,
-                ..Commit::default()
-            })
-            .expect("commit");
+        commit_events(&store, &batch);
         store.sync().await.expect("sync");
     }
     damage(&dir.join("db"));
@@ -648,31 +587,16 @@ async fn sync_cost() {
     let (mut flush_only, mut flush, mut fsync) = (Vec::new(), Vec::new(), Vec::new());
     let mut fsync_inline = Vec::new();
     for i in 0..rounds {
-        store
-            .commit(&Commit {
-                events: &[event("pos", &format!("a{i}"), "MUG", -1)],
-                ..Commit::default()
-            })
-            .expect("commit");
+        commit_events(&store, &[event("pos", &format!("a{i}"), "MUG", -1)]);
         let started = Instant::now();
         store.db.flush_async().await.expect("flush");
         flush_only.push(micros(started.elapsed()));
-        store
-            .commit(&Commit {
-                events: &[event("pos", &format!("c{i}"), "MUG", -1)],
-                ..Commit::default()
-            })
-            .expect("commit");
+        commit_events(&store, &[event("pos", &format!("c{i}"), "MUG", -1)]);
         store.db.flush_async().await.expect("flush");
         let started = Instant::now();
         store.durability.sync_files().expect("fsync");
         fsync_inline.push(micros(started.elapsed()));
-        store
-            .commit(&Commit {
-                events: &[event("pos", &format!("b{i}"), "MUG", -1)],
-                ..Commit::default()
-            })
-            .expect("commit");
+        commit_events(&store, &[event("pos", &format!("b{i}"), "MUG", -1)]);
         let stats = store.sync().await.expect("sync");
         flush.push(stats.flush_micros);
         fsync.push(stats.fsync_micros);

@@ -2,7 +2,7 @@
 
 use omnistock_sdk::{ChannelId, Sku, Timestamp};
 
-use super::tests::{channel, event, open, push, sku, store_dir};
+use super::tests::{channel, commit_events, event, open, push, sku, store_dir};
 use super::*;
 
 fn published(quantity: i64) -> Published {
@@ -85,12 +85,7 @@ fn a_commit_refused_for_a_duplicate_event_enqueues_and_publishes_nothing() {
     let (_tmp, dir) = store_dir();
     let store = open(&dir);
     let first = [event("pos", "e1", "MUG", -1)];
-    store
-        .commit(&Commit {
-            events: &first,
-            ..Commit::default()
-        })
-        .expect("commit");
+    commit_events(&store, &first);
     let shown = [(channel("shop"), sku("MUG"), published(9))];
     let err = store
         .commit(&Commit {

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::tests::{channel, event, open, push, sku, store_dir};
+use super::tests::{channel, commit_events, event, open, push, sku, store_dir};
 use super::wal::{Record, Wal, WalTree, Writes};
 use super::*;
 
@@ -41,12 +41,7 @@ async fn commits_sled_lost_come_back_from_the_log_with_their_outbox_and_publishe
     let crashed = tmp.path().join("crashed");
     {
         let store = open(&dir);
-        store
-            .commit(&Commit {
-                events: &[event("pos", "e1", "MUG", -1)],
-                ..Commit::default()
-            })
-            .expect("commits");
+        commit_events(&store, &[event("pos", "e1", "MUG", -1)]);
         store.sync().await.expect("full sync");
         // sled's files now hold e1: the image a crash would leave, before e2 and e3.
         snapshot_sled(&dir, &crashed);
@@ -83,15 +78,7 @@ async fn commits_sled_lost_come_back_from_the_log_with_their_outbox_and_publishe
         Some(7)
     );
     // The next commit carries on after the replayed ones.
-    assert_eq!(
-        store
-            .commit(&Commit {
-                events: &[event("pos", "e4", "MUG", 1)],
-                ..Commit::default()
-            })
-            .expect("commits"),
-        [4]
-    );
+    assert_eq!(commit_events(&store, &[event("pos", "e4", "MUG", 1)]), [4]);
     drop(store);
     // Replayed commits were made durable in sled before the log was started again.
     assert_eq!(logged_ids(&open(&crashed)), ["e1", "e2", "e3", "e4"]);
@@ -204,24 +191,14 @@ async fn a_failed_append_falls_back_to_a_full_sync_and_the_log_restarts() {
     {
         let store = open(&dir);
         store.wal.lock().fail_next = true;
-        store
-            .commit(&Commit {
-                events: &[event("pos", "e1", "MUG", -1)],
-                ..Commit::default()
-            })
-            .expect("the commit itself succeeds");
+        commit_events(&store, &[event("pos", "e1", "MUG", -1)]);
         assert!(store.wal.is_broken());
         let stats = store
             .sync_commits()
             .await
             .expect("falls back to a full sync");
         assert!(!store.wal.is_broken(), "the log restarted: {stats:?}");
-        store
-            .commit(&Commit {
-                events: &[event("pos", "e2", "MUG", -1)],
-                ..Commit::default()
-            })
-            .expect("commits");
+        commit_events(&store, &[event("pos", "e2", "MUG", -1)]);
         store.sync_commits().await.expect("log sync");
         // e1 is durable in sled (the full sync), e2 only in the log.
         snapshot_sled(&dir, &crashed);

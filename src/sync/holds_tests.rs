@@ -16,6 +16,7 @@ use omnistock_sdk::{
 use super::connectors::PushSide;
 use super::poller::PollWaker;
 use super::simulation::{config, id};
+use super::test_engine::test_channel;
 use super::{Engine, Tuning};
 use crate::ingest::{Ingest, Submission};
 
@@ -43,31 +44,18 @@ struct TillHandle(Arc<Till>);
 #[async_trait]
 impl Connector for TillHandle {
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            push_forms: vec![PushForm::Delta],
-            max_batch: 10,
-            calls_per_second: 10_000.0,
-            burst: 1_000,
-            webhook_topics: Vec::new(),
-        }
+        test_channel::capabilities(PushForm::Delta, 10)
     }
 
     async fn list(&self, _cursor: Option<String>) -> Result<ListPage, ConnectorError> {
-        Ok(ListPage {
-            levels: Vec::new(),
-            next: None,
-        })
+        Ok(test_channel::empty_listing())
     }
 
     async fn read(&self, items: &[ItemRef]) -> Result<Vec<ItemLevel>, ConnectorError> {
+        let store = id("store");
         Ok(items
             .iter()
-            .map(|item| ItemLevel {
-                item: item.clone(),
-                sku: None,
-                location: id("store"),
-                available: self.0.shows(),
-            })
+            .map(|item| test_channel::level(item, &store, self.0.shows()))
             .collect())
     }
 

@@ -15,6 +15,7 @@ use omnistock_sdk::{
 use super::connectors::PushSide;
 use super::poller::PollWaker;
 use super::simulation::{config, id};
+use super::test_engine::test_channel;
 use crate::ingest::{Ingest, Submission};
 use crate::store::Store;
 
@@ -31,32 +32,19 @@ struct FlakyHandle(Arc<Flaky>);
 #[async_trait]
 impl Connector for FlakyHandle {
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            push_forms: vec![PushForm::CompareAndSet],
-            max_batch: 10,
-            calls_per_second: 10_000.0,
-            burst: 1_000,
-            webhook_topics: Vec::new(),
-        }
+        test_channel::capabilities(PushForm::CompareAndSet, 10)
     }
 
     async fn list(&self, _cursor: Option<String>) -> Result<ListPage, ConnectorError> {
-        Ok(ListPage {
-            levels: Vec::new(),
-            next: None,
-        })
+        Ok(test_channel::empty_listing())
     }
 
     async fn read(&self, items: &[ItemRef]) -> Result<Vec<ItemLevel>, ConnectorError> {
         let shows = *self.0.shows.lock().unwrap_or_else(PoisonError::into_inner);
+        let wh = id("wh");
         Ok(items
             .iter()
-            .map(|item| ItemLevel {
-                item: item.clone(),
-                sku: None,
-                location: id("wh"),
-                available: shows,
-            })
+            .map(|item| test_channel::level(item, &wh, shows))
             .collect())
     }
 

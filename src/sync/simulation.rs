@@ -16,6 +16,7 @@ use omnistock_sdk::{
 use proptest::prelude::*;
 
 use super::connectors::PushSide;
+use super::test_engine::test_channel;
 use crate::allocation;
 use crate::config::{
     ApiConfig, ApiLimits, ChannelConfig, ChannelKind, Config, LocationConfig, LogFormat, Policy,
@@ -96,20 +97,11 @@ pub(super) struct SimHandle(pub(super) Arc<SimChannel>, pub(super) LocationId);
 #[async_trait]
 impl Connector for SimHandle {
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            push_forms: vec![PushForm::CompareAndSet],
-            max_batch: 2,
-            calls_per_second: 10_000.0,
-            burst: 1_000,
-            webhook_topics: Vec::new(),
-        }
+        test_channel::capabilities(PushForm::CompareAndSet, 2)
     }
 
     async fn list(&self, _cursor: Option<String>) -> Result<ListPage, ConnectorError> {
-        Ok(ListPage {
-            levels: Vec::new(),
-            next: None,
-        })
+        Ok(test_channel::empty_listing())
     }
 
     async fn read(&self, items: &[ItemRef]) -> Result<Vec<ItemLevel>, ConnectorError> {
@@ -119,12 +111,7 @@ impl Connector for SimHandle {
             .iter()
             .filter_map(|item| {
                 let available = *levels.get(item.as_str())?;
-                Some(ItemLevel {
-                    item: item.clone(),
-                    sku: None,
-                    location: self.1.clone(),
-                    available,
-                })
+                Some(test_channel::level(item, &self.1, available))
             })
             .collect())
     }

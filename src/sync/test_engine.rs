@@ -70,3 +70,36 @@ pub(super) fn start(
     });
     (engine, ingest)
 }
+
+/// What the engine tests' in-memory channels answer alike: capabilities with one push form
+/// and no limit worth measuring, and an empty listing (they are read, never reconciled).
+pub(super) mod test_channel {
+    use omnistock_sdk::{Capabilities, ItemLevel, ItemRef, ListPage, LocationId, PushForm};
+
+    pub fn capabilities(form: PushForm, max_batch: usize) -> Capabilities {
+        Capabilities {
+            push_forms: vec![form],
+            max_batch,
+            calls_per_second: 10_000.0,
+            burst: 1_000,
+            webhook_topics: Vec::new(),
+        }
+    }
+
+    pub fn empty_listing() -> ListPage {
+        ListPage {
+            levels: Vec::new(),
+            next: None,
+        }
+    }
+
+    /// `item` showing `available` at `location`.
+    pub fn level(item: &ItemRef, location: &LocationId, available: i64) -> ItemLevel {
+        ItemLevel {
+            item: item.clone(),
+            sku: None,
+            location: location.clone(),
+            available,
+        }
+    }
+}
