@@ -58,6 +58,33 @@ fn writable<'a>(
     }
 }
 
+/// What to do for one request on `item` with idempotency key `key`: answered at once if the
+/// item cannot be written or already carries the key (a re-send of a push that applied),
+/// else what `decide` says given the number just read: an answer, or the field and value to
+/// write (with the key, in the same save).
+fn step(
+    item: &ItemRef,
+    key: &str,
+    records: &BTreeMap<WooItem, Product>,
+    decide: impl FnOnce(i64) -> Result<(&'static str, i64), PushOutcome>,
+) -> Step {
+    let (item, record, before) = match writable(item, records) {
+        Err(outcome) => return Step::Done(outcome),
+        Ok(writable) => writable,
+    };
+    if record.last_push_key() == Some(key) {
+        return Step::Done(PushOutcome::Applied);
+    }
+    match decide(before) {
+        Err(outcome) => Step::Done(outcome),
+        Ok((field, value)) => Step::Send {
+            item,
+            before,
+            update: json!({ "id": item.id(), field: value, "meta_data": key_meta(key) }),
+        },
+    }
+}
+
 fn key_meta(key: &str) -> Value {
     json!([{ "key": PUSH_KEY_META, "value": key }])
 }
@@ -93,21 +120,16 @@ impl WooConnector {
             .await?;
         let steps = batch
             .iter()
-            .map(|request| match writable(&request.item, &records) {
-                Err(outcome) => Step::Done(outcome),
-                Ok((_, record, _)) if record.last_push_key() == Some(&request.idempotency_key) => {
-                    Step::Done(PushOutcome::Applied)
-                }
-                Ok(_) if request.by == 0 => Step::Done(PushOutcome::Applied),
-                Ok((item, _, before)) => Step::Send {
-                    item,
-                    before,
-                    update: json!({
-                        "id": item.id(),
-                        "inventory_delta": request.by,
-                        "meta_data": key_meta(&request.idempotency_key),
-                    }),
-                },
+            .map(|request| {
+                step(
+                    &request.item,
+                    &request.idempotency_key,
+                    &records,
+                    |_| match request.by {
+                        0 => Err(PushOutcome::Applied),
+                        by => Ok(("inventory_delta", by)),
+                    },
+                )
             })
             .collect();
         let action = format!(
@@ -160,23 +182,14 @@ impl WooConnector {
             .await?;
         let steps = batch
             .iter()
-            .map(|request| match writable(&request.item, &records) {
-                Err(outcome) => Step::Done(outcome),
-                Ok((_, record, _)) if record.last_push_key() == Some(&request.idempotency_key) => {
-                    Step::Done(PushOutcome::Applied)
-                }
-                Ok((_, _, now)) if now != request.expected => {
-                    Step::Done(PushOutcome::StaleCompare { actual: Some(now) })
-                }
-                Ok((item, _, before)) => Step::Send {
-                    item,
-                    before,
-                    update: json!({
-                        "id": item.id(),
-                        "stock_quantity": request.target,
-                        "meta_data": key_meta(&request.idempotency_key),
-                    }),
-                },
+            .map(|request| {
+                step(&request.item, &request.idempotency_key, &records, |now| {
+                    if now == request.expected {
+                        Ok(("stock_quantity", request.target))
+                    } else {
+                        Err(PushOutcome::StaleCompare { actual: Some(now) })
+                    }
+                })
             })
             .collect();
         let action = format!(
