@@ -229,25 +229,11 @@ async fn connect_registers_the_webhooks_once() {
         config(&shop, &outlet)
     ));
     let config_path = site.config_path();
-    let connect = move || {
-        let mut command = std::process::Command::new(common::binary());
-        command
-            .args(["connect", "shopify-main", "--config"])
-            .arg(&config_path)
-            .env("OMNISTOCK_TEST_SHOPIFY_TOKEN", TOKEN)
-            .env("OMNISTOCK_TEST_SHOPIFY_SECRET", CLIENT_SECRET);
-        let output = common::secrets_env(&mut command)
-            .output()
-            .expect("run connect");
-        (
-            output.status.success(),
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
-    };
-    let (ok, out, err) = tokio::task::spawn_blocking(connect.clone())
-        .await
-        .expect("join");
+    let env = [
+        ("OMNISTOCK_TEST_SHOPIFY_TOKEN", TOKEN),
+        ("OMNISTOCK_TEST_SHOPIFY_SECRET", CLIENT_SECRET),
+    ];
+    let (ok, out, err) = common::connect("shopify-main", &config_path, &env).await;
     assert!(ok, "{err}");
     assert!(out.contains("orders/create: created"), "{out}");
     let uri = "https://stock.example.com/v1/webhooks/shopify-main";
@@ -257,7 +243,7 @@ async fn connect_registers_the_webhooks_once() {
         "{subscriptions:?}"
     );
 
-    let (ok, out, err) = tokio::task::spawn_blocking(connect).await.expect("join");
+    let (ok, out, err) = common::connect("shopify-main", &config_path, &env).await;
     assert!(ok, "{err}");
     assert!(
         out.contains("already registered") && !out.contains("created"),

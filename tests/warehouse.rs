@@ -564,31 +564,16 @@ sells_from = ["wh"]
         uri = wms.uri()
     ));
     let config_path = site.config_path();
-    let config_file = config_path.clone();
-    let connect = move || {
-        let mut command = std::process::Command::new(common::binary());
-        command
-            .args(["connect", "wms", "--config"])
-            .arg(&config_path)
-            .env("OMNISTOCK_TEST_SH_SHIPMENTS", "the-first-shipments-secret")
-            .env("OMNISTOCK_TEST_SH_INVENTORY", "the-first-inventory-secret")
-            .env("OMNISTOCK_TEST_SHIPHERO_TOKEN", shiphero::DEFAULT_TOKEN)
-            .env(
-                "OMNISTOCK_TEST_SHIPHERO_REFRESH",
-                shiphero::DEFAULT_REFRESH_TOKEN,
-            );
-        let output = common::secrets_env(&mut command)
-            .output()
-            .expect("run connect");
+    let env = [
+        ("OMNISTOCK_TEST_SH_SHIPMENTS", "the-first-shipments-secret"),
+        ("OMNISTOCK_TEST_SH_INVENTORY", "the-first-inventory-secret"),
+        ("OMNISTOCK_TEST_SHIPHERO_TOKEN", shiphero::DEFAULT_TOKEN),
         (
-            output.status.success(),
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
-    };
-    let (ok, out, err) = tokio::task::spawn_blocking(connect.clone())
-        .await
-        .expect("join");
+            "OMNISTOCK_TEST_SHIPHERO_REFRESH",
+            shiphero::DEFAULT_REFRESH_TOKEN,
+        ),
+    ];
+    let (ok, out, err) = common::connect("wms", &config_path, &env).await;
     assert!(ok, "{err}");
     let hooks = wms.webhooks();
     assert_eq!(hooks.len(), 2, "{hooks:?}");
@@ -611,9 +596,7 @@ sells_from = ["wh"]
     }
 
     // Again: kept, nothing created, no secret shown; it says the config still lacks them.
-    let (ok, out, err) = tokio::task::spawn_blocking(connect.clone())
-        .await
-        .expect("join");
+    let (ok, out, err) = common::connect("wms", &config_path, &env).await;
     assert!(ok, "{err}");
     assert_eq!(wms.webhooks(), hooks);
     assert!(
@@ -628,15 +611,15 @@ sells_from = ["wh"]
 
     // The daemon moved, its secrets configured: ours are created anew at the new URL, and
     // each new secret goes where the config reads it.
-    let moved = std::fs::read_to_string(&config_file)
+    let moved = std::fs::read_to_string(&config_path)
         .expect("config")
         .replace("https://stock.example.com", "https://inventory.example.com")
         .replace(
             "sells_from = [\"wh\"]",
             "sells_from = [\"wh\"]\nwebhook_secrets = { shipment_update = { env = \"OMNISTOCK_TEST_SH_SHIPMENTS\" }, inventory_update = { env = \"OMNISTOCK_TEST_SH_INVENTORY\" } }",
         );
-    std::fs::write(&config_file, moved).expect("rewrite config");
-    let (ok, out, err) = tokio::task::spawn_blocking(connect).await.expect("join");
+    std::fs::write(&config_path, moved).expect("rewrite config");
+    let (ok, out, err) = common::connect("wms", &config_path, &env).await;
     assert!(ok, "{err}");
     let now = wms.webhooks();
     assert_eq!(now.len(), 2, "{now:?}");

@@ -291,24 +291,7 @@ async fn connect_creates_the_webhooks_and_checks_inventory_delta() {
         config(&shop, &outlet, false)
     ));
     let config_path = site.config_path();
-    let connect = move || {
-        let mut command = std::process::Command::new(common::binary());
-        command
-            .args(["connect", "woo-eu", "--config"])
-            .arg(&config_path)
-            .envs(WOO_ENV.iter().copied());
-        let output = common::secrets_env(&mut command)
-            .output()
-            .expect("run connect");
-        (
-            output.status.success(),
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
-    };
-    let (ok, out, err) = tokio::task::spawn_blocking(connect.clone())
-        .await
-        .expect("join");
+    let (ok, out, err) = common::connect("woo-eu", &config_path, WOO_ENV).await;
     assert!(ok, "{err}");
     assert!(out.contains("order.created: created webhook"), "{out}");
     assert!(out.contains("inventory_delta: honoured"), "{out}");
@@ -326,7 +309,7 @@ async fn connect_creates_the_webhooks_and_checks_inventory_delta() {
         "the check left the number as it was"
     );
 
-    let (ok, out, err) = tokio::task::spawn_blocking(connect).await.expect("join");
+    let (ok, out, err) = common::connect("woo-eu", &config_path, WOO_ENV).await;
     assert!(ok, "{err}");
     assert!(
         out.contains("already registered") && !out.contains("created webhook"),

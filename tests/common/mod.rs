@@ -59,6 +59,27 @@ pub fn binary() -> &'static str {
 }
 
 /// The environment the daemon's config reads its secrets from.
+/// Runs `omnistock connect CHANNEL --config CONFIG` with the test secrets and `env`, on a
+/// blocking thread (the fakes it talks to are served by the test's runtime). Whether it
+/// succeeded, its stdout and its stderr.
+pub async fn connect(channel: &str, config: &Path, env: &[(&str, &str)]) -> (bool, String, String) {
+    let mut command = Command::new(binary());
+    command
+        .args(["connect", channel, "--config"])
+        .arg(config)
+        .envs(env.iter().copied());
+    secrets_env(&mut command);
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("join")
+        .expect("run omnistock connect");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 pub fn secrets_env(command: &mut Command) -> &mut Command {
     command
         .env("OMNISTOCK_TEST_ADMIN_TOKEN", ADMIN_TOKEN)
