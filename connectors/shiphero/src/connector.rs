@@ -16,7 +16,7 @@ use omnistock_sdk::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::graphql::Graphql;
+use crate::graphql::{self, Graphql};
 use crate::settings::ShipHeroSettings;
 use crate::webhooks;
 
@@ -40,32 +40,11 @@ pub const REMOVE_MUTATION: &str = "mutation Remove($data: UpdateInventoryInput!)
 
 #[derive(Deserialize)]
 struct LevelsData {
-    warehouse_products: Connection,
+    warehouse_products: graphql::Connection<Node>,
 }
 
-#[derive(Deserialize)]
-struct Connection {
-    data: Page,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Page {
-    page_info: PageInfo,
-    edges: Vec<Edge>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PageInfo {
-    has_next_page: bool,
-    end_cursor: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Edge {
-    node: Node,
-}
+/// One page of warehouse products.
+type Page = graphql::Page<Node>;
 
 #[derive(Clone, Debug, Deserialize)]
 struct Node {

@@ -168,6 +168,31 @@ impl Graphql {
     }
 }
 
+/// A Relay connection as ShipHero answers a paged query: `{ data { pageInfo edges { node } } }`.
+#[derive(Deserialize)]
+pub struct Connection<N> {
+    pub data: Page<N>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<N> {
+    pub page_info: PageInfo,
+    pub edges: Vec<Edge<N>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageInfo {
+    pub has_next_page: bool,
+    pub end_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct Edge<N> {
+    pub node: N,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::connector::{PAGE_SIZE, ShipHeroConnector, WEBHOOK_TYPES};
+use crate::graphql;
 use omnistock_sdk::ConnectorError;
 
 pub const WEBHOOKS_QUERY: &str = "query Webhooks($first: Int, $after: String) { webhooks { request_id complexity \
@@ -82,31 +83,7 @@ impl fmt::Debug for WebhookAction {
 
 #[derive(Deserialize)]
 struct ListData {
-    webhooks: Connection,
-}
-
-#[derive(Deserialize)]
-struct Connection {
-    data: Page,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Page {
-    page_info: PageInfo,
-    edges: Vec<Edge>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PageInfo {
-    has_next_page: bool,
-    end_cursor: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Edge {
-    node: Webhook,
+    webhooks: graphql::Connection<Webhook>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
