@@ -5,6 +5,9 @@
 //! - `OMNISTOCK_BENCH_SECS`: seconds per scenario (default 10);
 //! - `OMNISTOCK_BENCH_RATES`: offered loads of the open-loop scenarios, requests/s, comma
 //!   separated (default `5000,1000`: the target's load, and one the daemon can carry);
+//! - `OMNISTOCK_BENCH_DAEMON_LOG=1`: prints the daemon's log at the end;
+//! - `OMNISTOCK_BENCH_CLOSED=0`: skips the closed-loop scenarios (the open loops then run on a
+//!   store that has not taken the closed loops' million events first);
 //! - `OMNISTOCK_BENCH_DIR`: where the daemon's state dir is created (default: the temp dir).
 //!
 //! The load generator runs in this process on one thread (a current-thread tokio runtime,
@@ -98,7 +101,12 @@ async fn run(duration: Duration, rates: &[u64]) {
         ("d", 64, 10),
         ("e", 16, 100),
     ];
-    for (tag, connections, batch) in closed {
+    let closed = if env_u64("OMNISTOCK_BENCH_CLOSED", 1) == 0 {
+        &closed[..0]
+    } else {
+        &closed[..]
+    };
+    for &(tag, connections, batch) in closed {
         let mut result = closed_loop(&addr, &daemon, &api, tag, connections, batch, duration).await;
         result.prior_events = acknowledged;
         acknowledged += result.acked_events;
@@ -117,6 +125,9 @@ async fn run(duration: Duration, rates: &[u64]) {
     println!();
     print_table(&rows);
     print_sync_table(&rows);
+    if env_u64("OMNISTOCK_BENCH_DAEMON_LOG", 0) == 1 {
+        println!("\nThe daemon's log:\n{}", daemon.log());
+    }
 
     // Every acknowledged event must be in the daemon's state, exactly once.
     let mut on_hand = 0i64;
@@ -270,23 +281,30 @@ async fn open_loop(
         let tag = tag.to_owned();
         tasks.push(tokio::spawn(async move {
             let mut tally = Tally::default();
+            let mut timeline = Vec::new();
             loop {
                 let next = rx.lock().await.recv().await;
                 let Some((i, scheduled)) = next else { break };
                 let request = events_request(&tag, i, 1);
                 let result = conn.post(&request).await;
-                tally.record(result, 1, scheduled.elapsed());
+                let latency = scheduled.elapsed();
+                tally.record(result, 1, latency);
+                timeline.push((scheduled.duration_since(started), latency));
                 if tally.broken {
                     break;
                 }
             }
-            tally
+            (tally, timeline)
         }));
     }
     let mut tally = Tally::default();
+    let mut timeline = Vec::new();
     for task in tasks {
-        tally.merge(task.await.expect("sender task"));
+        let (part, times) = task.await.expect("sender task");
+        tally.merge(part);
+        timeline.extend(times);
     }
+    print_worst_windows(&timeline, wall_clock_at(started));
     pacer.join().expect("pacer thread");
     let elapsed = started.elapsed();
     let after = Snapshot::take(daemon, api).await;
@@ -299,6 +317,48 @@ async fn open_loop(
         &after,
         Some(rate),
     )
+}
+
+/// The wall-clock time of `instant`, to match the worst windows with the daemon's log.
+#[allow(clippy::disallowed_methods)] // The benchmark is not the simulated core.
+fn wall_clock_at(instant: Instant) -> std::time::SystemTime {
+    let now = (Instant::now(), std::time::SystemTime::now());
+    now.1 - now.0.saturating_duration_since(instant)
+}
+
+/// Where an open loop's tail comes from: the 100 ms windows (by scheduled send time) whose
+/// slowest request was slowest, with their UTC time of day.
+fn print_worst_windows(timeline: &[(Duration, Duration)], started: std::time::SystemTime) {
+    let mut windows: HashMap<u128, (usize, Duration)> = HashMap::new();
+    for (offset, latency) in timeline {
+        let window = windows.entry(offset.as_millis() / 100).or_default();
+        window.0 += 1;
+        window.1 = window.1.max(*latency);
+    }
+    let mut worst: Vec<_> = windows.into_iter().collect();
+    worst.sort_by_key(|(_, (_, max))| std::cmp::Reverse(*max));
+    let since_midnight = started
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis()
+        % 86_400_000;
+    let text: Vec<String> = worst
+        .iter()
+        .take(5)
+        .map(|(window, (count, max))| {
+            let ms = since_midnight + window * 100;
+            format!(
+                "{:02}:{:02}:{:02}.{:03} (+{:.1} s, {count} req) max {:.1} ms",
+                ms / 3_600_000,
+                ms / 60_000 % 60,
+                ms / 1000 % 60,
+                ms % 1000,
+                *window as f64 / 10.0,
+                max.as_secs_f64() * 1e3
+            )
+        })
+        .collect();
+    println!("  worst 100 ms windows (UTC): {}", text.join("; "));
 }
 
 fn sku_name(index: usize) -> String {

@@ -243,12 +243,21 @@ impl Writer {
             checkpoints.last_full_sync = Instant::now();
         }
         let task = tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
             let states: Vec<(&Sku, &SkuState)> = snapshot.iter().map(|(k, v)| (k, &**v)).collect();
             store.checkpoint(&states, through)?;
+            let written = started.elapsed();
             if full_sync {
                 // All of sled, so that the write-ahead log can drop the commits it holds.
                 store.sync_blocking()?;
             }
+            tracing::debug!(
+                states = states.len(),
+                through_seq = through,
+                written_ms = written.as_millis(),
+                full_sync_ms = full_sync.then(|| (started.elapsed() - written).as_millis()),
+                "Checkpoint written."
+            );
             Ok(())
         });
         checkpoints.last_started = Instant::now();

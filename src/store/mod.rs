@@ -1,12 +1,12 @@
 //! The only module that speaks sled: ingest log, derived state, published values, outbox.
 //!
 //! Everything is written in a versioned encoding of our own (see `codec`), never in the
-//! `crdts` types' serde form. `commit` is atomic but not yet durable. `sync_commits` makes
-//! every commit so far power-loss durable with one fdatasync of the write-ahead log (`wal`),
-//! and the ingest acknowledges events only after one that covers them. `sync` makes
-//! everything written so far durable (sled flush, then fsync of the store's files): the
-//! pushers' attempts and confirmations, checkpoints, cursors; it also lets the log drop the
-//! commits it covers.
+//! `crdts` types' serde form. `commit` is atomic (through the write-ahead log, `wal`) but not
+//! yet durable. `sync_commits` makes every commit so far power-loss durable with one
+//! fdatasync of the log, and the ingest acknowledges events only after one that covers them.
+//! `sync` makes everything written so far durable (sled flush, then fsync of the store's
+//! files): the pushers' attempts and confirmations, checkpoints, cursors; it also lets the
+//! log drop the commits it covers.
 //!
 //! SKU states are derived from the log, so they are not written with every commit: the
 //! ingest writes a `checkpoint` of the states it changed now and then, with the seq they
@@ -18,7 +18,9 @@
 //! - `codec`: keys and versioned values, the only place that knows what bytes are on disk.
 //! - `open`: opening, creating and checking a store; refuses rather than resets.
 //! - `durable`: fsync beyond sled's flush, and the marker file that detects lost data.
-//! - `wal`: the write-ahead log of commits, replayed into sled by `open` after a crash.
+//! - `wal`: the write-ahead log of commits.
+//! - `recover`: after a crash, the commits sled lost replayed from the log, and the part of
+//!   an unacknowledged one it kept removed.
 //! - `outbox`: the pushes' life after `commit`: attempts, confirmation, dead letters, and
 //!   the per-channel pause flag.
 //! - `error`: [`StoreError`].
@@ -36,6 +38,7 @@ mod durable;
 mod error;
 mod open;
 mod outbox;
+mod recover;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -44,12 +47,12 @@ mod wal;
 #[cfg(test)]
 mod wal_tests;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use omnistock_sdk::{ChannelId, EventId, Sku, StockEvent, Timestamp};
-use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 pub use error::StoreError;
@@ -157,14 +160,13 @@ pub struct Store {
     meta: sled::Tree,
     durability: Arc<Durability>,
     wal: Arc<Wal>,
+    /// Why a commit failed after part of it was written, if one did: commits are refused
+    /// from then on (see [`Store::commit`]).
+    interrupted: OnceLock<String>,
 }
 
 /// Why a transaction gave up; turned into a [`StoreError`] once outside it.
 enum Abort {
-    Duplicate {
-        index: usize,
-        seq: u64,
-    },
     Bad {
         tree: &'static str,
         key: Vec<u8>,
@@ -172,8 +174,6 @@ enum Abort {
     },
     SeqOverflow,
     Checkpoint(String),
-    #[cfg(test)]
-    Injected,
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<Abort>>;
@@ -219,12 +219,24 @@ fn tx_enqueue(
     Ok(ids)
 }
 
-/// How many states one checkpoint batch writes: small enough that sled's write lock is
-/// held for about a millisecond.
-const CHECKPOINT_BATCH: usize = 32;
-/// The pause after each checkpoint batch (see `write_checkpoint_states`): 1,000 changed
-/// states take about 30 ms longer to checkpoint, which nobody waits for.
-const CHECKPOINT_PAUSE: Duration = Duration::from_millis(1);
+/// Writes a commit's `writes` into sled, in order, one plain insert each; `trees` in
+/// [`WalTree`] order (see [`Store::commit`] for why not in a transaction).
+fn apply_writes<'w>(
+    trees: [&sled::Tree; 5],
+    writes: impl Iterator<Item = (WalTree, &'w [u8], &'w [u8])>,
+) -> sled::Result<()> {
+    for (tree, key, value) in writes {
+        trees[tree as usize].insert(key, value)?;
+    }
+    Ok(())
+}
+
+/// How long a checkpoint writes before it pauses for `CHECKPOINT_PAUSE`.
+const CHECKPOINT_SLICE: Duration = Duration::from_millis(1);
+/// A checkpoint takes a third of a core at most (see `write_checkpoint_states`): written at
+/// full speed, the ~100 ms of CPU that 1,000 states cost raised the acknowledgements' p99
+/// on this 2-core machine. Nobody waits for a checkpoint.
+const CHECKPOINT_PAUSE: Duration = Duration::from_millis(2);
 
 /// Why a checkpoint through `through` may not follow one through `previous` with the log
 /// ending at `last`; `None` if it may.
@@ -262,7 +274,7 @@ impl Store {
                 meta.insert(META_TERM, &codec::encode_u64(term))?;
                 Ok(term)
             })
-            .map_err(|e| self.tx_error("starting a new term", e, &[]))?;
+            .map_err(|e| self.tx_error("starting a new term", e))?;
         self.sync_blocking()?;
         Ok(term)
     }
@@ -324,8 +336,8 @@ impl Store {
     /// and that every SKU left out changed in no event after the previous checkpoint. It
     /// may not go back (`through_seq` below the current checkpoint) nor ahead of the log.
     ///
-    /// Not one atomic write: the states go in small batches, so that sled's write lock, which
-    /// a batch holds and every commit needs, is never held for long. That is safe because
+    /// Not one atomic write: the states go one by one, paced, so that the commits made
+    /// meanwhile keep their share of the CPU. That is safe because
     /// each record carries its own seq (a crash midway leaves some states newer than the
     /// checkpoint seq, and the replay skips what they hold), and the checkpoint seq moves
     /// only after every state is written. Durable only after the next `sync`, and needs
@@ -340,23 +352,24 @@ impl Store {
         self.record_checkpoint_seq(through_seq)
     }
 
-    /// A checkpoint's states, in batches of `CHECKPOINT_BATCH`, each tagged `through_seq`.
+    /// A checkpoint's states, each tagged `through_seq`, written in slices of
+    /// `CHECKPOINT_SLICE` with a `CHECKPOINT_PAUSE` after each.
     fn write_checkpoint_states(
         &self,
         states: &[(&Sku, &SkuState)],
         through_seq: u64,
     ) -> Result<(), StoreError> {
-        for chunk in states.chunks(CHECKPOINT_BATCH) {
-            let mut batch = sled::Batch::default();
-            for (sku, state) in chunk {
-                batch.insert(codec::sku_key(sku), codec::encode_state(state, through_seq));
-            }
+        let mut slice = Instant::now();
+        for (sku, state) in states {
+            // Plain inserts: each record stands alone (it carries its seq), and a batch would
+            // make sled write two IO buffers with a `sync_file_range` each (see `commit`).
             self.states
-                .apply_batch(batch)
+                .insert(codec::sku_key(sku), codec::encode_state(state, through_seq))
                 .map_err(self.backend("writing a checkpoint of the states"))?;
-            // Leave sled (and a core) to the commits between batches: written in one burst,
-            // a checkpoint of a few thousand states delayed acknowledgements by tens of ms.
-            std::thread::sleep(CHECKPOINT_PAUSE);
+            if slice.elapsed() >= CHECKPOINT_SLICE {
+                std::thread::sleep(CHECKPOINT_PAUSE);
+                slice = Instant::now();
+            }
         }
         Ok(())
     }
@@ -386,7 +399,7 @@ impl Store {
                 meta.insert(META_CHECKPOINT_SEQ, &codec::encode_u64(through_seq))?;
                 Ok(())
             })
-            .map_err(|e| self.tx_error("recording the checkpoint seq", e, &[]))
+            .map_err(|e| self.tx_error("recording the checkpoint seq", e))
     }
 
     fn check_checkpoint_range(&self, through_seq: u64) -> Result<(), StoreError> {
@@ -401,27 +414,35 @@ impl Store {
         }
     }
 
-    /// In one atomic write: appends `events` to the log (returning their sequence numbers),
-    /// records their ids for dedup, adds the `outbox` entries (under new ids) and overwrites
-    /// the `published` values. Durable only after the next `sync`.
+    /// Appends `events` to the log (returning their sequence numbers), records their ids for
+    /// dedup, adds the `outbox` entries (under new ids) and overwrites the `published` values,
+    /// as one record of the write-ahead log. Durable after the next `sync_commits`.
     ///
     /// An event whose id is already recorded (in the log or earlier in `events`) fails the
     /// whole commit with [`StoreError::DuplicateEvent`]: writing it would apply it twice.
-    /// Nothing of a failed commit is written, outbox and published values included.
+    /// Every check is made before anything is written, so a refused commit writes nothing.
+    ///
+    /// Atomic through the log, not through sled: the record is appended first, then its
+    /// writes go into sled one by one, without a sled transaction. Each of those (and each
+    /// `apply_batch`) made sled seal and write one of its IO buffers twice, with a
+    /// `sync_file_range` each, on the acknowledgement path. A crash that leaves sled with
+    /// part of a commit is repaired on open: by the record if it reached the log, else by
+    /// removing the part (see `recover`); meta's counters are written
+    /// last, so sled's prefix of a commit never moves them. A sled write that fails midway
+    /// leaves the store refusing commits until it is reopened, which completes the commit
+    /// from the log.
     pub fn commit(&self, commit: &Commit<'_>) -> Result<Vec<u64>, StoreError> {
-        self.commit_inner(commit, false)
+        self.commit_inner(commit, None)
     }
 
-    /// `commit`, with a fault injected just before the transaction's last write when
-    /// `inject_fault` (tests only; always false otherwise).
+    /// `commit`, with sled failing after `fail_after` of its writes if given (tests only;
+    /// always `None` otherwise).
     fn commit_inner(
         &self,
         commit: &Commit<'_>,
-        inject_fault: bool,
+        fail_after: Option<usize>,
     ) -> Result<Vec<u64>, StoreError> {
-        let _ = inject_fault;
         let events = commit.events;
-        // Encoded once, outside the transaction, which sled may run more than once.
         let mut log_values = Vec::with_capacity(events.len());
         for event in events {
             let id_key = codec::event_id_key(&event.channel, &event.event.id);
@@ -440,71 +461,117 @@ impl Store {
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
 
-        let trees = (
+        // Held until sled has every write: commits (and anything else that takes a counter
+        // from meta) go one at a time, and into the log in the order they are made.
+        let mut wal = self.wal.lock();
+        self.refuse_if_interrupted()?;
+        let mut writes = Writes::default();
+        let mut seq = self.last_seq()?;
+        let mut seqs = Vec::with_capacity(log_values.len());
+        let mut in_commit = HashMap::with_capacity(log_values.len());
+        for (index, (id_key, value)) in log_values.iter().enumerate() {
+            let logged = match in_commit.get(id_key) {
+                Some(&seq) => Some(seq),
+                None => self
+                    .ids
+                    .get(id_key)
+                    .map_err(self.backend("looking up an event id"))?
+                    .map(|existing| codec::decode_u64(&existing).unwrap_or(0)),
+            };
+            if let Some(seq) = logged {
+                return Err(self.duplicate(events, index, seq));
+            }
+            seq = self.next(seq, "committing events")?;
+            let (seq_key, seq_value) = (codec::seq_key(seq), codec::encode_u64(seq));
+            writes.put(WalTree::Log, &seq_key, value);
+            writes.put(WalTree::Ids, id_key, &seq_value);
+            in_commit.insert(id_key, seq);
+            seqs.push(seq);
+        }
+        let mut outbox_id = self.meta_counter(META_LAST_OUTBOX_ID)?;
+        for (channel, value) in &outbox_values {
+            outbox_id = self.next(outbox_id, "committing events")?;
+            writes.put(
+                WalTree::Outbox,
+                &codec::outbox_key(channel, outbox_id),
+                value,
+            );
+        }
+        for (key, value) in &published_values {
+            writes.put(WalTree::Published, key, value);
+        }
+        let commit_no = self.next(self.meta_counter(META_COMMIT_NO)?, "committing events")?;
+        if !outbox_values.is_empty() {
+            writes.put(
+                WalTree::Meta,
+                META_LAST_OUTBOX_ID,
+                &codec::encode_u64(outbox_id),
+            );
+        }
+        writes.put(WalTree::Meta, META_LAST_SEQ, &codec::encode_u64(seq));
+        writes.put(WalTree::Meta, META_COMMIT_NO, &codec::encode_u64(commit_no));
+        wal.append(commit_no, &writes);
+        let trees = self.commit_trees();
+        let applied = match fail_after {
+            None => apply_writes(trees, writes.iter()),
+            Some(n) => apply_writes(trees, writes.iter().take(n))
+                .and_then(|()| Err(sled::Error::ReportableBug("injected fault".to_owned()))),
+        };
+        if let Err(e) = applied {
+            let reason = format!("commit {commit_no} failed after part of it was written: {e}");
+            tracing::error!(%reason, "The store refuses commits until it is reopened; restart omnistock.");
+            let _ = self.interrupted.set(reason);
+            return Err(self.backend("committing events")(e));
+        }
+        Ok(seqs)
+    }
+
+    /// The trees commits write to, in [`WalTree`] order.
+    fn commit_trees(&self) -> [&sled::Tree; 5] {
+        [
             &self.log,
             &self.ids,
             &self.meta,
             &self.outbox,
             &self.published,
-        );
-        // Held across the transaction: records go into the log in commit order.
-        let mut wal = self.wal.lock();
-        let (seqs, commit_no, writes) = trees
-            .transaction(|(log, ids, meta, outbox, published)| {
-                let mut writes = Writes::default();
-                let last = tx_counter(meta, META_LAST_SEQ)?;
-                let mut seqs = Vec::with_capacity(log_values.len());
-                let mut seq = last;
-                for (index, (id_key, value)) in log_values.iter().enumerate() {
-                    if let Some(existing) = ids.get(id_key)? {
-                        let seq = codec::decode_u64(&existing).unwrap_or(0);
-                        return Err(ConflictableTransactionError::Abort(Abort::Duplicate {
-                            index,
-                            seq,
-                        }));
-                    }
-                    seq = seq
-                        .checked_add(1)
-                        .ok_or(ConflictableTransactionError::Abort(Abort::SeqOverflow))?;
-                    let (seq_key, seq_value) = (codec::seq_key(seq), codec::encode_u64(seq));
-                    log.insert(&seq_key, value.as_slice())?;
-                    ids.insert(id_key.as_slice(), &seq_value)?;
-                    writes.put(WalTree::Log, &seq_key, value);
-                    writes.put(WalTree::Ids, id_key, &seq_value);
-                    seqs.push(seq);
-                }
-                let outbox_ids = tx_enqueue(outbox, meta, &outbox_values)?;
-                for (id, (channel, value)) in outbox_ids.iter().zip(&outbox_values) {
-                    writes.put(WalTree::Outbox, &codec::outbox_key(channel, *id), value);
-                }
-                if let Some(last_id) = outbox_ids.last() {
-                    writes.put(
-                        WalTree::Meta,
-                        META_LAST_OUTBOX_ID,
-                        &codec::encode_u64(*last_id),
-                    );
-                }
-                for (key, value) in &published_values {
-                    published.insert(key.as_slice(), value.as_slice())?;
-                    writes.put(WalTree::Published, key, value);
-                }
-                #[cfg(test)]
-                if inject_fault {
-                    return Err(ConflictableTransactionError::Abort(Abort::Injected));
-                }
-                let commit_no = tx_counter(meta, META_COMMIT_NO)?
-                    .checked_add(1)
-                    .ok_or(ConflictableTransactionError::Abort(Abort::SeqOverflow))?;
-                for (key, value) in [(META_LAST_SEQ, seq), (META_COMMIT_NO, commit_no)] {
-                    let value = codec::encode_u64(value);
-                    meta.insert(key, &value)?;
-                    writes.put(WalTree::Meta, key, &value);
-                }
-                Ok((seqs, commit_no, writes))
-            })
-            .map_err(|e| self.tx_error("committing events", e, events))?;
-        wal.append(commit_no, &writes);
-        Ok(seqs)
+        ]
+    }
+
+    /// After a commit failed midway, sled holds part of it: only a reopen repairs that.
+    fn refuse_if_interrupted(&self) -> Result<(), StoreError> {
+        match self.interrupted.get() {
+            None => Ok(()),
+            Some(reason) => Err(StoreError::Backend {
+                path: self.path.clone(),
+                action: "committing events".to_owned(),
+                detail: format!(
+                    "the store refuses commits until omnistock restarts, which completes or \
+                     removes the unfinished commit: {reason}"
+                ),
+            }),
+        }
+    }
+
+    /// `counter` + 1, or the error that says which counter would overflow.
+    fn next(&self, counter: u64, action: &str) -> Result<u64, StoreError> {
+        counter.checked_add(1).ok_or_else(|| StoreError::Corrupt {
+            path: self.path.clone(),
+            detail: format!("{action}: a counter in meta would overflow u64"),
+        })
+    }
+
+    /// The error for `events[index]`, already logged as `seq`.
+    fn duplicate(&self, events: &[NewEvent], index: usize, seq: u64) -> StoreError {
+        let (channel, id) = events
+            .get(index)
+            .map(|e| (e.channel.to_string(), e.event.id.to_string()))
+            .unwrap_or_default();
+        StoreError::DuplicateEvent {
+            path: self.path.clone(),
+            channel,
+            id,
+            seq,
+        }
     }
 
     /// Makes every `commit` so far power-loss durable: an fdatasync of the write-ahead log
@@ -691,29 +758,12 @@ impl Store {
         }
     }
 
-    /// Turns a failed transaction into an error; `events` names a duplicate's event.
-    fn tx_error(
-        &self,
-        action: &str,
-        e: TransactionError<Abort>,
-        events: &[NewEvent],
-    ) -> StoreError {
+    /// Turns a failed transaction into an error.
+    fn tx_error(&self, action: &str, e: TransactionError<Abort>) -> StoreError {
         match e {
             TransactionError::Storage(e) => self.backend(action)(e),
             TransactionError::Abort(Abort::Bad { tree, key, detail }) => {
                 self.bad(tree, &key, detail)
-            }
-            TransactionError::Abort(Abort::Duplicate { index, seq }) => {
-                let (channel, id) = events
-                    .get(index)
-                    .map(|e| (e.channel.to_string(), e.event.id.to_string()))
-                    .unwrap_or_default();
-                StoreError::DuplicateEvent {
-                    path: self.path.clone(),
-                    channel,
-                    id,
-                    seq,
-                }
             }
             TransactionError::Abort(Abort::SeqOverflow) => StoreError::Corrupt {
                 path: self.path.clone(),
@@ -723,12 +773,6 @@ impl Store {
                 path: self.path.clone(),
                 action: action.to_owned(),
                 detail,
-            },
-            #[cfg(test)]
-            TransactionError::Abort(Abort::Injected) => StoreError::Backend {
-                path: self.path.clone(),
-                action: action.to_owned(),
-                detail: "injected fault".to_owned(),
             },
         }
     }

@@ -52,9 +52,11 @@ impl Store {
     #[cfg(test)]
     pub fn enqueue(&self, entries: &[OutboxEntry]) -> Result<Vec<u64>, StoreError> {
         let values = self.encode_outbox(entries)?;
+        // Commits take outbox ids outside a transaction, under this lock.
+        let _commits = self.wal.lock();
         (&self.outbox, &self.meta)
             .transaction(|(outbox, meta)| tx_enqueue(outbox, meta, &values))
-            .map_err(|e| self.tx_error("enqueueing pushes", e, &[]))
+            .map_err(|e| self.tx_error("enqueueing pushes", e))
     }
 
     /// Entries encoded for `tx_enqueue`, outside the transaction (sled may run it again).
@@ -130,7 +132,7 @@ impl Store {
                 outbox.insert(key.as_slice(), updated)?;
                 Ok(())
             })
-            .map_err(|e| self.tx_error("recording a push attempt", e, &[]))
+            .map_err(|e| self.tx_error("recording a push attempt", e))
     }
 
     /// Removes pushes the channel confirmed and records what it now shows, in one atomic
@@ -161,7 +163,7 @@ impl Store {
                 }
                 Ok(())
             })
-            .map_err(|e| self.tx_error("confirming pushes", e, &[]))
+            .map_err(|e| self.tx_error("confirming pushes", e))
     }
 
     /// How many pushes are pending for `channel` (counts them: O(pending)).
@@ -185,7 +187,7 @@ impl Store {
                 }
                 Ok(())
             })
-            .map_err(|e| self.tx_error("moving pushes to the dead letters", e, &[]))
+            .map_err(|e| self.tx_error("moving pushes to the dead letters", e))
     }
 
     /// The dead letters of `channel`, or of every channel, oldest first (by when they were
@@ -211,6 +213,8 @@ impl Store {
     /// pending) and without its attempt. `None` if there is no such dead letter.
     pub fn retry_dead(&self, channel: &ChannelId, id: u64) -> Result<Option<u64>, StoreError> {
         let key = codec::outbox_key(channel, id);
+        // Commits take outbox ids outside a transaction, under this lock.
+        let _commits = self.wal.lock();
         (&self.dead, &self.outbox, &self.meta)
             .transaction(|(dead, outbox, meta)| {
                 let Some(letter) = dead.get(&key)? else {
@@ -221,7 +225,7 @@ impl Store {
                 let ids = tx_enqueue(outbox, meta, &[(channel, value)])?;
                 Ok(ids.first().copied())
             })
-            .map_err(|e| self.tx_error("retrying a dead letter", e, &[]))
+            .map_err(|e| self.tx_error("retrying a dead letter", e))
     }
 
     /// Forgets a dead letter; whether there was one.

@@ -101,24 +101,6 @@ fn a_commit_refused_for_a_duplicate_event_enqueues_and_publishes_nothing() {
 }
 
 #[test]
-fn a_commit_that_fails_at_its_last_write_enqueues_and_publishes_nothing() {
-    let (_tmp, dir) = store_dir();
-    let store = open(&dir);
-    let shown = [(channel("shop"), sku("MUG"), published(9))];
-    let commit = Commit {
-        events: &[event("pos", "e1", "MUG", -1)],
-        outbox: &[push("shop", "MUG", 9)],
-        published: &shown,
-    };
-    let err = store.commit_inner(&commit, true).expect_err("injected");
-    assert!(err.to_string().contains("injected fault"), "{err}");
-    assert!(store.all_pending().expect("pending").is_empty());
-    assert!(store.all_published().expect("published").is_empty());
-    assert_eq!(store.commit(&commit).expect("commit"), [1]);
-    assert_eq!(ids(&store.all_pending().expect("pending")), [1]);
-}
-
-#[test]
 fn confirm_removes_ids_and_writes_published_values_together() {
     let (_tmp, dir) = store_dir();
     let store = open(&dir);

@@ -5,18 +5,18 @@
 //! file, for every group of a few events. Here every `commit` also appends its writes as one
 //! record to a segment file, and `Store::sync_commits` fdatasyncs that file: a few KB per group,
 //! in a file whose length never changes while it is written, so the sync has no metadata to
-//! record. sled still receives every write at once (readers see it) and makes it durable on
-//! its own schedule (`Store::sync`, every 10 s); segments whose records sled has made
-//! durable are deleted then.
+//! record. A commit's record is appended first; then sled receives its writes (readers see
+//! them) and makes them durable on its own schedule (`Store::sync`, every 10 s); segments
+//! whose records sled has made durable are deleted then.
 //!
 //! # Recovery
 //! sled comes back after a crash with a prefix of its writes. Each commit writes its number
-//! (`commit_no` in meta) with its data, so the records numbered after the one sled came back
-//! with are exactly the commits it lost; `Store::open` applies them again, in order, before
-//! anyone reads the store. Records must be consecutive: one missing between what sled has and
-//! what the log holds is a lost acknowledged commit, reported as corruption. The log ends at
-//! the first record that is absent, torn or out of sequence: such a record was never synced,
-//! so never acknowledged.
+//! (`commit_no` in meta) as its last write, so the records numbered after the one sled came
+//! back with are exactly the commits it lost or has only part of; `Store::open` applies them
+//! again, in order, before anyone reads the store (see `recover`). Records must be
+//! consecutive: one missing between what sled has and what the log holds is a lost
+//! acknowledged commit, reported as corruption. The log ends at the first record that is
+//! absent, torn or out of sequence: such a record was never synced, so never acknowledged.
 //!
 //! # On disk
 //! `wal/<segment number, 20 digits>.wal`, each created full size (`SEGMENT_BYTES` of zeros,
@@ -75,6 +75,19 @@ pub(super) struct Writes {
 }
 
 impl Writes {
+    /// The writes in the order they were put, as (tree, key, value).
+    pub(super) fn iter(&self) -> impl Iterator<Item = (WalTree, &[u8], &[u8])> {
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            let tree = WalTree::from_byte(*take(&self.payload, &mut at, 1)?.first()?)?;
+            let key_len = take_u32(&self.payload, &mut at)? as usize;
+            let key = take(&self.payload, &mut at, key_len)?;
+            let value_len = take_u32(&self.payload, &mut at)? as usize;
+            let value = take(&self.payload, &mut at, value_len)?;
+            Some((tree, key, value))
+        })
+    }
+
     pub(super) fn put(&mut self, tree: WalTree, key: &[u8], value: &[u8]) {
         self.count += 1;
         self.payload.push(tree as u8);
@@ -87,10 +100,9 @@ impl Writes {
 }
 
 /// A commit read back from the log.
-#[derive(Debug, PartialEq, Eq)]
 pub(super) struct Record {
     pub commit_no: u64,
-    pub writes: Vec<(WalTree, Vec<u8>, Vec<u8>)>,
+    pub writes: Writes,
 }
 
 fn encode_record(commit_no: u64, writes: &Writes) -> Vec<u8> {
@@ -120,16 +132,17 @@ fn take_u32(bytes: &[u8], at: &mut usize) -> Option<u32> {
 fn decode_payload(commit_no: u64, payload: &[u8]) -> Option<Record> {
     let mut at = 0;
     let count = take_u32(payload, &mut at)?;
-    let mut writes = Vec::new();
-    for _ in 0..count {
-        let tree = WalTree::from_byte(*take(payload, &mut at, 1)?.first()?)?;
-        let key_len = take_u32(payload, &mut at)? as usize;
-        let key = take(payload, &mut at, key_len)?.to_vec();
-        let value_len = take_u32(payload, &mut at)? as usize;
-        let value = take(payload, &mut at, value_len)?.to_vec();
-        writes.push((tree, key, value));
+    let writes = Writes {
+        count,
+        payload: payload.get(at..)?.to_vec(),
+    };
+    // Whole: exactly `count` writes that use every byte.
+    let (mut read, mut bytes) = (0, 0);
+    for (_, key, value) in writes.iter() {
+        read += 1;
+        bytes += 9 + key.len() + value.len();
     }
-    (at == payload.len()).then_some(Record { commit_no, writes })
+    (read == count && bytes == writes.payload.len()).then_some(Record { commit_no, writes })
 }
 
 /// The records of one segment's bytes, up to the first that is absent or torn.
@@ -212,8 +225,22 @@ fn segment_path(dir: &Path, number: u64) -> PathBuf {
     dir.join(format!("{number:020}.wal"))
 }
 
+/// How a segment is zero-filled: at once (at open, or when the log needs it now), or paced
+/// (ahead of time, on a background thread).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fill {
+    AtOnce,
+    /// 1 MiB at a time, each written back with an fdatasync and followed by a pause: written
+    /// back in one go, the 16 MiB kept the disk busy long enough to delay the log's own
+    /// fdatasyncs, which acknowledgements wait for, by tens of milliseconds.
+    Paced,
+}
+
+const PACED_STEP: u64 = 1 << 20;
+const PACED_PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// Creates segment `number` full size and durably, for `needed` bytes of records at least.
-fn create_segment(dir: &Path, number: u64, needed: u64) -> Result<Segment, StoreError> {
+fn create_segment(dir: &Path, number: u64, needed: u64, fill: Fill) -> Result<Segment, StoreError> {
     let path = segment_path(dir, number);
     let capacity = SEGMENT_BYTES.max(HEADER_BYTES + needed);
     let action = |what: &str| format!("{what} {}", path.display());
@@ -234,6 +261,11 @@ fn create_segment(dir: &Path, number: u64, needed: u64) -> Result<Segment, Store
         file.write_all_at(&zeros[..len], at)
             .map_err(io_err(dir, action("filling")))?;
         at += len as u64;
+        if fill == Fill::Paced && at % PACED_STEP == 0 {
+            file.sync_data()
+                .map_err(io_err(dir, action("fdatasync of")))?;
+            std::thread::sleep(PACED_PAUSE);
+        }
     }
     let mut header = [0u8; HEADER_BYTES as usize];
     header[..8].copy_from_slice(MAGIC);
@@ -349,7 +381,7 @@ impl Wal {
                 .map_err(io_err(&dir, format!("removing {}", path.display())))?;
         }
         sync_dir(store_dir)?;
-        let current = create_segment(&dir, number, 0)?;
+        let current = create_segment(&dir, number, 0, Fill::AtOnce)?;
         Ok(Wal {
             appender: Mutex::new(Appender {
                 dir,
@@ -468,7 +500,9 @@ impl Appender {
         // Half full: have the next segment made in the background by the time it is needed.
         if self.next.is_none() && segment.used > segment.capacity / 2 {
             let (dir, number) = (self.dir.clone(), segment.number + 1);
-            self.next = Some(std::thread::spawn(move || create_segment(&dir, number, 0)));
+            self.next = Some(std::thread::spawn(move || {
+                create_segment(&dir, number, 0, Fill::Paced)
+            }));
         }
         Ok(())
     }
@@ -484,13 +518,13 @@ impl Appender {
                     detail: "the thread creating it panicked".to_owned(),
                 })
             }),
-            None => create_segment(&self.dir, number, needed),
+            None => create_segment(&self.dir, number, needed, Fill::AtOnce),
         };
         let next = match prepared {
             Ok(segment) if segment.capacity - segment.used >= needed => segment,
             Ok(small) => {
                 let _ = std::fs::remove_file(&small.path);
-                create_segment(&self.dir, number, needed)?
+                create_segment(&self.dir, number, needed, Fill::AtOnce)?
             }
             Err(e) => return Err(e),
         };
@@ -510,7 +544,7 @@ impl Appender {
             let _ = std::fs::remove_file(&segment.path);
         }
         let old: Vec<Segment> = std::mem::take(&mut self.full);
-        let current = create_segment(&self.dir, number, 0)?;
+        let current = create_segment(&self.dir, number, 0, Fill::AtOnce)?;
         let previous = std::mem::replace(&mut self.current, current);
         for segment in old.into_iter().chain(std::iter::once(previous)) {
             let _ = std::fs::remove_file(&segment.path);

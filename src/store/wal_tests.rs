@@ -206,3 +206,69 @@ async fn a_failed_append_falls_back_to_a_full_sync_and_the_log_restarts() {
     }
     assert_eq!(logged_ids(&open(&crashed)), ["e1", "e2"]);
 }
+
+fn one_sale_and_its_push() -> ([NewEvent; 1], [OutboxEntry; 1]) {
+    ([event("pos", "e1", "MUG", -1)], [push("shop", "MUG", 4)])
+}
+
+#[test]
+fn a_commit_that_fails_midway_is_refused_until_reopen_then_completed_from_the_log() {
+    let (_tmp, dir) = store_dir();
+    let (events, outbox) = one_sale_and_its_push();
+    let commit = Commit {
+        events: &events,
+        outbox: &outbox,
+        ..Commit::default()
+    };
+    {
+        let store = open(&dir);
+        // sled takes the log entry, then fails: the record is in the log already.
+        let err = store.commit_inner(&commit, Some(1)).expect_err("injected");
+        assert!(err.to_string().contains("injected fault"), "{err}");
+        let err = store
+            .commit(&Commit {
+                events: &[event("pos", "e2", "MUG", -1)],
+                ..Commit::default()
+            })
+            .expect_err("refused");
+        assert!(
+            err.to_string()
+                .contains("refuses commits until omnistock restarts"),
+            "{err}"
+        );
+    }
+    let store = open(&dir);
+    assert_eq!(logged_ids(&store), ["e1"]);
+    assert_eq!(store.all_pending().expect("reads").len(), 1);
+    assert_eq!(commit_events(&store, &[event("pos", "e2", "MUG", -1)]), [2]);
+}
+
+#[test]
+fn the_part_of_an_unlogged_commit_that_sled_kept_is_removed_on_open() {
+    let (_tmp, dir) = store_dir();
+    let (events, outbox) = one_sale_and_its_push();
+    let commit = Commit {
+        events: &events,
+        outbox: &outbox,
+        ..Commit::default()
+    };
+    {
+        let store = open(&dir);
+        // As after a power loss that kept sled's writes and not the log's: no record, and
+        // sled has the log entry, the id and the outbox entry, not meta's counters.
+        store.wal.lock().fail_next = true;
+        store.commit_inner(&commit, Some(3)).expect_err("injected");
+    }
+    let store = open(&dir);
+    assert!(logged_ids(&store).is_empty());
+    assert!(store.all_pending().expect("reads").is_empty());
+    assert!(
+        !store
+            .contains_event(&channel("pos"), &EventId::new("e1").expect("id"))
+            .expect("reads"),
+        "the sender's retry must not be taken for a duplicate"
+    );
+    // The retry is logged as if the first attempt had never been.
+    assert_eq!(store.commit(&commit).expect("commits"), [1]);
+    assert_eq!(store.all_pending().expect("reads")[0].0, 1);
+}
