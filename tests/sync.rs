@@ -5,77 +5,48 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::config::{Channel, DaemonConfig, Running};
+use common::fakes::receiver_with_mug;
 use common::{
-    ADMIN_TOKEN, Api, Daemon, POS_SECRET, Site, WEB_SECRET, WMS_SECRET, adjusted, counted, event,
-    eventually, opened,
+    ADMIN_TOKEN, Api, POS_SECRET, WEB_SECRET, WMS_SECRET, adjusted, counted, event, eventually,
+    opened,
 };
 use omnistock_generic::fake::{Failure, FakeReceiver};
 use serde_json::Value;
 
-/// The store (owned by `pos`) and the warehouse (owned by `wms`); `web` sells from both with
-/// a buffer of 1 and receives pushes; `outlet` sells from the warehouse and receives pushes.
-fn config(web: &FakeReceiver, outlet: &FakeReceiver, web_limits: &str) -> String {
-    format!(
-        r#"
-node_id = "test-node"
-listen = "127.0.0.1:0"
-state_dir = "state"
-
-[api]
-admin_token = {{ env = "OMNISTOCK_TEST_ADMIN_TOKEN" }}
-
-[locations.store]
-owner = "pos"
-
-[locations.wh]
-owner = "wms"
-
-[channels.pos]
-kind = "generic"
-webhook_secret = {{ env = "OMNISTOCK_TEST_POS_SECRET" }}
-sells_from = ["store"]
-
-[channels.wms]
-kind = "generic"
-webhook_secret = {{ env = "OMNISTOCK_TEST_WMS_SECRET" }}
-sells_from = ["wh"]
-
-[channels.web]
-kind = "generic"
-webhook_secret = {{ env = "OMNISTOCK_TEST_WEB_SECRET" }}
-sells_from = ["store", "wh"]
-buffer = 1
-push_url = "{web}"
-{web_limits}
-
-[channels.outlet]
-kind = "generic"
-webhook_secret = {{ env = "OMNISTOCK_TEST_WMS_SECRET" }}
-sells_from = ["wh"]
-push_url = "{outlet}"
-"#,
-        web = web.url(),
-        outlet = outlet.url(),
-    )
+/// The store (owned by `pos`) and the warehouse (owned by `wms`); the `web` channel; `outlet`
+/// sells from the warehouse and receives pushes.
+fn config(web: Channel, outlet: &FakeReceiver) -> DaemonConfig {
+    DaemonConfig::new()
+        .location("store", "pos")
+        .location("wh", "wms")
+        .channel("pos", Channel::generic(POS_SECRET).sells_from(&["store"]))
+        .channel("wms", Channel::generic(WMS_SECRET).sells_from(&["wh"]))
+        .channel("web", web)
+        .channel(
+            "outlet",
+            Channel::generic(WMS_SECRET)
+                .sells_from(&["wh"])
+                .push_url(outlet.url()),
+        )
 }
 
-async fn start(web: &FakeReceiver, outlet: &FakeReceiver, web_limits: &str) -> (Site, Daemon, Api) {
-    let site = Site::with_config(&config(web, outlet, web_limits));
-    let daemon = site.start();
-    let api = Api::new(&daemon.url);
-    (site, daemon, api)
+/// The web shop: sells from both locations with a buffer of 1 and receives pushes.
+fn web_shop(web: &FakeReceiver) -> Channel {
+    Channel::generic(WEB_SECRET)
+        .sells_from(&["store", "wh"])
+        .raw("buffer", 1)
+        .push_url(web.url())
+}
+
+fn start(web: &FakeReceiver, outlet: &FakeReceiver) -> Running {
+    config(web_shop(web), outlet).start()
 }
 
 /// The web shop and the outlet, each knowing MUG at 0.
 async fn mug_channels() -> (FakeReceiver, FakeReceiver) {
-    let web = FakeReceiver::builder("web", WEB_SECRET)
-        .level("MUG", 0)
-        .start()
-        .await;
-    let outlet = FakeReceiver::builder("outlet", WMS_SECRET)
-        .level("MUG", 0)
-        .start()
-        .await;
+    let web = receiver_with_mug("web", WEB_SECRET).await;
+    let outlet = receiver_with_mug("outlet", WMS_SECRET).await;
     (web, outlet)
 }
 
@@ -90,10 +61,10 @@ async fn post(api: &Api, channel: &str, secret: &str, events: Vec<Value>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sale_anywhere_reaches_every_other_channel_and_own_sales_are_not_pushed_back() {
     let (web, outlet) = mug_channels().await;
-    let (_site, _daemon, api) = start(&web, &outlet, "").await;
+    let Running { api, .. } = &start(&web, &outlet);
 
     post(
-        &api,
+        api,
         "pos",
         POS_SECRET,
         vec![event(
@@ -105,7 +76,7 @@ async fn a_sale_anywhere_reaches_every_other_channel_and_own_sales_are_not_pushe
     )
     .await;
     post(
-        &api,
+        api,
         "wms",
         WMS_SECRET,
         vec![event(
@@ -123,7 +94,7 @@ async fn a_sale_anywhere_reaches_every_other_channel_and_own_sales_are_not_pushe
 
     // A till sale in the store: the web shop drops, the outlet (warehouse only) does not.
     post(
-        &api,
+        api,
         "pos",
         POS_SECRET,
         vec![event(
@@ -142,7 +113,7 @@ async fn a_sale_anywhere_reaches_every_other_channel_and_own_sales_are_not_pushe
     web.sell("MUG", 2);
     let web_calls = web.calls().len();
     post(
-        &api,
+        api,
         "web",
         WEB_SECRET,
         vec![event(
@@ -219,8 +190,8 @@ async fn many_changes_are_coalesced_into_few_batched_calls_within_the_rate() {
         web.sell(sku, 0);
         outlet.sell(sku, 0);
     }
-    let (_site, _daemon, api) =
-        start(&web, &outlet, "rate_limit = { per_second = 4, burst = 2 }").await;
+    let web_shop = web_shop(&web).raw("rate_limit", "{ per_second = 4, burst = 2 }");
+    let Running { api, .. } = &config(web_shop, &outlet).start();
 
     // 1,000 changes to 10 SKUs, in requests of 50.
     let events: Vec<Value> = (0..1000)
@@ -234,7 +205,7 @@ async fn many_changes_are_coalesced_into_few_batched_calls_within_the_rate() {
         })
         .collect();
     for chunk in events.chunks(50) {
-        post(&api, "wms", WMS_SECRET, chunk.to_vec()).await;
+        post(api, "wms", WMS_SECRET, chunk.to_vec()).await;
     }
     eventually("every SKU at 100 on the outlet and 99 on the web", || {
         skus.iter()
@@ -282,9 +253,9 @@ async fn listed(api: &Api, channel: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_slow_the_channel_down_without_losing_a_push() {
     let (web, outlet) = mug_channels().await;
-    let (_site, _daemon, api) = start(&web, &outlet, "").await;
+    let Running { api, .. } = &start(&web, &outlet);
     // The failures meet the pushes, not the listing at start.
-    listed(&api, "outlet").await;
+    listed(api, "outlet").await;
     for failure in [
         Failure::RateLimited {
             retry_after_secs: 1,
@@ -296,7 +267,7 @@ async fn failures_slow_the_channel_down_without_losing_a_push() {
         outlet.fail_next(failure);
     }
     post(
-        &api,
+        api,
         "wms",
         WMS_SECRET,
         vec![event("w1", "2026-11-23T09:00:00Z", "MUG", counted("wh", 7))],
@@ -331,9 +302,9 @@ async fn failures_slow_the_channel_down_without_losing_a_push() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sale_between_our_read_and_our_set_is_kept() {
     let (web, outlet) = mug_channels().await;
-    let (_site, _daemon, api) = start(&web, &outlet, "").await;
+    let Running { api, .. } = &start(&web, &outlet);
     post(
-        &api,
+        api,
         "wms",
         WMS_SECRET,
         vec![event(
@@ -350,7 +321,7 @@ async fn a_sale_between_our_read_and_our_set_is_kept() {
     // and set the new target while keeping the outlet's own sale.
     outlet.sell_after_next_read("MUG", 1);
     post(
-        &api,
+        api,
         "wms",
         WMS_SECRET,
         vec![event(
@@ -380,7 +351,7 @@ async fn a_sale_between_our_read_and_our_set_is_kept() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_cut_by_kill_9_is_neither_lost_nor_doubled() {
     let (web, outlet) = mug_channels().await;
-    let (site, daemon, api) = start(&web, &outlet, "").await;
+    let Running { api, daemon, site } = start(&web, &outlet);
     post(
         &api,
         "wms",
@@ -449,9 +420,9 @@ async fn a_push_cut_by_kill_9_is_neither_lost_nor_doubled() {
 async fn an_item_the_channel_does_not_know_is_dead_lettered_and_can_be_retried_or_dropped() {
     let web = FakeReceiver::builder("web", WEB_SECRET).start().await;
     let outlet = FakeReceiver::builder("outlet", WMS_SECRET).start().await;
-    let (_site, _daemon, api) = start(&web, &outlet, "").await;
+    let Running { api, .. } = &start(&web, &outlet);
     post(
-        &api,
+        api,
         "wms",
         WMS_SECRET,
         vec![event(
@@ -522,7 +493,7 @@ async fn an_item_the_channel_does_not_know_is_dead_lettered_and_can_be_retried_o
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_channel_gets_nothing_until_resumed() {
     let (web, outlet) = mug_channels().await;
-    let (_site, _daemon, api) = start(&web, &outlet, "").await;
+    let Running { api, .. } = &start(&web, &outlet);
     let control = |action: &str| {
         api.http
             .post(format!("{}/v1/channels/outlet/{action}", api.url))
@@ -534,7 +505,7 @@ async fn a_paused_channel_gets_nothing_until_resumed() {
         200
     );
     post(
-        &api,
+        api,
         "wms",
         WMS_SECRET,
         vec![event("w1", "2026-11-23T09:00:00Z", "MUG", counted("wh", 5))],
@@ -571,9 +542,9 @@ async fn a_rate_limited_catalog_listing_resumes_from_its_cursor() {
         retry_after_secs: 1,
     });
     let outlet = FakeReceiver::builder("outlet", WMS_SECRET).start().await;
-    let (_site, _daemon, api) = start(&web, &outlet, "").await;
+    let Running { api, .. } = &start(&web, &outlet);
     post(
-        &api,
+        api,
         "wms",
         WMS_SECRET,
         vec![event("w1", "2026-11-23T09:00:00Z", "E", counted("wh", 3))],
@@ -602,7 +573,11 @@ async fn a_rate_limited_catalog_listing_resumes_from_its_cursor() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_while_we_were_down_is_found_by_reconciliation_at_start_and_corrected() {
     let (web, outlet) = mug_channels().await;
-    let (site, mut daemon, api) = start(&web, &outlet, "").await;
+    let Running {
+        api,
+        mut daemon,
+        site,
+    } = start(&web, &outlet);
     post(
         &api,
         "wms",
@@ -645,11 +620,12 @@ async fn a_kit_shows_what_its_components_allow_and_its_sale_reserves_them() {
         .level("GIFTBOX", 0)
         .start()
         .await;
-    let kit = "\n[kits.GIFTBOX]\ncomponents = { MUG = 2, TEA = 1 }\n";
-    let (_site, _daemon, api) = start(&web, &outlet, kit).await;
+    let Running { api, .. } = &config(web_shop(&web), &outlet)
+        .table("[kits.GIFTBOX]\ncomponents = { MUG = 2, TEA = 1 }")
+        .start();
     let at = "2026-11-23T09:00:00Z";
     post(
-        &api,
+        api,
         "wms",
         WMS_SECRET,
         vec![
@@ -667,7 +643,7 @@ async fn a_kit_shows_what_its_components_allow_and_its_sale_reserves_them() {
     // The web shop sells one kit (and lowers its own kit number itself).
     web.sell("GIFTBOX", 1);
     post(
-        &api,
+        api,
         "web",
         WEB_SECRET,
         vec![event("k1", at, "GIFTBOX", common::opened("900", "wh", 1))],
