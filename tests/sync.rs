@@ -50,12 +50,27 @@ async fn mug_channels() -> (FakeReceiver, FakeReceiver) {
     (web, outlet)
 }
 
-async fn post(api: &Api, channel: &str, secret: &str, events: Vec<Value>) {
-    let (status, answer) = api
-        .post_events(channel, secret, events)
+/// Posts one MUG change as `channel` (`pos`, `wms` or `web`, each signing with its own
+/// secret) and expects it taken.
+async fn mug_change(api: &Api, channel: &str, id: &str, at: &str, change: Value) {
+    let secret = match channel {
+        "pos" => POS_SECRET,
+        "wms" => WMS_SECRET,
+        "web" => WEB_SECRET,
+        other => panic!("{other} does not send events in this config"),
+    };
+    api.post_ok(channel, secret, vec![event(id, at, "MUG", change)])
+        .await;
+}
+
+/// The daemon's Prometheus metrics, as text.
+async fn metrics(api: &Api) -> String {
+    reqwest::get(format!("{}/metrics", api.url))
         .await
-        .expect("post");
-    assert_eq!(status, 200, "{answer}");
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,46 +78,27 @@ async fn a_sale_anywhere_reaches_every_other_channel_and_own_sales_are_not_pushe
     let (web, outlet) = mug_channels().await;
     let Running { api, .. } = &start(&web, &outlet);
 
-    post(
+    mug_change(
         api,
         "pos",
-        POS_SECRET,
-        vec![event(
-            "p1",
-            "2026-11-23T09:00:00Z",
-            "MUG",
-            counted("store", 10),
-        )],
+        "p1",
+        "2026-11-23T09:00:00Z",
+        counted("store", 10),
     )
     .await;
-    post(
-        api,
-        "wms",
-        WMS_SECRET,
-        vec![event(
-            "w1",
-            "2026-11-23T09:00:00Z",
-            "MUG",
-            counted("wh", 20),
-        )],
-    )
-    .await;
+    mug_change(api, "wms", "w1", "2026-11-23T09:00:00Z", counted("wh", 20)).await;
     eventually("web shows 29 and outlet 20", || {
         web.level("MUG") == Some(29) && outlet.level("MUG") == Some(20)
     })
     .await;
 
     // A till sale in the store: the web shop drops, the outlet (warehouse only) does not.
-    post(
+    mug_change(
         api,
         "pos",
-        POS_SECRET,
-        vec![event(
-            "p2",
-            "2026-11-23T09:05:00Z",
-            "MUG",
-            adjusted("store", -1),
-        )],
+        "p2",
+        "2026-11-23T09:05:00Z",
+        adjusted("store", -1),
     )
     .await;
     eventually("web shows 28", || web.level("MUG") == Some(28)).await;
@@ -112,16 +108,12 @@ async fn a_sale_anywhere_reaches_every_other_channel_and_own_sales_are_not_pushe
     // arrives later. The outlet drops by 2; nothing is pushed back to the web shop.
     web.sell("MUG", 2);
     let web_calls = web.calls().len();
-    post(
+    mug_change(
         api,
         "web",
-        WEB_SECRET,
-        vec![event(
-            "o1",
-            "2026-11-23T09:06:00Z",
-            "MUG",
-            opened("1001", "wh", 2),
-        )],
+        "o1",
+        "2026-11-23T09:06:00Z",
+        opened("1001", "wh", 2),
     )
     .await;
     eventually("outlet shows 18", || outlet.level("MUG") == Some(18)).await;
@@ -205,7 +197,7 @@ async fn many_changes_are_coalesced_into_few_batched_calls_within_the_rate() {
         })
         .collect();
     for chunk in events.chunks(50) {
-        post(api, "wms", WMS_SECRET, chunk.to_vec()).await;
+        api.post_ok("wms", WMS_SECRET, chunk.to_vec()).await;
     }
     eventually("every SKU at 100 on the outlet and 99 on the web", || {
         skus.iter()
@@ -266,13 +258,7 @@ async fn failures_slow_the_channel_down_without_losing_a_push() {
     ] {
         outlet.fail_next(failure);
     }
-    post(
-        api,
-        "wms",
-        WMS_SECRET,
-        vec![event("w1", "2026-11-23T09:00:00Z", "MUG", counted("wh", 7))],
-    )
-    .await;
+    mug_change(api, "wms", "w1", "2026-11-23T09:00:00Z", counted("wh", 7)).await;
     eventually("the outlet shows 7 after its failures", || {
         outlet.level("MUG") == Some(7)
     })
@@ -283,12 +269,7 @@ async fn failures_slow_the_channel_down_without_losing_a_push() {
         "the other channel was not held up"
     );
 
-    let metrics = reqwest::get(format!("{}/metrics", api.url))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = metrics(api).await;
     assert!(
         metrics.contains("omnistock_rate_limited_total{channel=\"outlet\"} 1"),
         "{metrics}"
@@ -303,45 +284,18 @@ async fn failures_slow_the_channel_down_without_losing_a_push() {
 async fn a_sale_between_our_read_and_our_set_is_kept() {
     let (web, outlet) = mug_channels().await;
     let Running { api, .. } = &start(&web, &outlet);
-    post(
-        api,
-        "wms",
-        WMS_SECRET,
-        vec![event(
-            "w1",
-            "2026-11-23T09:00:00Z",
-            "MUG",
-            counted("wh", 10),
-        )],
-    )
-    .await;
+    mug_change(api, "wms", "w1", "2026-11-23T09:00:00Z", counted("wh", 10)).await;
     eventually("outlet at 10", || outlet.level("MUG") == Some(10)).await;
 
     // The outlet sells one right after our next read: our compare goes stale, we read again
     // and set the new target while keeping the outlet's own sale.
     outlet.sell_after_next_read("MUG", 1);
-    post(
-        api,
-        "wms",
-        WMS_SECRET,
-        vec![event(
-            "w2",
-            "2026-11-23T09:01:00Z",
-            "MUG",
-            adjusted("wh", 5),
-        )],
-    )
-    .await;
+    mug_change(api, "wms", "w2", "2026-11-23T09:01:00Z", adjusted("wh", 5)).await;
     eventually("outlet at 14 (15 minus its own unseen sale)", || {
         outlet.level("MUG") == Some(14)
     })
     .await;
-    let metrics = reqwest::get(format!("{}/metrics", api.url))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = metrics(api).await;
     assert!(
         metrics.contains("omnistock_stale_compares_total{channel=\"outlet\"} 1"),
         "{metrics}"
@@ -352,33 +306,18 @@ async fn a_sale_between_our_read_and_our_set_is_kept() {
 async fn a_push_cut_by_kill_9_is_neither_lost_nor_doubled() {
     let (web, outlet) = mug_channels().await;
     let Running { api, daemon, site } = start(&web, &outlet);
-    post(
-        &api,
-        "wms",
-        WMS_SECRET,
-        vec![event(
-            "w1",
-            "2026-11-23T09:00:00Z",
-            "MUG",
-            counted("wh", 10),
-        )],
-    )
-    .await;
+    mug_change(&api, "wms", "w1", "2026-11-23T09:00:00Z", counted("wh", 10)).await;
     eventually("outlet at 10", || outlet.level("MUG") == Some(10)).await;
 
     // The next set is applied by the outlet but answered late: we die before the answer,
     // between "outbox written" and "channel confirmed".
     outlet.fail_next_set(Failure::Slow(Duration::from_secs(5)));
-    post(
+    mug_change(
         &api,
         "wms",
-        WMS_SECRET,
-        vec![event(
-            "w2",
-            "2026-11-23T09:01:00Z",
-            "MUG",
-            adjusted("wh", -3),
-        )],
+        "w2",
+        "2026-11-23T09:01:00Z",
+        adjusted("wh", -3),
     )
     .await;
     eventually("the outlet applied the push", || {
@@ -421,8 +360,7 @@ async fn an_item_the_channel_does_not_know_is_dead_lettered_and_can_be_retried_o
     let web = FakeReceiver::builder("web", WEB_SECRET).start().await;
     let outlet = FakeReceiver::builder("outlet", WMS_SECRET).start().await;
     let Running { api, .. } = &start(&web, &outlet);
-    post(
-        api,
+    api.post_ok(
         "wms",
         WMS_SECRET,
         vec![event(
@@ -504,13 +442,7 @@ async fn a_paused_channel_gets_nothing_until_resumed() {
         control("pause").await.expect("pause").status().as_u16(),
         200
     );
-    post(
-        api,
-        "wms",
-        WMS_SECRET,
-        vec![event("w1", "2026-11-23T09:00:00Z", "MUG", counted("wh", 5))],
-    )
-    .await;
+    mug_change(api, "wms", "w1", "2026-11-23T09:00:00Z", counted("wh", 5)).await;
     eventually("web shows 4", || web.level("MUG") == Some(4)).await;
     assert_eq!(outlet.level("MUG"), Some(0), "paused");
     let (_, channels) = api.get("/v1/channels").await;
@@ -543,8 +475,7 @@ async fn a_rate_limited_catalog_listing_resumes_from_its_cursor() {
     });
     let outlet = FakeReceiver::builder("outlet", WMS_SECRET).start().await;
     let Running { api, .. } = &start(&web, &outlet);
-    post(
-        api,
+    api.post_ok(
         "wms",
         WMS_SECRET,
         vec![event("w1", "2026-11-23T09:00:00Z", "E", counted("wh", 3))],
@@ -578,13 +509,7 @@ async fn drift_while_we_were_down_is_found_by_reconciliation_at_start_and_correc
         mut daemon,
         site,
     } = start(&web, &outlet);
-    post(
-        &api,
-        "wms",
-        WMS_SECRET,
-        vec![event("w1", "2026-11-23T09:00:00Z", "MUG", counted("wh", 7))],
-    )
-    .await;
+    mug_change(&api, "wms", "w1", "2026-11-23T09:00:00Z", counted("wh", 7)).await;
     eventually("the outlet shows 7", || outlet.level("MUG") == Some(7)).await;
     daemon.signal("TERM");
     assert!(daemon.wait_exit(Duration::from_secs(30)).is_some(), "stops");
@@ -624,8 +549,7 @@ async fn a_kit_shows_what_its_components_allow_and_its_sale_reserves_them() {
         .table("[kits.GIFTBOX]\ncomponents = { MUG = 2, TEA = 1 }")
         .start();
     let at = "2026-11-23T09:00:00Z";
-    post(
-        api,
+    api.post_ok(
         "wms",
         WMS_SECRET,
         vec![
@@ -642,8 +566,7 @@ async fn a_kit_shows_what_its_components_allow_and_its_sale_reserves_them() {
 
     // The web shop sells one kit (and lowers its own kit number itself).
     web.sell("GIFTBOX", 1);
-    post(
-        api,
+    api.post_ok(
         "web",
         WEB_SECRET,
         vec![event("k1", at, "GIFTBOX", common::opened("900", "wh", 1))],
