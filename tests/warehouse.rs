@@ -111,6 +111,31 @@ async fn world(mug_in_shiphero: i64, allow_adjustments: bool) -> World {
     }
 }
 
+impl World {
+    /// Waits until Shopify and the outlet both show `n` MUGs.
+    async fn channels_show(&self, what: &str, n: i64) {
+        eventually(what, || {
+            self.shop.level(MUG_ITEM, SHOPIFY_WH) == Some(n) && self.outlet.level("MUG") == Some(n)
+        })
+        .await;
+    }
+
+    /// An online order on Shopify for `quantity` MUGs against the warehouse: Shopify lowers
+    /// its own number to `shopify_shows`, then sends `orders/create`, which the daemon takes.
+    async fn shopify_order(&self, quantity: u32, shopify_shows: i64) {
+        self.shop.set_available(MUG_ITEM, SHOPIFY_WH, shopify_shows);
+        let mut order: Value =
+            serde_json::from_slice(&self.shop.sample_body("orders/create")).expect("json");
+        order["created_at"] = "2026-11-23T08:30:00Z".into();
+        order["line_items"][0]["quantity"] = quantity.into();
+        let (headers, body) = self
+            .shop
+            .webhook("orders/create", order.to_string().into_bytes());
+        let (status, answer) = self.api.webhook("shopify-main", &headers, &body).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+}
+
 /// `headers` with `X-ShipHero-HMAC-SHA256` of `body` under `secret` instead.
 fn resign(headers: &[(String, String)], body: &[u8], secret: &str) -> Vec<(String, String)> {
     headers
@@ -131,22 +156,12 @@ async fn a_shipment_closes_the_online_reservation_and_the_on_hand_drop_counts_on
     let w = world(20, false).await;
 
     // ShipHero's count arrives by polling; Shopify and the outlet show it.
-    eventually("ShipHero's 20 reaches both channels", || {
-        w.shop.level(MUG_ITEM, SHOPIFY_WH) == Some(20) && w.outlet.level("MUG") == Some(20)
-    })
-    .await;
+    w.channels_show("ShipHero's 20 reaches both channels", 20)
+        .await;
 
     // An online order on Shopify against the warehouse: Shopify lowers its own number, then
     // sends orders/create. One unit is reserved at `wh`; the outlet drops to 19.
-    w.shop.set_available(MUG_ITEM, SHOPIFY_WH, 19);
-    let mut order: Value =
-        serde_json::from_slice(&w.shop.sample_body("orders/create")).expect("json");
-    order["created_at"] = "2026-11-23T08:30:00Z".into();
-    let (headers, body) = w
-        .shop
-        .webhook("orders/create", order.to_string().into_bytes());
-    let (status, answer) = w.api.webhook("shopify-main", &headers, &body).await;
-    assert_eq!(status, 200, "{answer}");
+    w.shopify_order(1, 19).await;
     eventually("the outlet drops to 19", || {
         w.outlet.level("MUG") == Some(19)
     })
@@ -243,10 +258,8 @@ async fn a_shipment_closes_the_online_reservation_and_the_on_hand_drop_counts_on
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_snapshot_after_a_cycle_count_corrects_every_channel() {
     let w = world(20, false).await;
-    eventually("ShipHero's 20 reaches both channels", || {
-        w.outlet.level("MUG") == Some(20) && w.shop.level(MUG_ITEM, SHOPIFY_WH) == Some(20)
-    })
-    .await;
+    w.channels_show("ShipHero's 20 reaches both channels", 20)
+        .await;
 
     // The 3PL's first snapshot: 7 at its west warehouse. Both channels sell from it.
     w.drop
@@ -255,10 +268,8 @@ async fn a_file_snapshot_after_a_cycle_count_corrects_every_channel() {
             &[CsvRow::new("MUG", 7, "WEST", "2026-11-23T09:00:00Z")],
         )
         .expect("drop");
-    eventually("the 3PL's 7 reaches both channels", || {
-        w.outlet.level("MUG") == Some(27) && w.shop.level(MUG_ITEM, SHOPIFY_WH) == Some(27)
-    })
-    .await;
+    w.channels_show("the 3PL's 7 reaches both channels", 27)
+        .await;
 
     // A cycle count finds 4: the next snapshot corrects every channel.
     w.drop
@@ -270,10 +281,8 @@ async fn a_file_snapshot_after_a_cycle_count_corrects_every_channel() {
             ],
         )
         .expect("drop");
-    eventually("the cycle count reaches both channels", || {
-        w.outlet.level("MUG") == Some(24) && w.shop.level(MUG_ITEM, SHOPIFY_WH) == Some(24)
-    })
-    .await;
+    w.channels_show("the cycle count reaches both channels", 24)
+        .await;
 
     // A late copy of the older snapshot is refused and changes nothing.
     w.drop
@@ -331,22 +340,11 @@ fn line_state(stock: &Value, key: &str) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_line_shipped_in_parts_keeps_the_rest_reserved_until_it_ships() {
     let w = world(20, false).await;
-    eventually("ShipHero's 20 reaches both channels", || {
-        w.shop.level(MUG_ITEM, SHOPIFY_WH) == Some(20) && w.outlet.level("MUG") == Some(20)
-    })
-    .await;
+    w.channels_show("ShipHero's 20 reaches both channels", 20)
+        .await;
 
     // A Shopify order for 3 mugs against the warehouse.
-    w.shop.set_available(MUG_ITEM, SHOPIFY_WH, 17);
-    let mut order: Value =
-        serde_json::from_slice(&w.shop.sample_body("orders/create")).expect("json");
-    order["created_at"] = "2026-11-23T08:30:00Z".into();
-    order["line_items"][0]["quantity"] = 3.into();
-    let (headers, body) = w
-        .shop
-        .webhook("orders/create", order.to_string().into_bytes());
-    let (status, answer) = w.api.webhook("shopify-main", &headers, &body).await;
-    assert_eq!(status, 200, "{answer}");
+    w.shopify_order(3, 17).await;
     eventually("the outlet drops to 17", || {
         w.outlet.level("MUG") == Some(17)
     })
@@ -447,10 +445,8 @@ fn adjustments_received(wms: &FakeShipHero) -> Vec<(String, i64)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cycle_count_recorded_in_omnistock_reaches_shiphero_when_allowed() {
     let w = world(20, true).await;
-    eventually("ShipHero's 20 reaches both channels", || {
-        w.shop.level(MUG_ITEM, SHOPIFY_WH) == Some(20) && w.outlet.level("MUG") == Some(20)
-    })
-    .await;
+    w.channels_show("ShipHero's 20 reaches both channels", 20)
+        .await;
 
     // The operator finds 2 fewer: ShipHero is told by inventory_remove, once.
     adjust(&w.api, "cycle-count-1", -2).await;
@@ -458,10 +454,7 @@ async fn a_cycle_count_recorded_in_omnistock_reaches_shiphero_when_allowed() {
         w.wms.on_hand(WAREHOUSE, "MUG") == Some(18)
     })
     .await;
-    eventually("the channels show 18", || {
-        w.shop.level(MUG_ITEM, SHOPIFY_WH) == Some(18) && w.outlet.level("MUG") == Some(18)
-    })
-    .await;
+    w.channels_show("the channels show 18", 18).await;
     // Then 5 more received: inventory_add.
     adjust(&w.api, "cycle-count-2", 5).await;
     eventually("ShipHero's on hand rises to 23", || {
@@ -480,10 +473,7 @@ async fn a_cycle_count_recorded_in_omnistock_reaches_shiphero_when_allowed() {
             ("inventory_add".to_owned(), 5)
         ]
     );
-    eventually("the channels show 23", || {
-        w.shop.level(MUG_ITEM, SHOPIFY_WH) == Some(23) && w.outlet.level("MUG") == Some(23)
-    })
-    .await;
+    w.channels_show("the channels show 23", 23).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
