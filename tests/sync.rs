@@ -39,6 +39,7 @@ fn web_shop(web: &FakeReceiver) -> Channel {
         .push_url(web.url())
 }
 
+/// The daemon, with the plain web shop.
 fn start(web: &FakeReceiver, outlet: &FakeReceiver) -> Running {
     config(web_shop(web), outlet).start()
 }
