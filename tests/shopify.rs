@@ -6,102 +6,59 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Api, Daemon, Site, WMS_SECRET, counted, event, eventually};
+use common::config::{Channel, DaemonConfig, Running};
+use common::fakes::{
+    MUG_ITEM, SHOPIFY_CLIENT_SECRET, SHOPIFY_TOKEN, SHOPIFY_WH, receiver_with_mug,
+    shopify_locations, shopify_with_mug,
+};
+use common::{Api, WMS_SECRET, counted, event, eventually};
 use omnistock_generic::fake::FakeReceiver;
 use omnistock_shopify::fake::FakeShopify;
 use serde_json::Value;
 
-const TOKEN: &str = "shpat_test_token";
-const CLIENT_SECRET: &str = "shopify-client-secret";
-const MUG_ITEM: u64 = 808_950_810;
-const SHOPIFY_WH: u64 = 655_441_491;
-
-fn config(shop: &FakeShopify, outlet: &FakeReceiver) -> String {
-    format!(
-        r#"
-node_id = "test-node"
-listen = "127.0.0.1:0"
-state_dir = "state"
-
-[api]
-admin_token = {{ env = "OMNISTOCK_TEST_ADMIN_TOKEN" }}
-
-[locations.wh]
-owner = "wms"
-
-[channels.wms]
-kind = "generic"
-webhook_secret = {{ env = "OMNISTOCK_TEST_WMS_SECRET" }}
-sells_from = ["wh"]
-
-[channels.shopify-main]
-kind = "shopify"
-shop_url = "{shop}"
-api_version = "2026-04"
-access_token = {{ env = "OMNISTOCK_TEST_SHOPIFY_TOKEN" }}
-webhook_secret = {{ env = "OMNISTOCK_TEST_SHOPIFY_SECRET" }}
-shopify_locations = {{ "gid://shopify/Location/{SHOPIFY_WH}" = "wh" }}
-sells_from = ["wh"]
-
-[channels.outlet]
-kind = "generic"
-webhook_secret = {{ env = "OMNISTOCK_TEST_WMS_SECRET" }}
-sells_from = ["wh"]
-push_url = "{outlet}"
-"#,
-        shop = shop.uri(),
-        outlet = outlet.url(),
-    )
+/// The warehouse, counted by `wh_owner`; the Shopify store and a generic outlet sell from it.
+fn config(shop: &FakeShopify, outlet: &FakeReceiver, wh_owner: &str) -> DaemonConfig {
+    DaemonConfig::new()
+        .location("wh", wh_owner)
+        .channel("wms", Channel::generic(WMS_SECRET).sells_from(&["wh"]))
+        .channel(
+            "shopify-main",
+            Channel::shopify(&shop.uri(), SHOPIFY_TOKEN, SHOPIFY_CLIENT_SECRET)
+                .text("api_version", "2026-04")
+                .raw("shopify_locations", shopify_locations())
+                .sells_from(&["wh"]),
+        )
+        .channel(
+            "outlet",
+            Channel::generic(WMS_SECRET)
+                .sells_from(&["wh"])
+                .push_url(outlet.url()),
+        )
 }
 
 /// Delivers a webhook to the daemon as Shopify would.
 async fn deliver(api: &Api, headers: &[(String, String)], body: &[u8]) -> (u16, Value) {
-    let mut request = api
-        .http
-        .post(format!("{}/v1/webhooks/shopify-main", api.url))
-        .body(body.to_vec());
-    for (name, value) in headers {
-        request = request.header(name.as_str(), value.as_str());
-    }
-    let response = request.send().await.expect("deliver");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    api.webhook("shopify-main", headers, body).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shopify_sale_reaches_the_other_channel_and_a_cancellation_restores_it() {
-    let shop = FakeShopify::builder()
-        .access_token(TOKEN)
-        .webhook_secret(CLIENT_SECRET)
-        .variant("MUG", MUG_ITEM, &[(SHOPIFY_WH, 0)])
-        .start()
-        .await;
-    let outlet = FakeReceiver::builder("outlet", WMS_SECRET)
-        .level("MUG", 0)
-        .start()
-        .await;
-    let site = Site::with_config(&config(&shop, &outlet));
-    let daemon = site.start_with_env(&[
-        ("OMNISTOCK_TEST_SHOPIFY_TOKEN", TOKEN),
-        ("OMNISTOCK_TEST_SHOPIFY_SECRET", CLIENT_SECRET),
-    ]);
-    let api = Api::new(&daemon.url);
+    let shop = shopify_with_mug(0).await;
+    let outlet = receiver_with_mug("outlet", WMS_SECRET).await;
+    let Running { api, .. } = &config(&shop, &outlet, "wms").start();
 
     // The warehouse counts 20: Shopify and the outlet both show 20.
-    let (status, answer) = api
-        .post_events(
-            "wms",
-            WMS_SECRET,
-            vec![event(
-                "w1",
-                "2026-11-23T09:00:00Z",
-                "MUG",
-                counted("wh", 20),
-            )],
-        )
-        .await
-        .expect("post");
-    assert_eq!(status, 200, "{answer}");
+    api.post_ok(
+        "wms",
+        WMS_SECRET,
+        vec![event(
+            "w1",
+            "2026-11-23T09:00:00Z",
+            "MUG",
+            counted("wh", 20),
+        )],
+    )
+    .await;
     eventually("shopify and the outlet at 20", || {
         shop.level(MUG_ITEM, SHOPIFY_WH) == Some(20) && outlet.level("MUG") == Some(20)
     })
@@ -110,13 +67,13 @@ async fn a_shopify_sale_reaches_the_other_channel_and_a_cancellation_restores_it
     // A sale on the Shopify store: Shopify lowers its own number, then sends orders/create.
     shop.set_available(MUG_ITEM, SHOPIFY_WH, 19);
     let (headers, body) = shop.webhook("orders/create", shop.sample_body("orders/create"));
-    let (status, answer) = deliver(&api, &headers, &body).await;
+    let (status, answer) = deliver(api, &headers, &body).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["results"][0]["status"], "accepted", "{answer}");
     eventually("the outlet drops to 19", || outlet.level("MUG") == Some(19)).await;
 
     // Delivered again (Shopify delivers at least once): nothing changes.
-    let (status, answer) = deliver(&api, &headers, &body).await;
+    let (status, answer) = deliver(api, &headers, &body).await;
     assert_eq!(
         (status, answer["results"][0]["status"].as_str()),
         (200, Some("duplicate")),
@@ -133,7 +90,7 @@ async fn a_shopify_sale_reaches_the_other_channel_and_a_cancellation_restores_it
     // The order is cancelled with a restock: Shopify raises its number, then tells us.
     shop.set_available(MUG_ITEM, SHOPIFY_WH, 20);
     let (headers, body) = shop.webhook("orders/cancelled", shop.sample_body("orders/cancelled"));
-    let (status, answer) = deliver(&api, &headers, &body).await;
+    let (status, answer) = deliver(api, &headers, &body).await;
     assert_eq!(status, 200, "{answer}");
     eventually("the outlet is back at 20", || {
         outlet.level("MUG") == Some(20)
@@ -144,7 +101,7 @@ async fn a_shopify_sale_reaches_the_other_channel_and_a_cancellation_restores_it
 
     // The same order created again after its cancellation (out of order): still cancelled.
     let (headers, body) = shop.webhook("orders/create", shop.sample_body("orders/create"));
-    let (status, _) = deliver(&api, &headers, &body).await;
+    let (status, _) = deliver(api, &headers, &body).await;
     assert_eq!(status, 200);
     let (_, stock) = api.get("/v1/stock/MUG").await;
     assert_eq!(stock["locations"]["wh"]["available"], 20, "{stock}");
@@ -152,22 +109,9 @@ async fn a_shopify_sale_reaches_the_other_channel_and_a_cancellation_restores_it
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_shopify_webhooks_are_refused_and_touch_nothing() {
-    let shop = FakeShopify::builder()
-        .access_token(TOKEN)
-        .webhook_secret(CLIENT_SECRET)
-        .variant("MUG", MUG_ITEM, &[(SHOPIFY_WH, 0)])
-        .start()
-        .await;
-    let outlet = FakeReceiver::builder("outlet", WMS_SECRET)
-        .level("MUG", 0)
-        .start()
-        .await;
-    let site = Site::with_config(&config(&shop, &outlet));
-    let daemon = site.start_with_env(&[
-        ("OMNISTOCK_TEST_SHOPIFY_TOKEN", TOKEN),
-        ("OMNISTOCK_TEST_SHOPIFY_SECRET", CLIENT_SECRET),
-    ]);
-    let api = Api::new(&daemon.url);
+    let shop = shopify_with_mug(0).await;
+    let outlet = receiver_with_mug("outlet", WMS_SECRET).await;
+    let Running { api, .. } = &config(&shop, &outlet, "wms").start();
 
     let body = shop.sample_body("orders/create");
     let mut headers = shop.webhook_headers("orders/create", &body);
@@ -176,7 +120,7 @@ async fn bad_shopify_webhooks_are_refused_and_touch_nothing() {
             *value = "bm90IHRoZSBzaWduYXR1cmU=".into();
         }
     }
-    let (status, answer) = deliver(&api, &headers, &body).await;
+    let (status, answer) = deliver(api, &headers, &body).await;
     assert_eq!(
         (status, answer["error"]["code"].as_str()),
         (401, Some("bad_signature")),
@@ -185,7 +129,7 @@ async fn bad_shopify_webhooks_are_refused_and_touch_nothing() {
 
     let garbage = b"{not json".to_vec();
     let (headers, body) = shop.webhook("orders/create", garbage);
-    let (status, answer) = deliver(&api, &headers, &body).await;
+    let (status, answer) = deliver(api, &headers, &body).await;
     assert_eq!(
         (status, answer["error"]["code"].as_str()),
         (400, Some("malformed")),
@@ -197,7 +141,7 @@ async fn bad_shopify_webhooks_are_refused_and_touch_nothing() {
         .expect("utf-8")
         .replace("\"MUG\"", "\"\"");
     let (headers, body) = shop.webhook("orders/create", body.into_bytes());
-    let (status, answer) = deliver(&api, &headers, &body).await;
+    let (status, answer) = deliver(api, &headers, &body).await;
     assert_eq!(status, 200, "{answer}");
     assert!(
         answer["skipped"].as_array().is_some_and(|s| !s.is_empty()),
@@ -219,21 +163,15 @@ async fn bad_shopify_webhooks_are_refused_and_touch_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_registers_the_webhooks_once() {
     let shop = FakeShopify::builder()
-        .access_token(TOKEN)
-        .webhook_secret(CLIENT_SECRET)
+        .access_token(SHOPIFY_TOKEN)
+        .webhook_secret(SHOPIFY_CLIENT_SECRET)
         .start()
         .await;
     let outlet = FakeReceiver::builder("outlet", WMS_SECRET).start().await;
-    let site = Site::with_config(&format!(
-        "public_url = \"https://stock.example.com\"\n{}",
-        config(&shop, &outlet)
-    ));
+    let config = config(&shop, &outlet, "wms").public_url("https://stock.example.com");
+    let site = config.site();
     let config_path = site.config_path();
-    let env = [
-        ("OMNISTOCK_TEST_SHOPIFY_TOKEN", TOKEN),
-        ("OMNISTOCK_TEST_SHOPIFY_SECRET", CLIENT_SECRET),
-    ];
-    let (ok, out, err) = common::connect("shopify-main", &config_path, &env).await;
+    let (ok, out, err) = config.connect("shopify-main", &config_path).await;
     assert!(ok, "{err}");
     assert!(out.contains("orders/create: created"), "{out}");
     let uri = "https://stock.example.com/v1/webhooks/shopify-main";
@@ -243,7 +181,7 @@ async fn connect_registers_the_webhooks_once() {
         "{subscriptions:?}"
     );
 
-    let (ok, out, err) = common::connect("shopify-main", &config_path, &env).await;
+    let (ok, out, err) = config.connect("shopify-main", &config_path).await;
     assert!(ok, "{err}");
     assert!(
         out.contains("already registered") && !out.contains("created"),
@@ -253,40 +191,23 @@ async fn connect_registers_the_webhooks_once() {
 }
 
 /// Shopify (its POS) owns the warehouse, where it counts `mug` MUGs; the outlet sells from it.
-async fn shopify_pos_owns_the_warehouse(
-    mug: i64,
-) -> (FakeShopify, FakeReceiver, Site, Daemon, Api) {
-    let shop = FakeShopify::builder()
-        .access_token(TOKEN)
-        .webhook_secret(CLIENT_SECRET)
-        .variant("MUG", MUG_ITEM, &[(SHOPIFY_WH, mug)])
-        .start()
-        .await;
-    let outlet = FakeReceiver::builder("outlet", WMS_SECRET)
-        .level("MUG", 0)
-        .start()
-        .await;
-    let site = Site::with_config(
-        &config(&shop, &outlet).replace("owner = \"wms\"", "owner = \"shopify-main\""),
-    );
-    let daemon = site.start_with_env(&[
-        ("OMNISTOCK_TEST_SHOPIFY_TOKEN", TOKEN),
-        ("OMNISTOCK_TEST_SHOPIFY_SECRET", CLIENT_SECRET),
-    ]);
-    let api = Api::new(&daemon.url);
-    (shop, outlet, site, daemon, api)
+async fn shopify_pos_owns_the_warehouse(mug: i64) -> (FakeShopify, FakeReceiver, Running) {
+    let shop = shopify_with_mug(mug).await;
+    let outlet = receiver_with_mug("outlet", WMS_SECRET).await;
+    let running = config(&shop, &outlet, "shopify-main").start();
+    (shop, outlet, running)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shopify_pos_that_owns_its_store_counts_it_and_is_never_pushed_its_own_number() {
-    let (shop, outlet, _site, _daemon, api) = shopify_pos_owns_the_warehouse(7).await;
+    let (shop, outlet, Running { api, .. }) = &shopify_pos_owns_the_warehouse(7).await;
 
     // Shopify POS counts 7 at the location it owns: that is its on hand.
     let (headers, body) = shop.webhook(
         "inventory_levels/update",
         shop.sample_body("inventory_levels/update"),
     );
-    let (status, answer) = deliver(&api, &headers, &body).await;
+    let (status, answer) = deliver(api, &headers, &body).await;
     assert_eq!(status, 200, "{answer}");
     eventually("the outlet shows 7", || outlet.level("MUG") == Some(7)).await;
     let (_, stock) = api.get("/v1/stock/MUG").await;
@@ -316,7 +237,7 @@ async fn a_shopify_pos_that_owns_its_store_counts_it_and_is_never_pushed_its_own
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owners_count_no_webhook_brought_is_merged_by_reconciliation_at_start() {
-    let (shop, outlet, _site, _daemon, api) = shopify_pos_owns_the_warehouse(9).await;
+    let (shop, outlet, Running { api, .. }) = &shopify_pos_owns_the_warehouse(9).await;
 
     // No webhook at all: the listing at start is the owner's count.
     eventually("the outlet shows the owner's 9", || {

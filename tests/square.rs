@@ -7,9 +7,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Api, Site, WEB_SECRET, cancelled, event, eventually, opened};
+use common::config::{Channel, DaemonConfig, Running};
+use common::fakes::receiver_with_mug;
+use common::{Api, WEB_SECRET, cancelled, event, eventually, opened};
 use omnistock_generic::fake::FakeReceiver;
-use omnistock_square::fake::{FakeSquare, ledger::Kind};
+use omnistock_square::fake::{DEFAULT_SIGNATURE_KEY, FakeSquare, ledger::Kind};
 
 const TOKEN: &str = "EAAA-test-square-token";
 const STORE: &str = "LSTORE01";
@@ -18,38 +20,37 @@ const MUG: &str = "VMUG0000000000000000001";
 /// the daemon checks the signature against it, wherever the delivery actually arrives.
 const NOTIFICATION_URL: &str = "https://omnistock.example.com/v1/webhooks/square-downtown";
 
-fn config(square: &FakeSquare, web: &FakeReceiver) -> String {
-    format!(
-        r#"
-node_id = "test-node"
-listen = "127.0.0.1:0"
-state_dir = "state"
-
-[api]
-admin_token = {{ env = "OMNISTOCK_TEST_ADMIN_TOKEN" }}
-
-[locations.store-downtown]
-owner = "square-downtown"
-safety = 0
-
-[channels.square-downtown]
-kind = "square"
-base_url = "{square}"
-access_token = {{ env = "OMNISTOCK_TEST_SQUARE_TOKEN" }}
-webhook_signature_key = {{ env = "OMNISTOCK_TEST_SQUARE_KEY" }}
-notification_url = "{NOTIFICATION_URL}"
-square_locations = {{ "{STORE}" = "store-downtown" }}
-sells_from = ["store-downtown"]
-
-[channels.web]
-kind = "generic"
-webhook_secret = {{ env = "OMNISTOCK_TEST_WEB_SECRET" }}
-sells_from = ["store-downtown"]
-push_url = "{web}"
-"#,
-        square = square.uri(),
-        web = web.url(),
-    )
+/// A Square store that Square counts, 10 MUGs in it; a generic web shop sells from it and
+/// receives pushes; the daemon started on both.
+async fn square_store_and_web_shop() -> (FakeSquare, FakeReceiver, Running) {
+    let square = FakeSquare::builder()
+        .access_token(TOKEN)
+        .location(STORE)
+        .variation(MUG, "MUG")
+        .count(MUG, STORE, 10)
+        .start()
+        .await;
+    let web = receiver_with_mug("web", WEB_SECRET).await;
+    let running = DaemonConfig::new()
+        .location("store-downtown", "square-downtown")
+        .channel(
+            "square-downtown",
+            Channel::square(&square.uri(), TOKEN, DEFAULT_SIGNATURE_KEY)
+                .text("notification_url", NOTIFICATION_URL)
+                .raw(
+                    "square_locations",
+                    format!(r#"{{ "{STORE}" = "store-downtown" }}"#),
+                )
+                .sells_from(&["store-downtown"]),
+        )
+        .channel(
+            "web",
+            Channel::generic(WEB_SECRET)
+                .sells_from(&["store-downtown"])
+                .push_url(web.url()),
+        )
+        .start();
+    (square, web, running)
 }
 
 /// Waits until the daemon's on hand at the store is `expected`.
@@ -96,54 +97,32 @@ async fn count_updated(square: &FakeSquare, daemon_url: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_square_store_and_an_online_channel_count_every_unit_once() {
-    let square = FakeSquare::builder()
-        .access_token(TOKEN)
-        .location(STORE)
-        .variation(MUG, "MUG")
-        .count(MUG, STORE, 10)
-        .start()
-        .await;
-    let web = FakeReceiver::builder("web", WEB_SECRET)
-        .level("MUG", 0)
-        .start()
-        .await;
-    let site = Site::with_config(&config(&square, &web));
-    let daemon = site.start_with_env(&[
-        ("OMNISTOCK_TEST_SQUARE_TOKEN", TOKEN),
-        (
-            "OMNISTOCK_TEST_SQUARE_KEY",
-            omnistock_square::fake::DEFAULT_SIGNATURE_KEY,
-        ),
-    ]);
-    let api = Api::new(&daemon.url);
+    let (square, web, Running { api, daemon, .. }) = &square_store_and_web_shop().await;
 
     // The first poll seeds the store's on hand from Square's count; the web shop shows it.
-    on_hand_becomes(&api, 10).await;
+    on_hand_becomes(api, 10).await;
     eventually("the web shop at 10", || web.level("MUG") == Some(10)).await;
 
     // A sale at the till: Square's count goes down, its webhook makes the daemon poll the
     // changes, and the web shop follows.
     square.sale(MUG, STORE, 1);
-    count_updated(&square, &daemon.url).await;
-    on_hand_becomes(&api, 9).await;
+    count_updated(square, &daemon.url).await;
+    on_hand_becomes(api, 9).await;
     eventually("the web shop at 9", || web.level("MUG") == Some(9)).await;
 
     // An online order of 2 against the store: Square is moved by an adjustment out of
     // IN_STOCK (a hold), never by a count.
-    let (status, answer) = api
-        .post_events(
-            "web",
-            WEB_SECRET,
-            vec![event(
-                "web-o1",
-                "2026-11-23T10:00:00Z",
-                "MUG",
-                opened("o1", "store-downtown", 2),
-            )],
-        )
-        .await
-        .expect("post");
-    assert_eq!(status, 200, "{answer}");
+    api.post_ok(
+        "web",
+        WEB_SECRET,
+        vec![event(
+            "web-o1",
+            "2026-11-23T10:00:00Z",
+            "MUG",
+            opened("o1", "store-downtown", 2),
+        )],
+    )
+    .await;
     eventually("Square holds the 2 units", || {
         square.level(MUG, STORE) == Some(7)
     })
@@ -172,20 +151,20 @@ async fn a_square_store_and_an_online_channel_count_every_unit_once() {
     // Our hold comes back in Square's change feed: an echo, not a store change. A till sale
     // after it is the barrier: on hand goes 9 → 8, not to 6.
     square.sale(MUG, STORE, 1);
-    count_updated(&square, &daemon.url).await;
-    on_hand_becomes(&api, 8).await;
+    count_updated(square, &daemon.url).await;
+    on_hand_becomes(api, 8).await;
     assert_eq!(square.level(MUG, STORE), Some(6), "8 on the shelf, 2 held");
 
     // The store counts its shelves while the order is open: the 2 units are still there, so
     // the count is 8. It overwrites Square's number, our hold with it; the daemon takes the
     // count as on hand and pushes the hold again, so the units are counted once and held once.
     square.physical_count(MUG, STORE, 8);
-    count_updated(&square, &daemon.url).await;
+    count_updated(square, &daemon.url).await;
     eventually("Square holds the 2 units again after the count", || {
         square.level(MUG, STORE) == Some(6)
     })
     .await;
-    on_hand_becomes(&api, 8).await;
+    on_hand_becomes(api, 8).await;
     let holds = square
         .changes()
         .iter()
@@ -197,12 +176,12 @@ async fn a_square_store_and_an_online_channel_count_every_unit_once() {
     // Square orders by occurred_at: the count already has it, nothing moves; the daemon
     // agrees. A till sale after it is the barrier: on hand goes 8 → 7, not to 6.
     square.sale_ago(MUG, STORE, 1, Duration::from_secs(60));
-    count_updated(&square, &daemon.url).await;
+    count_updated(square, &daemon.url).await;
     assert_eq!(square.level(MUG, STORE), Some(6));
     let barrier = square.sale(MUG, STORE, 1);
-    count_updated(&square, &daemon.url).await;
+    count_updated(square, &daemon.url).await;
     // Square received the late sale first, so it was merged before the barrier.
-    ingested(&api, &format!("square/{barrier}")).await;
+    ingested(api, &format!("square/{barrier}")).await;
     assert_eq!(
         api.on_hand("MUG", "store-downtown").await,
         7,
@@ -214,20 +193,17 @@ async fn a_square_store_and_an_online_channel_count_every_unit_once() {
     .await;
 
     // The order is cancelled: the hold is released back into IN_STOCK.
-    let (status, answer) = api
-        .post_events(
-            "web",
-            WEB_SECRET,
-            vec![event(
-                "web-o1-cancel",
-                "2026-11-23T10:05:00Z",
-                "MUG",
-                cancelled("o1"),
-            )],
-        )
-        .await
-        .expect("post");
-    assert_eq!(status, 200, "{answer}");
+    api.post_ok(
+        "web",
+        WEB_SECRET,
+        vec![event(
+            "web-o1-cancel",
+            "2026-11-23T10:05:00Z",
+            "MUG",
+            cancelled("o1"),
+        )],
+    )
+    .await;
     eventually("Square back at 7", || square.level(MUG, STORE) == Some(7)).await;
     let release = square.changes().pop().expect("a change");
     assert_eq!(
@@ -237,7 +213,7 @@ async fn a_square_store_and_an_online_channel_count_every_unit_once() {
             to: "IN_STOCK".into()
         }
     );
-    on_hand_becomes(&api, 7).await;
+    on_hand_becomes(api, 7).await;
 
     let violations = square.schema_violations();
     assert!(violations.is_empty(), "{violations:#?}");
@@ -245,25 +221,7 @@ async fn a_square_store_and_an_online_channel_count_every_unit_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_square_webhook_with_a_wrong_signature_or_url_is_refused() {
-    let square = FakeSquare::builder()
-        .access_token(TOKEN)
-        .location(STORE)
-        .variation(MUG, "MUG")
-        .count(MUG, STORE, 10)
-        .start()
-        .await;
-    let web = FakeReceiver::builder("web", WEB_SECRET)
-        .level("MUG", 0)
-        .start()
-        .await;
-    let site = Site::with_config(&config(&square, &web));
-    let daemon = site.start_with_env(&[
-        ("OMNISTOCK_TEST_SQUARE_TOKEN", TOKEN),
-        (
-            "OMNISTOCK_TEST_SQUARE_KEY",
-            omnistock_square::fake::DEFAULT_SIGNATURE_KEY,
-        ),
-    ]);
+    let (square, _web, Running { daemon, .. }) = &square_store_and_web_shop().await;
     let url = format!("{}/v1/webhooks/square-downtown", daemon.url);
     let body = square.count_updated_body(MUG, STORE);
     // Signed for another notification URL: the daemon's check fails.

@@ -5,133 +5,101 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::config::{Channel, DaemonConfig, Running};
+use common::fakes::receiver_with_mug;
 use common::{
-    ADMIN_TOKEN, Api, Daemon, POS_SECRET, Site, WEB_SECRET, WMS_SECRET, adjusted, counted, event,
-    eventually, opened,
+    ADMIN_TOKEN, Api, POS_SECRET, WEB_SECRET, WMS_SECRET, adjusted, counted, event, eventually,
+    opened,
 };
 use omnistock_generic::fake::{Failure, FakeReceiver};
 use serde_json::Value;
 
-/// The store (owned by `pos`) and the warehouse (owned by `wms`); `web` sells from both with
-/// a buffer of 1 and receives pushes; `outlet` sells from the warehouse and receives pushes.
-fn config(web: &FakeReceiver, outlet: &FakeReceiver, web_limits: &str) -> String {
-    format!(
-        r#"
-node_id = "test-node"
-listen = "127.0.0.1:0"
-state_dir = "state"
-
-[api]
-admin_token = {{ env = "OMNISTOCK_TEST_ADMIN_TOKEN" }}
-
-[locations.store]
-owner = "pos"
-
-[locations.wh]
-owner = "wms"
-
-[channels.pos]
-kind = "generic"
-webhook_secret = {{ env = "OMNISTOCK_TEST_POS_SECRET" }}
-sells_from = ["store"]
-
-[channels.wms]
-kind = "generic"
-webhook_secret = {{ env = "OMNISTOCK_TEST_WMS_SECRET" }}
-sells_from = ["wh"]
-
-[channels.web]
-kind = "generic"
-webhook_secret = {{ env = "OMNISTOCK_TEST_WEB_SECRET" }}
-sells_from = ["store", "wh"]
-buffer = 1
-push_url = "{web}"
-{web_limits}
-
-[channels.outlet]
-kind = "generic"
-webhook_secret = {{ env = "OMNISTOCK_TEST_WMS_SECRET" }}
-sells_from = ["wh"]
-push_url = "{outlet}"
-"#,
-        web = web.url(),
-        outlet = outlet.url(),
-    )
+/// The store (owned by `pos`) and the warehouse (owned by `wms`); the `web` channel; `outlet`
+/// sells from the warehouse and receives pushes.
+fn config(web: Channel, outlet: &FakeReceiver) -> DaemonConfig {
+    DaemonConfig::new()
+        .location("store", "pos")
+        .location("wh", "wms")
+        .channel("pos", Channel::generic(POS_SECRET).sells_from(&["store"]))
+        .channel("wms", Channel::generic(WMS_SECRET).sells_from(&["wh"]))
+        .channel("web", web)
+        .channel(
+            "outlet",
+            Channel::generic(WMS_SECRET)
+                .sells_from(&["wh"])
+                .push_url(outlet.url()),
+        )
 }
 
-async fn start(web: &FakeReceiver, outlet: &FakeReceiver, web_limits: &str) -> (Site, Daemon, Api) {
-    let site = Site::with_config(&config(web, outlet, web_limits));
-    let daemon = site.start();
-    let api = Api::new(&daemon.url);
-    (site, daemon, api)
+/// The web shop: sells from both locations with a buffer of 1 and receives pushes.
+fn web_shop(web: &FakeReceiver) -> Channel {
+    Channel::generic(WEB_SECRET)
+        .sells_from(&["store", "wh"])
+        .raw("buffer", 1)
+        .push_url(web.url())
+}
+
+/// The daemon, with the plain web shop.
+fn start(web: &FakeReceiver, outlet: &FakeReceiver) -> Running {
+    config(web_shop(web), outlet).start()
 }
 
 /// The web shop and the outlet, each knowing MUG at 0.
 async fn mug_channels() -> (FakeReceiver, FakeReceiver) {
-    let web = FakeReceiver::builder("web", WEB_SECRET)
-        .level("MUG", 0)
-        .start()
-        .await;
-    let outlet = FakeReceiver::builder("outlet", WMS_SECRET)
-        .level("MUG", 0)
-        .start()
-        .await;
+    let web = receiver_with_mug("web", WEB_SECRET).await;
+    let outlet = receiver_with_mug("outlet", WMS_SECRET).await;
     (web, outlet)
 }
 
-async fn post(api: &Api, channel: &str, secret: &str, events: Vec<Value>) {
-    let (status, answer) = api
-        .post_events(channel, secret, events)
+/// Posts one MUG change as `channel` (`pos`, `wms` or `web`, each signing with its own
+/// secret) and expects it taken.
+async fn mug_change(api: &Api, channel: &str, id: &str, at: &str, change: Value) {
+    let secret = match channel {
+        "pos" => POS_SECRET,
+        "wms" => WMS_SECRET,
+        "web" => WEB_SECRET,
+        other => panic!("{other} does not send events in this config"),
+    };
+    api.post_ok(channel, secret, vec![event(id, at, "MUG", change)])
+        .await;
+}
+
+/// The daemon's Prometheus metrics, as text.
+async fn metrics(api: &Api) -> String {
+    reqwest::get(format!("{}/metrics", api.url))
         .await
-        .expect("post");
-    assert_eq!(status, 200, "{answer}");
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sale_anywhere_reaches_every_other_channel_and_own_sales_are_not_pushed_back() {
     let (web, outlet) = mug_channels().await;
-    let (_site, _daemon, api) = start(&web, &outlet, "").await;
+    let Running { api, .. } = &start(&web, &outlet);
 
-    post(
-        &api,
+    mug_change(
+        api,
         "pos",
-        POS_SECRET,
-        vec![event(
-            "p1",
-            "2026-11-23T09:00:00Z",
-            "MUG",
-            counted("store", 10),
-        )],
+        "p1",
+        "2026-11-23T09:00:00Z",
+        counted("store", 10),
     )
     .await;
-    post(
-        &api,
-        "wms",
-        WMS_SECRET,
-        vec![event(
-            "w1",
-            "2026-11-23T09:00:00Z",
-            "MUG",
-            counted("wh", 20),
-        )],
-    )
-    .await;
+    mug_change(api, "wms", "w1", "2026-11-23T09:00:00Z", counted("wh", 20)).await;
     eventually("web shows 29 and outlet 20", || {
         web.level("MUG") == Some(29) && outlet.level("MUG") == Some(20)
     })
     .await;
 
     // A till sale in the store: the web shop drops, the outlet (warehouse only) does not.
-    post(
-        &api,
+    mug_change(
+        api,
         "pos",
-        POS_SECRET,
-        vec![event(
-            "p2",
-            "2026-11-23T09:05:00Z",
-            "MUG",
-            adjusted("store", -1),
-        )],
+        "p2",
+        "2026-11-23T09:05:00Z",
+        adjusted("store", -1),
     )
     .await;
     eventually("web shows 28", || web.level("MUG") == Some(28)).await;
@@ -141,16 +109,12 @@ async fn a_sale_anywhere_reaches_every_other_channel_and_own_sales_are_not_pushe
     // arrives later. The outlet drops by 2; nothing is pushed back to the web shop.
     web.sell("MUG", 2);
     let web_calls = web.calls().len();
-    post(
-        &api,
+    mug_change(
+        api,
         "web",
-        WEB_SECRET,
-        vec![event(
-            "o1",
-            "2026-11-23T09:06:00Z",
-            "MUG",
-            opened("1001", "wh", 2),
-        )],
+        "o1",
+        "2026-11-23T09:06:00Z",
+        opened("1001", "wh", 2),
     )
     .await;
     eventually("outlet shows 18", || outlet.level("MUG") == Some(18)).await;
@@ -219,8 +183,8 @@ async fn many_changes_are_coalesced_into_few_batched_calls_within_the_rate() {
         web.sell(sku, 0);
         outlet.sell(sku, 0);
     }
-    let (_site, _daemon, api) =
-        start(&web, &outlet, "rate_limit = { per_second = 4, burst = 2 }").await;
+    let web_shop = web_shop(&web).raw("rate_limit", "{ per_second = 4, burst = 2 }");
+    let Running { api, .. } = &config(web_shop, &outlet).start();
 
     // 1,000 changes to 10 SKUs, in requests of 50.
     let events: Vec<Value> = (0..1000)
@@ -234,7 +198,7 @@ async fn many_changes_are_coalesced_into_few_batched_calls_within_the_rate() {
         })
         .collect();
     for chunk in events.chunks(50) {
-        post(&api, "wms", WMS_SECRET, chunk.to_vec()).await;
+        api.post_ok("wms", WMS_SECRET, chunk.to_vec()).await;
     }
     eventually("every SKU at 100 on the outlet and 99 on the web", || {
         skus.iter()
@@ -282,9 +246,9 @@ async fn listed(api: &Api, channel: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_slow_the_channel_down_without_losing_a_push() {
     let (web, outlet) = mug_channels().await;
-    let (_site, _daemon, api) = start(&web, &outlet, "").await;
+    let Running { api, .. } = &start(&web, &outlet);
     // The failures meet the pushes, not the listing at start.
-    listed(&api, "outlet").await;
+    listed(api, "outlet").await;
     for failure in [
         Failure::RateLimited {
             retry_after_secs: 1,
@@ -295,13 +259,7 @@ async fn failures_slow_the_channel_down_without_losing_a_push() {
     ] {
         outlet.fail_next(failure);
     }
-    post(
-        &api,
-        "wms",
-        WMS_SECRET,
-        vec![event("w1", "2026-11-23T09:00:00Z", "MUG", counted("wh", 7))],
-    )
-    .await;
+    mug_change(api, "wms", "w1", "2026-11-23T09:00:00Z", counted("wh", 7)).await;
     eventually("the outlet shows 7 after its failures", || {
         outlet.level("MUG") == Some(7)
     })
@@ -312,12 +270,7 @@ async fn failures_slow_the_channel_down_without_losing_a_push() {
         "the other channel was not held up"
     );
 
-    let metrics = reqwest::get(format!("{}/metrics", api.url))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = metrics(api).await;
     assert!(
         metrics.contains("omnistock_rate_limited_total{channel=\"outlet\"} 1"),
         "{metrics}"
@@ -331,46 +284,19 @@ async fn failures_slow_the_channel_down_without_losing_a_push() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sale_between_our_read_and_our_set_is_kept() {
     let (web, outlet) = mug_channels().await;
-    let (_site, _daemon, api) = start(&web, &outlet, "").await;
-    post(
-        &api,
-        "wms",
-        WMS_SECRET,
-        vec![event(
-            "w1",
-            "2026-11-23T09:00:00Z",
-            "MUG",
-            counted("wh", 10),
-        )],
-    )
-    .await;
+    let Running { api, .. } = &start(&web, &outlet);
+    mug_change(api, "wms", "w1", "2026-11-23T09:00:00Z", counted("wh", 10)).await;
     eventually("outlet at 10", || outlet.level("MUG") == Some(10)).await;
 
     // The outlet sells one right after our next read: our compare goes stale, we read again
     // and set the new target while keeping the outlet's own sale.
     outlet.sell_after_next_read("MUG", 1);
-    post(
-        &api,
-        "wms",
-        WMS_SECRET,
-        vec![event(
-            "w2",
-            "2026-11-23T09:01:00Z",
-            "MUG",
-            adjusted("wh", 5),
-        )],
-    )
-    .await;
+    mug_change(api, "wms", "w2", "2026-11-23T09:01:00Z", adjusted("wh", 5)).await;
     eventually("outlet at 14 (15 minus its own unseen sale)", || {
         outlet.level("MUG") == Some(14)
     })
     .await;
-    let metrics = reqwest::get(format!("{}/metrics", api.url))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = metrics(api).await;
     assert!(
         metrics.contains("omnistock_stale_compares_total{channel=\"outlet\"} 1"),
         "{metrics}"
@@ -380,34 +306,19 @@ async fn a_sale_between_our_read_and_our_set_is_kept() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_cut_by_kill_9_is_neither_lost_nor_doubled() {
     let (web, outlet) = mug_channels().await;
-    let (site, daemon, api) = start(&web, &outlet, "").await;
-    post(
-        &api,
-        "wms",
-        WMS_SECRET,
-        vec![event(
-            "w1",
-            "2026-11-23T09:00:00Z",
-            "MUG",
-            counted("wh", 10),
-        )],
-    )
-    .await;
+    let Running { api, daemon, site } = start(&web, &outlet);
+    mug_change(&api, "wms", "w1", "2026-11-23T09:00:00Z", counted("wh", 10)).await;
     eventually("outlet at 10", || outlet.level("MUG") == Some(10)).await;
 
     // The next set is applied by the outlet but answered late: we die before the answer,
     // between "outbox written" and "channel confirmed".
     outlet.fail_next_set(Failure::Slow(Duration::from_secs(5)));
-    post(
+    mug_change(
         &api,
         "wms",
-        WMS_SECRET,
-        vec![event(
-            "w2",
-            "2026-11-23T09:01:00Z",
-            "MUG",
-            adjusted("wh", -3),
-        )],
+        "w2",
+        "2026-11-23T09:01:00Z",
+        adjusted("wh", -3),
     )
     .await;
     eventually("the outlet applied the push", || {
@@ -449,9 +360,8 @@ async fn a_push_cut_by_kill_9_is_neither_lost_nor_doubled() {
 async fn an_item_the_channel_does_not_know_is_dead_lettered_and_can_be_retried_or_dropped() {
     let web = FakeReceiver::builder("web", WEB_SECRET).start().await;
     let outlet = FakeReceiver::builder("outlet", WMS_SECRET).start().await;
-    let (_site, _daemon, api) = start(&web, &outlet, "").await;
-    post(
-        &api,
+    let Running { api, .. } = &start(&web, &outlet);
+    api.post_ok(
         "wms",
         WMS_SECRET,
         vec![event(
@@ -522,7 +432,7 @@ async fn an_item_the_channel_does_not_know_is_dead_lettered_and_can_be_retried_o
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_channel_gets_nothing_until_resumed() {
     let (web, outlet) = mug_channels().await;
-    let (_site, _daemon, api) = start(&web, &outlet, "").await;
+    let Running { api, .. } = &start(&web, &outlet);
     let control = |action: &str| {
         api.http
             .post(format!("{}/v1/channels/outlet/{action}", api.url))
@@ -533,13 +443,7 @@ async fn a_paused_channel_gets_nothing_until_resumed() {
         control("pause").await.expect("pause").status().as_u16(),
         200
     );
-    post(
-        &api,
-        "wms",
-        WMS_SECRET,
-        vec![event("w1", "2026-11-23T09:00:00Z", "MUG", counted("wh", 5))],
-    )
-    .await;
+    mug_change(api, "wms", "w1", "2026-11-23T09:00:00Z", counted("wh", 5)).await;
     eventually("web shows 4", || web.level("MUG") == Some(4)).await;
     assert_eq!(outlet.level("MUG"), Some(0), "paused");
     let (_, channels) = api.get("/v1/channels").await;
@@ -571,9 +475,8 @@ async fn a_rate_limited_catalog_listing_resumes_from_its_cursor() {
         retry_after_secs: 1,
     });
     let outlet = FakeReceiver::builder("outlet", WMS_SECRET).start().await;
-    let (_site, _daemon, api) = start(&web, &outlet, "").await;
-    post(
-        &api,
+    let Running { api, .. } = &start(&web, &outlet);
+    api.post_ok(
         "wms",
         WMS_SECRET,
         vec![event("w1", "2026-11-23T09:00:00Z", "E", counted("wh", 3))],
@@ -602,14 +505,12 @@ async fn a_rate_limited_catalog_listing_resumes_from_its_cursor() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drift_while_we_were_down_is_found_by_reconciliation_at_start_and_corrected() {
     let (web, outlet) = mug_channels().await;
-    let (site, mut daemon, api) = start(&web, &outlet, "").await;
-    post(
-        &api,
-        "wms",
-        WMS_SECRET,
-        vec![event("w1", "2026-11-23T09:00:00Z", "MUG", counted("wh", 7))],
-    )
-    .await;
+    let Running {
+        api,
+        mut daemon,
+        site,
+    } = start(&web, &outlet);
+    mug_change(&api, "wms", "w1", "2026-11-23T09:00:00Z", counted("wh", 7)).await;
     eventually("the outlet shows 7", || outlet.level("MUG") == Some(7)).await;
     daemon.signal("TERM");
     assert!(daemon.wait_exit(Duration::from_secs(30)).is_some(), "stops");
@@ -645,11 +546,11 @@ async fn a_kit_shows_what_its_components_allow_and_its_sale_reserves_them() {
         .level("GIFTBOX", 0)
         .start()
         .await;
-    let kit = "\n[kits.GIFTBOX]\ncomponents = { MUG = 2, TEA = 1 }\n";
-    let (_site, _daemon, api) = start(&web, &outlet, kit).await;
+    let Running { api, .. } = &config(web_shop(&web), &outlet)
+        .table("[kits.GIFTBOX]\ncomponents = { MUG = 2, TEA = 1 }")
+        .start();
     let at = "2026-11-23T09:00:00Z";
-    post(
-        &api,
+    api.post_ok(
         "wms",
         WMS_SECRET,
         vec![
@@ -666,8 +567,7 @@ async fn a_kit_shows_what_its_components_allow_and_its_sale_reserves_them() {
 
     // The web shop sells one kit (and lowers its own kit number itself).
     web.sell("GIFTBOX", 1);
-    post(
-        &api,
+    api.post_ok(
         "web",
         WEB_SECRET,
         vec![event("k1", at, "GIFTBOX", common::opened("900", "wh", 1))],

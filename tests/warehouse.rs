@@ -8,6 +8,11 @@ mod common;
 
 use std::time::Duration;
 
+use common::config::{Channel, DaemonConfig, Running};
+use common::fakes::{
+    MUG_ITEM, SHOPIFY_CLIENT_SECRET, SHOPIFY_TOKEN, SHOPIFY_WH, receiver_with_mug,
+    shopify_locations, shopify_with_mug,
+};
 use common::{ADMIN_TOKEN, Api, Site, WMS_SECRET, eventually};
 use omnistock_file_feed::fake::{CsvRow, DropWriter};
 use omnistock_generic::fake::FakeReceiver;
@@ -16,11 +21,6 @@ use omnistock_shiphero::fake::{self as shiphero, FakeShipHero, WAREHOUSE, shipme
 use omnistock_shiphero::webhooks::{INVENTORY_UPDATE, SHIPMENT_UPDATE};
 use omnistock_shopify::fake::{FakeShopify, SAMPLE_LINE_ID, SAMPLE_ORDER_ID};
 use serde_json::Value;
-
-const TOKEN: &str = "shpat_test_token";
-const CLIENT_SECRET: &str = "shopify-client-secret";
-const MUG_ITEM: u64 = 808_950_810;
-const SHOPIFY_WH: u64 = 655_441_491;
 
 struct World {
     wms: FakeShipHero,
@@ -50,87 +50,58 @@ async fn world(mug_in_shiphero: i64, allow_adjustments: bool) -> World {
         "http://omnistock/v1/webhooks/wms",
         "omnistock-wms",
     );
-    let shop = FakeShopify::builder()
-        .access_token(TOKEN)
-        .webhook_secret(CLIENT_SECRET)
-        .variant("MUG", MUG_ITEM, &[(SHOPIFY_WH, 0)])
-        .start()
-        .await;
-    let outlet = FakeReceiver::builder("outlet", WMS_SECRET)
-        .level("MUG", 0)
-        .start()
-        .await;
-    let config = format!(
-        r#"
-node_id = "test-node"
-listen = "127.0.0.1:0"
-state_dir = "state"
-
-[api]
-admin_token = {{ env = "OMNISTOCK_TEST_ADMIN_TOKEN" }}
-
-[locations.wh]
-owner = "wms"
-
-[locations.wh-west]
-owner = "3pl"
-
-[channels.wms]
-kind = "shiphero"
-api_url = "{wms}"
-access_token = {{ env = "OMNISTOCK_TEST_SHIPHERO_TOKEN" }}
-refresh_token = {{ env = "OMNISTOCK_TEST_SHIPHERO_REFRESH" }}
-webhook_secrets = {{ shipment_update = {{ env = "OMNISTOCK_TEST_SHIPHERO_SHIPMENTS" }}, inventory_update = {{ env = "OMNISTOCK_TEST_SHIPHERO_INVENTORY" }} }}
-warehouses = {{ "{WAREHOUSE}" = "wh" }}
-orders_from = "shopify-main"
-poll_interval_secs = 1
-sells_from = ["wh"]
-allow_adjustments = {allow_adjustments}
-
-[channels.3pl]
-kind = "file_feed"
-directory = "drop"
-columns = {{ sku = "item", quantity = "on_hand", location = "warehouse", time = "as_of" }}
-locations = {{ "WEST" = "wh-west" }}
-# An hour: the drop folder is watched, so a file is picked up when it lands.
-poll_interval_secs = 3600
-sells_from = ["wh-west"]
-
-[channels.shopify-main]
-kind = "shopify"
-shop_url = "{shop}"
-access_token = {{ env = "OMNISTOCK_TEST_SHOPIFY_TOKEN" }}
-webhook_secret = {{ env = "OMNISTOCK_TEST_SHOPIFY_SECRET" }}
-shopify_locations = {{ "gid://shopify/Location/{SHOPIFY_WH}" = "wh" }}
-sells_from = ["wh", "wh-west"]
-default_location = "wh"
-
-[channels.outlet]
-kind = "generic"
-webhook_secret = {{ env = "OMNISTOCK_TEST_WMS_SECRET" }}
-sells_from = ["wh", "wh-west"]
-push_url = "{outlet}"
-"#,
-        wms = wms.uri(),
-        shop = shop.uri(),
-        outlet = outlet.url(),
-    );
-    let site = Site::with_config(&config);
+    let shop = shopify_with_mug(0).await;
+    let outlet = receiver_with_mug("outlet", WMS_SECRET).await;
+    let config = DaemonConfig::new()
+        .location("wh", "wms")
+        .location("wh-west", "3pl")
+        .channel(
+            "wms",
+            Channel::shiphero(
+                &wms.uri(),
+                shiphero::DEFAULT_TOKEN,
+                shiphero::DEFAULT_REFRESH_TOKEN,
+            )
+            .secret("webhook_secrets.shipment_update", &shipments)
+            .secret("webhook_secrets.inventory_update", &inventory)
+            .raw("warehouses", format!(r#"{{ "{WAREHOUSE}" = "wh" }}"#))
+            .text("orders_from", "shopify-main")
+            .raw("poll_interval_secs", 1)
+            .sells_from(&["wh"])
+            .raw("allow_adjustments", allow_adjustments),
+        )
+        .channel(
+            "3pl",
+            Channel::of_kind("file_feed")
+                .text("directory", "drop")
+                .raw(
+                    "columns",
+                    r#"{ sku = "item", quantity = "on_hand", location = "warehouse", time = "as_of" }"#,
+                )
+                .raw("locations", r#"{ "WEST" = "wh-west" }"#)
+                // An hour: the drop folder is watched, so a file is picked up when it lands.
+                .raw("poll_interval_secs", 3600)
+                .sells_from(&["wh-west"]),
+        )
+        .channel(
+            "shopify-main",
+            Channel::shopify(&shop.uri(), SHOPIFY_TOKEN, SHOPIFY_CLIENT_SECRET)
+                .raw("shopify_locations", shopify_locations())
+                .sells_from(&["wh", "wh-west"])
+                .text("default_location", "wh"),
+        )
+        .channel(
+            "outlet",
+            Channel::generic(WMS_SECRET)
+                .sells_from(&["wh", "wh-west"])
+                .push_url(outlet.url()),
+        );
+    let site = config.site();
     let drop_dir = site.dir.path().join("drop");
     std::fs::create_dir_all(&drop_dir).expect("drop folder");
-    let daemon = site.start_with_env(&[
-        ("OMNISTOCK_TEST_SHOPIFY_TOKEN", TOKEN),
-        ("OMNISTOCK_TEST_SHOPIFY_SECRET", CLIENT_SECRET),
-        ("OMNISTOCK_TEST_SHIPHERO_TOKEN", shiphero::DEFAULT_TOKEN),
-        (
-            "OMNISTOCK_TEST_SHIPHERO_REFRESH",
-            shiphero::DEFAULT_REFRESH_TOKEN,
-        ),
-        ("OMNISTOCK_TEST_SHIPHERO_SHIPMENTS", shipments.as_str()),
-        ("OMNISTOCK_TEST_SHIPHERO_INVENTORY", inventory.as_str()),
-    ]);
+    let Running { api, daemon, site } = config.start_at(site);
     World {
-        api: Api::new(&daemon.url),
+        api,
         drop: DropWriter::new(drop_dir),
         _daemon: daemon,
         site,
@@ -140,23 +111,29 @@ push_url = "{outlet}"
     }
 }
 
-/// Delivers a webhook to `/v1/webhooks/{channel}`.
-async fn deliver(
-    api: &Api,
-    channel: &str,
-    headers: &[(String, String)],
-    body: &[u8],
-) -> (u16, Value) {
-    let mut request = api
-        .http
-        .post(format!("{}/v1/webhooks/{channel}", api.url))
-        .body(body.to_vec());
-    for (name, value) in headers {
-        request = request.header(name.as_str(), value.as_str());
+impl World {
+    /// Waits until Shopify and the outlet both show `n` MUGs.
+    async fn channels_show(&self, what: &str, n: i64) {
+        eventually(what, || {
+            self.shop.level(MUG_ITEM, SHOPIFY_WH) == Some(n) && self.outlet.level("MUG") == Some(n)
+        })
+        .await;
     }
-    let response = request.send().await.expect("deliver");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+
+    /// An online order on Shopify for `quantity` MUGs against the warehouse: Shopify lowers
+    /// its own number to `shopify_shows`, then sends `orders/create`, which the daemon takes.
+    async fn shopify_order(&self, quantity: u32, shopify_shows: i64) {
+        self.shop.set_available(MUG_ITEM, SHOPIFY_WH, shopify_shows);
+        let mut order: Value =
+            serde_json::from_slice(&self.shop.sample_body("orders/create")).expect("json");
+        order["created_at"] = "2026-11-23T08:30:00Z".into();
+        order["line_items"][0]["quantity"] = quantity.into();
+        let (headers, body) = self
+            .shop
+            .webhook("orders/create", order.to_string().into_bytes());
+        let (status, answer) = self.api.webhook("shopify-main", &headers, &body).await;
+        assert_eq!(status, 200, "{answer}");
+    }
 }
 
 /// `headers` with `X-ShipHero-HMAC-SHA256` of `body` under `secret` instead.
@@ -179,22 +156,12 @@ async fn a_shipment_closes_the_online_reservation_and_the_on_hand_drop_counts_on
     let w = world(20, false).await;
 
     // ShipHero's count arrives by polling; Shopify and the outlet show it.
-    eventually("ShipHero's 20 reaches both channels", || {
-        w.shop.level(MUG_ITEM, SHOPIFY_WH) == Some(20) && w.outlet.level("MUG") == Some(20)
-    })
-    .await;
+    w.channels_show("ShipHero's 20 reaches both channels", 20)
+        .await;
 
     // An online order on Shopify against the warehouse: Shopify lowers its own number, then
     // sends orders/create. One unit is reserved at `wh`; the outlet drops to 19.
-    w.shop.set_available(MUG_ITEM, SHOPIFY_WH, 19);
-    let mut order: Value =
-        serde_json::from_slice(&w.shop.sample_body("orders/create")).expect("json");
-    order["created_at"] = "2026-11-23T08:30:00Z".into();
-    let (headers, body) = w
-        .shop
-        .webhook("orders/create", order.to_string().into_bytes());
-    let (status, answer) = deliver(&w.api, "shopify-main", &headers, &body).await;
-    assert_eq!(status, 200, "{answer}");
+    w.shopify_order(1, 19).await;
     eventually("the outlet drops to 19", || {
         w.outlet.level("MUG") == Some(19)
     })
@@ -217,7 +184,7 @@ async fn a_shipment_closes_the_online_reservation_and_the_on_hand_drop_counts_on
             _ => (n, v),
         })
         .collect();
-    let (status, answer) = deliver(&w.api, "wms", &forged, &body).await;
+    let (status, answer) = w.api.webhook("wms", &forged, &body).await;
     assert_eq!(status, 401, "{answer}");
     assert_eq!(stock(&w.api).await["locations"]["wh"]["reserved"], 1);
 
@@ -225,12 +192,12 @@ async fn a_shipment_closes_the_online_reservation_and_the_on_hand_drop_counts_on
     // other way round: each webhook type is checked against its own.
     let inventory_secret = w.wms.webhooks()[1].secret.clone();
     let resigned = resign(&w.wms.webhook_headers(&body), &body, &inventory_secret);
-    let (status, answer) = deliver(&w.api, "wms", &resigned, &body).await;
+    let (status, answer) = w.api.webhook("wms", &resigned, &body).await;
     assert_eq!(status, 401, "{answer}");
     let (headers, inventory_body) = w.wms.webhook(shiphero::inventory_update("MUG", 3));
     let shipment_secret = w.wms.webhooks()[0].secret.clone();
     let resigned = resign(&headers, &inventory_body, &shipment_secret);
-    let (status, answer) = deliver(&w.api, "wms", &resigned, &inventory_body).await;
+    let (status, answer) = w.api.webhook("wms", &resigned, &inventory_body).await;
     assert_eq!(status, 401, "{answer}");
     let s = stock(&w.api).await;
     assert_eq!(
@@ -251,7 +218,7 @@ async fn a_shipment_closes_the_online_reservation_and_the_on_hand_drop_counts_on
         &SAMPLE_ORDER_ID.to_string(),
         &[(&SAMPLE_LINE_ID.to_string(), "MUG", 1)],
     ));
-    let (status, answer) = deliver(&w.api, "wms", &headers, &body).await;
+    let (status, answer) = w.api.webhook("wms", &headers, &body).await;
     assert_eq!(status, 200, "{answer}");
     let key = format!("shopify-main/{SAMPLE_ORDER_ID}/{SAMPLE_LINE_ID}");
     let mut last = Value::Null;
@@ -280,7 +247,7 @@ async fn a_shipment_closes_the_online_reservation_and_the_on_hand_drop_counts_on
     );
 
     // Delivered again: a duplicate; nothing moves. The outlet stays at 19, never 18.
-    let (status, _) = deliver(&w.api, "wms", &headers, &body).await;
+    let (status, _) = w.api.webhook("wms", &headers, &body).await;
     assert_eq!(status, 200);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(w.outlet.level("MUG"), Some(19));
@@ -291,10 +258,8 @@ async fn a_shipment_closes_the_online_reservation_and_the_on_hand_drop_counts_on
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_snapshot_after_a_cycle_count_corrects_every_channel() {
     let w = world(20, false).await;
-    eventually("ShipHero's 20 reaches both channels", || {
-        w.outlet.level("MUG") == Some(20) && w.shop.level(MUG_ITEM, SHOPIFY_WH) == Some(20)
-    })
-    .await;
+    w.channels_show("ShipHero's 20 reaches both channels", 20)
+        .await;
 
     // The 3PL's first snapshot: 7 at its west warehouse. Both channels sell from it.
     w.drop
@@ -303,10 +268,8 @@ async fn a_file_snapshot_after_a_cycle_count_corrects_every_channel() {
             &[CsvRow::new("MUG", 7, "WEST", "2026-11-23T09:00:00Z")],
         )
         .expect("drop");
-    eventually("the 3PL's 7 reaches both channels", || {
-        w.outlet.level("MUG") == Some(27) && w.shop.level(MUG_ITEM, SHOPIFY_WH) == Some(27)
-    })
-    .await;
+    w.channels_show("the 3PL's 7 reaches both channels", 27)
+        .await;
 
     // A cycle count finds 4: the next snapshot corrects every channel.
     w.drop
@@ -318,10 +281,8 @@ async fn a_file_snapshot_after_a_cycle_count_corrects_every_channel() {
             ],
         )
         .expect("drop");
-    eventually("the cycle count reaches both channels", || {
-        w.outlet.level("MUG") == Some(24) && w.shop.level(MUG_ITEM, SHOPIFY_WH) == Some(24)
-    })
-    .await;
+    w.channels_show("the cycle count reaches both channels", 24)
+        .await;
 
     // A late copy of the older snapshot is refused and changes nothing.
     w.drop
@@ -379,22 +340,11 @@ fn line_state(stock: &Value, key: &str) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_line_shipped_in_parts_keeps_the_rest_reserved_until_it_ships() {
     let w = world(20, false).await;
-    eventually("ShipHero's 20 reaches both channels", || {
-        w.shop.level(MUG_ITEM, SHOPIFY_WH) == Some(20) && w.outlet.level("MUG") == Some(20)
-    })
-    .await;
+    w.channels_show("ShipHero's 20 reaches both channels", 20)
+        .await;
 
     // A Shopify order for 3 mugs against the warehouse.
-    w.shop.set_available(MUG_ITEM, SHOPIFY_WH, 17);
-    let mut order: Value =
-        serde_json::from_slice(&w.shop.sample_body("orders/create")).expect("json");
-    order["created_at"] = "2026-11-23T08:30:00Z".into();
-    order["line_items"][0]["quantity"] = 3.into();
-    let (headers, body) = w
-        .shop
-        .webhook("orders/create", order.to_string().into_bytes());
-    let (status, answer) = deliver(&w.api, "shopify-main", &headers, &body).await;
-    assert_eq!(status, 200, "{answer}");
+    w.shopify_order(3, 17).await;
     eventually("the outlet drops to 17", || {
         w.outlet.level("MUG") == Some(17)
     })
@@ -413,7 +363,7 @@ async fn a_line_shipped_in_parts_keeps_the_rest_reserved_until_it_ships() {
         "2026-11-23T09:00:00Z",
     );
     let (first_headers, first_body) = w.wms.webhook(first);
-    let (status, answer) = deliver(&w.api, "wms", &first_headers, &first_body).await;
+    let (status, answer) = w.api.webhook("wms", &first_headers, &first_body).await;
     assert_eq!(status, 200, "{answer}");
     // (A poll may show the count before the shipment's recount: 18 on hand, 3 held.)
     let s = stock_until(
@@ -437,7 +387,7 @@ async fn a_line_shipped_in_parts_keeps_the_rest_reserved_until_it_ships() {
         "2026-11-23T09:30:00Z",
     );
     let (headers, body) = w.wms.webhook(rest);
-    let (status, answer) = deliver(&w.api, "wms", &headers, &body).await;
+    let (status, answer) = w.api.webhook("wms", &headers, &body).await;
     assert_eq!(status, 200, "{answer}");
     let s = stock_until(&w.api, "the line closed after the WMS count", |s| {
         at_wh(s) == (17, 0, 17)
@@ -446,7 +396,7 @@ async fn a_line_shipped_in_parts_keeps_the_rest_reserved_until_it_ships() {
     assert_eq!(line_state(&s, &key).as_deref(), Some("fulfilled"), "{s}");
 
     // The first shipment delivered again is a duplicate: nothing moves.
-    let (status, _) = deliver(&w.api, "wms", &first_headers, &first_body).await;
+    let (status, _) = w.api.webhook("wms", &first_headers, &first_body).await;
     assert_eq!(status, 200);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(at_wh(&stock(&w.api).await), (17, 0, 17));
@@ -495,10 +445,8 @@ fn adjustments_received(wms: &FakeShipHero) -> Vec<(String, i64)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cycle_count_recorded_in_omnistock_reaches_shiphero_when_allowed() {
     let w = world(20, true).await;
-    eventually("ShipHero's 20 reaches both channels", || {
-        w.shop.level(MUG_ITEM, SHOPIFY_WH) == Some(20) && w.outlet.level("MUG") == Some(20)
-    })
-    .await;
+    w.channels_show("ShipHero's 20 reaches both channels", 20)
+        .await;
 
     // The operator finds 2 fewer: ShipHero is told by inventory_remove, once.
     adjust(&w.api, "cycle-count-1", -2).await;
@@ -506,10 +454,7 @@ async fn a_cycle_count_recorded_in_omnistock_reaches_shiphero_when_allowed() {
         w.wms.on_hand(WAREHOUSE, "MUG") == Some(18)
     })
     .await;
-    eventually("the channels show 18", || {
-        w.shop.level(MUG_ITEM, SHOPIFY_WH) == Some(18) && w.outlet.level("MUG") == Some(18)
-    })
-    .await;
+    w.channels_show("the channels show 18", 18).await;
     // Then 5 more received: inventory_add.
     adjust(&w.api, "cycle-count-2", 5).await;
     eventually("ShipHero's on hand rises to 23", || {
@@ -528,10 +473,7 @@ async fn a_cycle_count_recorded_in_omnistock_reaches_shiphero_when_allowed() {
             ("inventory_add".to_owned(), 5)
         ]
     );
-    eventually("the channels show 23", || {
-        w.shop.level(MUG_ITEM, SHOPIFY_WH) == Some(23) && w.outlet.level("MUG") == Some(23)
-    })
-    .await;
+    w.channels_show("the channels show 23", 23).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -541,38 +483,26 @@ async fn connect_registers_shipheros_webhooks_once_and_shows_each_secret_where_i
         .start()
         .await;
     // No webhook secrets yet: connect is how they are obtained.
-    let site = Site::with_config(&format!(
-        r#"node_id = "test-node"
-listen = "127.0.0.1:0"
-state_dir = "state"
-public_url = "https://stock.example.com"
-
-[api]
-admin_token = {{ env = "OMNISTOCK_TEST_ADMIN_TOKEN" }}
-
-[locations.wh]
-owner = "wms"
-
-[channels.wms]
-kind = "shiphero"
-api_url = "{uri}"
-access_token = {{ env = "OMNISTOCK_TEST_SHIPHERO_TOKEN" }}
-refresh_token = {{ env = "OMNISTOCK_TEST_SHIPHERO_REFRESH" }}
-warehouses = {{ "{WAREHOUSE}" = "wh" }}
-sells_from = ["wh"]
-"#,
-        uri = wms.uri()
-    ));
+    let config = DaemonConfig::new()
+        .public_url("https://stock.example.com")
+        .location("wh", "wms")
+        .channel(
+            "wms",
+            Channel::shiphero(
+                &wms.uri(),
+                shiphero::DEFAULT_TOKEN,
+                shiphero::DEFAULT_REFRESH_TOKEN,
+            )
+            .raw("warehouses", format!(r#"{{ "{WAREHOUSE}" = "wh" }}"#))
+            .sells_from(&["wh"]),
+        );
+    let site = config.site();
     let config_path = site.config_path();
-    let env = [
+    let mut env = config.env();
+    env.extend([
         ("OMNISTOCK_TEST_SH_SHIPMENTS", "the-first-shipments-secret"),
         ("OMNISTOCK_TEST_SH_INVENTORY", "the-first-inventory-secret"),
-        ("OMNISTOCK_TEST_SHIPHERO_TOKEN", shiphero::DEFAULT_TOKEN),
-        (
-            "OMNISTOCK_TEST_SHIPHERO_REFRESH",
-            shiphero::DEFAULT_REFRESH_TOKEN,
-        ),
-    ];
+    ]);
     let (ok, out, err) = common::connect("wms", &config_path, &env).await;
     assert!(ok, "{err}");
     let hooks = wms.webhooks();

@@ -5,69 +5,43 @@
 
 mod common;
 
-use common::{Api, POS_SECRET, Site, WMS_SECRET, adjusted, counted, event, eventually};
+use common::config::{Channel, DaemonConfig, Running};
+use common::fakes::receiver_with_mug;
+use common::{Api, POS_SECRET, WMS_SECRET, adjusted, counted, event, eventually};
 use omnistock_generic::fake::FakeReceiver;
 use omnistock_woocommerce::fake::{DEFAULT_KEY, DEFAULT_SECRET, DEFAULT_WEBHOOK_SECRET, FakeWoo};
 use serde_json::Value;
 
 const MUG: u64 = 93;
 
-fn config(shop: &FakeWoo, outlet: &FakeReceiver, delta: bool) -> String {
-    format!(
-        r#"
-node_id = "test-node"
-listen = "127.0.0.1:0"
-state_dir = "state"
-
-[api]
-admin_token = {{ env = "OMNISTOCK_TEST_ADMIN_TOKEN" }}
-
-[locations.store]
-owner = "pos"
-
-[channels.pos]
-kind = "generic"
-webhook_secret = {{ env = "OMNISTOCK_TEST_POS_SECRET" }}
-sells_from = ["store"]
-
-[channels.woo-eu]
-kind = "woocommerce"
-shop_url = "{shop}"
-consumer_key = {{ env = "OMNISTOCK_TEST_WOO_KEY" }}
-consumer_secret = {{ env = "OMNISTOCK_TEST_WOO_SECRET" }}
-webhook_secret = {{ env = "OMNISTOCK_TEST_WOO_HOOK" }}
-inventory_delta = {delta}
-sells_from = ["store"]
-
-[channels.outlet]
-kind = "generic"
-webhook_secret = {{ env = "OMNISTOCK_TEST_WMS_SECRET" }}
-sells_from = ["store"]
-push_url = "{outlet}"
-"#,
-        shop = shop.uri(),
-        outlet = outlet.url(),
-    )
+/// The store, counted by `pos`; the WooCommerce shop (pushed sets, or deltas with
+/// `inventory_delta`) and a generic outlet sell from it.
+fn config(shop: &FakeWoo, outlet: &FakeReceiver, delta: bool) -> DaemonConfig {
+    DaemonConfig::new()
+        .location("store", "pos")
+        .channel("pos", Channel::generic(POS_SECRET).sells_from(&["store"]))
+        .channel(
+            "woo-eu",
+            Channel::woocommerce(
+                &shop.uri(),
+                DEFAULT_KEY,
+                DEFAULT_SECRET,
+                DEFAULT_WEBHOOK_SECRET,
+            )
+            .raw("inventory_delta", delta)
+            .sells_from(&["store"]),
+        )
+        .channel(
+            "outlet",
+            Channel::generic(WMS_SECRET)
+                .sells_from(&["store"])
+                .push_url(outlet.url()),
+        )
 }
-
-const WOO_ENV: &[(&str, &str)] = &[
-    ("OMNISTOCK_TEST_WOO_KEY", DEFAULT_KEY),
-    ("OMNISTOCK_TEST_WOO_SECRET", DEFAULT_SECRET),
-    ("OMNISTOCK_TEST_WOO_HOOK", DEFAULT_WEBHOOK_SECRET),
-];
 
 /// Delivers a webhook to the daemon as WooCommerce would.
 async fn deliver(api: &Api, headers: &[(String, String)], body: &[u8]) -> (u16, Value) {
-    let mut request = api
-        .http
-        .post(format!("{}/v1/webhooks/woo-eu", api.url))
-        .body(body.to_vec());
-    for (name, value) in headers {
-        request = request.header(name.as_str(), value.as_str());
-    }
-    let response = request.send().await.expect("deliver");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    api.webhook("woo-eu", headers, body).await
 }
 
 /// Delivers `topic` about order or product `id`, signed, and expects it accepted.
@@ -98,11 +72,8 @@ async fn settle(shop: &FakeWoo) {
 }
 
 async fn pos_event(api: &Api, id: &str, at: &str, change: Value) {
-    let (status, answer) = api
-        .post_events("pos", POS_SECRET, vec![event(id, at, "MUG", change)])
-        .await
-        .expect("post");
-    assert_eq!(status, 200, "{answer}");
+    api.post_ok("pos", POS_SECRET, vec![event(id, at, "MUG", change)])
+        .await;
 }
 
 async fn sales_reach_everyone_and_a_sale_between_read_and_write_is_kept(delta: bool) {
@@ -111,23 +82,18 @@ async fn sales_reach_everyone_and_a_sale_between_read_and_write_is_kept(delta: b
         .inventory_delta(delta)
         .start()
         .await;
-    let outlet = FakeReceiver::builder("outlet", WMS_SECRET)
-        .level("MUG", 0)
-        .start()
-        .await;
-    let site = Site::with_config(&config(&shop, &outlet, delta));
-    let daemon = site.start_with_env(WOO_ENV);
-    let api = Api::new(&daemon.url);
+    let outlet = receiver_with_mug("outlet", WMS_SECRET).await;
+    let Running { api, .. } = &config(&shop, &outlet, delta).start();
 
     // The store counts 20: WooCommerce and the outlet show 20.
-    pos_event(&api, "p1", "2026-11-23T09:00:00Z", counted("store", 20)).await;
+    pos_event(api, "p1", "2026-11-23T09:00:00Z", counted("store", 20)).await;
     eventually("woocommerce and the outlet at 20", || {
         shop.stock(MUG) == Some(20) && outlet.level("MUG") == Some(20)
     })
     .await;
 
     // A sale at the store's till lowers WooCommerce's number.
-    pos_event(&api, "p2", "2026-11-23T09:10:00Z", adjusted("store", -1)).await;
+    pos_event(api, "p2", "2026-11-23T09:10:00Z", adjusted("store", -1)).await;
     eventually("woocommerce and the outlet at 19", || {
         shop.stock(MUG) == Some(19) && outlet.level("MUG") == Some(19)
     })
@@ -137,19 +103,19 @@ async fn sales_reach_everyone_and_a_sale_between_read_and_write_is_kept(delta: b
     // outlet drops; WooCommerce is not pushed back its own sale.
     let order = shop.place_order("MUG", 2, "processing");
     assert_eq!(shop.stock(MUG), Some(17));
-    let answer = deliver_ok(&api, &shop, "order.created", order).await;
+    let answer = deliver_ok(api, &shop, "order.created", order).await;
     assert_eq!(answer["results"][0]["status"], "accepted", "{answer}");
     eventually("the outlet at 17", || outlet.level("MUG") == Some(17)).await;
     // The same state again as order.updated, and the product's own echo: nothing changes.
-    let again = deliver_ok(&api, &shop, "order.updated", order).await;
+    let again = deliver_ok(api, &shop, "order.updated", order).await;
     assert_ne!(again["results"][0]["status"], "accepted", "{again}");
-    deliver_ok(&api, &shop, "product.updated", MUG).await;
+    deliver_ok(api, &shop, "product.updated", MUG).await;
 
     // The store sells one more while a WooCommerce customer buys one right after our read of
     // WooCommerce's number, before our write: both sales stay counted.
     settle(&shop).await;
     shop.sell_after_next_read(MUG, 1);
-    pos_event(&api, "p3", "2026-11-23T09:20:00Z", adjusted("store", -1)).await;
+    pos_event(api, "p3", "2026-11-23T09:20:00Z", adjusted("store", -1)).await;
     eventually(
         "woocommerce at 15 (20 − 2 at the till − 3 online)",
         || shop.stock(MUG) == Some(15),
@@ -168,7 +134,7 @@ async fn sales_reach_everyone_and_a_sale_between_read_and_write_is_kept(delta: b
     }
     let late = *shop.order_ids().last().expect("the late sale's order");
     assert_ne!(late, order);
-    deliver_ok(&api, &shop, "order.created", late).await;
+    deliver_ok(api, &shop, "order.created", late).await;
     eventually("the outlet at 15", || outlet.level("MUG") == Some(15)).await;
     let (_, stock) = api.get("/v1/stock/MUG").await;
     assert_eq!(stock["locations"]["store"]["on_hand"], 18, "{stock}");
@@ -176,7 +142,7 @@ async fn sales_reach_everyone_and_a_sale_between_read_and_write_is_kept(delta: b
     // Cancelling the first order: WooCommerce restocks its 2, the others get them back.
     shop.set_order_status(order, "cancelled");
     assert_eq!(shop.stock(MUG), Some(17));
-    deliver_ok(&api, &shop, "order.updated", order).await;
+    deliver_ok(api, &shop, "order.updated", order).await;
     eventually("the outlet back at 17", || outlet.level("MUG") == Some(17)).await;
     // WooCommerce already shows 17; whatever the daemon pushes while it catches up, it ends
     // there, and the restock is not added a second time.
@@ -202,15 +168,10 @@ async fn with_the_blind_set_every_sale_is_counted_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_order_whose_webhook_was_lost_is_found_by_the_poll() {
     let shop = FakeWoo::builder().simple(MUG, "MUG", 20).start().await;
-    let outlet = FakeReceiver::builder("outlet", WMS_SECRET)
-        .level("MUG", 0)
-        .start()
-        .await;
+    let outlet = receiver_with_mug("outlet", WMS_SECRET).await;
     // A WooCommerce sale while the daemon was down: its webhook is gone for good.
     let order = shop.place_order("MUG", 2, "processing");
-    let site = Site::with_config(&config(&shop, &outlet, false));
-    let daemon = site.start_with_env(WOO_ENV);
-    let api = Api::new(&daemon.url);
+    let Running { api, .. } = &config(&shop, &outlet, false).start();
 
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let key = format!("woo-eu/{order}/");
@@ -231,10 +192,10 @@ async fn an_order_whose_webhook_was_lost_is_found_by_the_poll() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    pos_event(&api, "p1", "2026-11-23T09:00:00Z", counted("store", 20)).await;
+    pos_event(api, "p1", "2026-11-23T09:00:00Z", counted("store", 20)).await;
     eventually("the outlet at 18", || outlet.level("MUG") == Some(18)).await;
     // The webhook, delivered late after all, is the same event: nothing changes.
-    let late = deliver_ok(&api, &shop, "order.created", order).await;
+    let late = deliver_ok(api, &shop, "order.created", order).await;
     assert_ne!(late["results"][0]["status"], "accepted", "{late}");
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(outlet.level("MUG"), Some(18));
@@ -245,27 +206,25 @@ async fn an_order_whose_webhook_was_lost_is_found_by_the_poll() {
 async fn bad_webhooks_are_refused_and_the_ping_is_answered() {
     let shop = FakeWoo::builder().simple(MUG, "MUG", 0).start().await;
     let outlet = FakeReceiver::builder("outlet", WMS_SECRET).start().await;
-    let site = Site::with_config(&config(&shop, &outlet, false));
-    let daemon = site.start_with_env(WOO_ENV);
-    let api = Api::new(&daemon.url);
+    let Running { api, .. } = &config(&shop, &outlet, false).start();
 
     let order = shop.place_order("MUG", 1, "processing");
     let body = shop.order_body(order);
     let mut headers = shop.webhook_headers("order.created", &body);
     let mut tampered = body.clone();
     tampered.extend_from_slice(b" ");
-    let (status, _) = deliver(&api, &headers, &tampered).await;
+    let (status, _) = deliver(api, &headers, &tampered).await;
     assert_eq!(status, 401, "wrong signature");
     let garbage = b"{\"id\": 1, \"status\": ";
     let (status, _) = deliver(
-        &api,
+        api,
         &shop.webhook_headers("order.created", garbage),
         garbage,
     )
     .await;
     assert_eq!(status, 400, "malformed JSON");
     headers.retain(|(name, _)| name != "X-WC-Webhook-Signature");
-    let (status, _) = deliver(&api, &headers, &body).await;
+    let (status, _) = deliver(api, &headers, &body).await;
     assert_eq!(status, 401, "unsigned");
     let (status, _) = api.get("/v1/stock/MUG").await;
     assert_eq!(status, 404, "nothing reached the state");
@@ -274,7 +233,7 @@ async fn bad_webhooks_are_refused_and_the_ping_is_answered() {
         "Content-Type".to_owned(),
         "application/x-www-form-urlencoded".to_owned(),
     )];
-    let (status, answer) = deliver(&api, &form, b"webhook_id=7").await;
+    let (status, answer) = deliver(api, &form, b"webhook_id=7").await;
     assert_eq!(status, 200, "the creation ping: {answer}");
 }
 
@@ -286,12 +245,10 @@ async fn connect_creates_the_webhooks_and_checks_inventory_delta() {
         .start()
         .await;
     let outlet = FakeReceiver::builder("outlet", WMS_SECRET).start().await;
-    let site = Site::with_config(&format!(
-        "public_url = \"https://stock.example.com\"\n{}",
-        config(&shop, &outlet, false)
-    ));
+    let config = config(&shop, &outlet, false).public_url("https://stock.example.com");
+    let site = config.site();
     let config_path = site.config_path();
-    let (ok, out, err) = common::connect("woo-eu", &config_path, WOO_ENV).await;
+    let (ok, out, err) = config.connect("woo-eu", &config_path).await;
     assert!(ok, "{err}");
     assert!(out.contains("order.created: created webhook"), "{out}");
     assert!(out.contains("inventory_delta: honoured"), "{out}");
@@ -309,7 +266,7 @@ async fn connect_creates_the_webhooks_and_checks_inventory_delta() {
         "the check left the number as it was"
     );
 
-    let (ok, out, err) = common::connect("woo-eu", &config_path, WOO_ENV).await;
+    let (ok, out, err) = config.connect("woo-eu", &config_path).await;
     assert!(ok, "{err}");
     assert!(
         out.contains("already registered") && !out.contains("created webhook"),

@@ -12,6 +12,7 @@ use omnistock_sdk::signature::sign_hex;
 use omnistock_sdk::{ChannelId, EventId, LocationId, Sku, StockChange, StockEvent, Timestamp};
 
 use super::catalog::{Catalog, Dice};
+use super::table::ChannelTable;
 use crate::clock::{Clock, SystemClock};
 
 /// An order line a channel opened (an online sale), to be cancelled or shipped later.
@@ -30,11 +31,8 @@ pub struct OpenLine {
 #[async_trait]
 pub trait Simulated: Send + Sync {
     fn id(&self) -> &ChannelId;
-    /// Its `[channels.NAME]` table. Secrets are `{ file = "secrets/NAME" }`, written from
-    /// [`Simulated::secrets`].
-    fn config(&self) -> String;
-    /// The secret files its table names: (file name under `secrets/`, value).
-    fn secrets(&self) -> Vec<(String, String)>;
+    /// Its `[channels.NAME]` table, with the secret files it names.
+    fn table(&self) -> ChannelTable;
     /// At start, before any traffic: an owner reports its counts.
     async fn open(&self, _site: &Site, _catalog: &Catalog) -> anyhow::Result<()> {
         Ok(())
@@ -57,6 +55,19 @@ pub trait Simulated: Send + Sync {
     fn fail_next(&self, _dice: &mut Dice) -> Option<&'static str> {
         None
     }
+}
+
+/// For [`Simulated::fail_next`]: one of `failures` (a fake's failure, and how the log says
+/// it), chosen by `dice`, handed to `fail`; how it fails.
+pub fn fail_one_of<F>(
+    dice: &mut Dice,
+    failures: Vec<(F, &'static str)>,
+    fail: impl FnOnce(F),
+) -> Option<&'static str> {
+    let chosen = dice.below(failures.len() as u64) as usize;
+    let (failure, said) = failures.into_iter().nth(chosen)?;
+    fail(failure);
+    Some(said)
 }
 
 /// The running daemon as the simulated systems see it, and the units the owners count.

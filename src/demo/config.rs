@@ -7,6 +7,8 @@ use std::path::Path;
 use anyhow::Context as _;
 use omnistock_sdk::{ChannelId, LocationId};
 
+use super::table::ChannelTable;
+
 /// One location and the channel that owns it.
 pub struct Place {
     pub id: LocationId,
@@ -16,7 +18,7 @@ pub struct Place {
 
 /// The configuration file's text: the daemon's settings, the places, then each channel's
 /// table as its simulation wrote it.
-pub fn config_text(listen: SocketAddr, places: &[Place], channels: &[String]) -> String {
+pub fn config_text(listen: SocketAddr, places: &[Place], channels: &[ChannelTable]) -> String {
     let mut text = format!(
         "# Written by `omnistock demo`: simulated channels on this machine.\n\
          node_id = \"demo\"\n\
@@ -34,7 +36,7 @@ pub fn config_text(listen: SocketAddr, places: &[Place], channels: &[String]) ->
     }
     for channel in channels {
         text.push('\n');
-        text.push_str(channel);
+        text.push_str(channel.toml());
     }
     text
 }
@@ -88,9 +90,9 @@ mod tests {
         let text = config_text(
             "127.0.0.1:9".parse().expect("address"),
             &places,
-            &[owner.config()],
+            &[owner.table()],
         );
-        let mut secrets = owner.secrets();
+        let mut secrets = owner.table().secrets().to_vec();
         secrets.push(("admin-token".into(), "admin".into()));
         let path = write(dir.path(), &text, &secrets).expect("written");
 

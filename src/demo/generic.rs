@@ -7,7 +7,8 @@ use omnistock_generic::fake::{Failure, FakeReceiver};
 use omnistock_sdk::{ChannelId, LocationId, OrderId, Sku, StockChange};
 
 use super::catalog::{Catalog, Dice};
-use super::channel::{OpenLine, Simulated, Site};
+use super::channel::{OpenLine, Simulated, Site, fail_one_of};
+use super::table::ChannelTable;
 
 /// How many events one start-up count posts at once.
 const COUNT_BATCH: usize = 500;
@@ -53,16 +54,10 @@ impl Simulated for Owner {
         &self.id
     }
 
-    fn config(&self) -> String {
-        format!(
-            "[channels.{id}]\nkind = \"generic\"\nwebhook_secret = {{ file = \"secrets/{id}\" }}\nsells_from = [\"{location}\"]\n",
-            id = self.id,
-            location = self.location
-        )
-    }
-
-    fn secrets(&self) -> Vec<(String, String)> {
-        vec![(self.id.to_string(), self.secret.clone())]
+    fn table(&self) -> ChannelTable {
+        ChannelTable::new(&self.id, "generic")
+            .secret("webhook_secret", "", &self.secret)
+            .sells_from([&self.location])
     }
 
     async fn open(&self, site: &Site, catalog: &Catalog) -> anyhow::Result<()> {
@@ -135,17 +130,11 @@ impl Simulated for Receiver {
         &self.id
     }
 
-    fn config(&self) -> String {
-        format!(
-            "[channels.{id}]\nkind = \"generic\"\nwebhook_secret = {{ file = \"secrets/{id}\" }}\nsells_from = [\"{location}\"]\npush_url = \"{url}\"\n",
-            id = self.id,
-            location = self.location,
-            url = self.fake.url()
-        )
-    }
-
-    fn secrets(&self) -> Vec<(String, String)> {
-        vec![(self.id.to_string(), self.secret.clone())]
+    fn table(&self) -> ChannelTable {
+        ChannelTable::new(&self.id, "generic")
+            .secret("webhook_secret", "", &self.secret)
+            .sells_from([&self.location])
+            .text("push_url", self.fake.url())
     }
 
     async fn sell(
@@ -196,17 +185,16 @@ impl Simulated for Receiver {
     }
 
     fn fail_next(&self, dice: &mut Dice) -> Option<&'static str> {
-        let (failure, said) = match dice.below(3) {
-            0 => (
+        let failures = vec![
+            (
                 Failure::RateLimited {
                     retry_after_secs: 2,
                 },
                 "429 Too Many Requests, retry after 2 s",
             ),
-            1 => (Failure::ServerError, "HTTP 500"),
-            _ => (Failure::Garbage, "a garbage body"),
-        };
-        self.fake.fail_next(failure);
-        Some(said)
+            (Failure::ServerError, "HTTP 500"),
+            (Failure::Garbage, "a garbage body"),
+        ];
+        fail_one_of(dice, failures, |failure| self.fake.fail_next(failure))
     }
 }

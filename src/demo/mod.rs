@@ -23,6 +23,7 @@ pub mod generic;
 pub mod shiphero;
 pub mod shopify;
 pub mod square;
+pub mod table;
 pub mod traffic;
 pub mod woocommerce;
 
@@ -42,6 +43,7 @@ use generic::{Owner, Receiver};
 use shiphero::ShipHero;
 use shopify::Shopify;
 use square::Square;
+use table::ChannelTable;
 use traffic::Cast;
 use woocommerce::WooCommerce;
 
@@ -171,8 +173,9 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             safety: 1,
         },
     ];
-    let tables: Vec<String> = everyone.iter().map(|c| c.config()).collect();
-    let mut secrets: Vec<(String, String)> = everyone.iter().flat_map(|c| c.secrets()).collect();
+    let tables: Vec<ChannelTable> = everyone.iter().map(|c| c.table()).collect();
+    let mut secrets: Vec<(String, String)> =
+        tables.iter().flat_map(|t| t.secrets().to_vec()).collect();
     secrets.push(("admin-token".to_owned(), secret(&mut dice)));
     let path = config::write(
         &dir,

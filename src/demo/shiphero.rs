@@ -18,7 +18,8 @@ use omnistock_shiphero::fake::{
 };
 
 use super::catalog::{Catalog, Dice};
-use super::channel::{OpenLine, Simulated, Site};
+use super::channel::{OpenLine, Simulated, Site, fail_one_of};
+use super::table::ChannelTable;
 use crate::clock::{Clock as _, SystemClock};
 
 /// How often omnistock polls ShipHero besides the polls its webhooks ask for.
@@ -114,33 +115,26 @@ impl Simulated for ShipHero {
         &self.id
     }
 
-    fn config(&self) -> String {
+    fn table(&self) -> ChannelTable {
         let shops: Vec<String> = self
             .shops
             .iter()
-            .map(|(channel, shop)| format!("\"{shop}\" = \"{channel}\""))
+            .map(|(channel, shop)| format!("{shop:?} = {:?}", channel.as_str()))
             .collect();
-        format!(
-            "[channels.{id}]\nkind = \"shiphero\"\napi_url = \"{url}\"\naccess_token = {{ file = \"secrets/{id}-token\" }}\nrefresh_token = {{ file = \"secrets/{id}-refresh\" }}\nwebhook_secret = {{ file = \"secrets/{id}-webhook\" }}\nwarehouses = {{ \"{WAREHOUSE}\" = \"{location}\" }}\norder_channels = {{ {shops} }}\npoll_interval_secs = {POLL_INTERVAL_SECS}\nsells_from = [\"{location}\"]\n",
-            id = self.id,
-            url = self.fake.uri(),
-            location = self.location,
-            shops = shops.join(", "),
-        )
+        ChannelTable::new(&self.id, "shiphero")
+            .text("api_url", self.fake.uri())
+            .secret("access_token", "token", DEFAULT_TOKEN)
+            .secret("refresh_token", "refresh", DEFAULT_REFRESH_TOKEN)
+            .secret("webhook_secret", "webhook", DEFAULT_SECRET)
+            .raw(
+                "warehouses",
+                format!("{{ {WAREHOUSE:?} = {:?} }}", self.location.as_str()),
+            )
+            .raw("order_channels", format!("{{ {} }}", shops.join(", ")))
+            .raw("poll_interval_secs", POLL_INTERVAL_SECS)
+            .sells_from([&self.location])
     }
 
-    fn secrets(&self) -> Vec<(String, String)> {
-        vec![
-            (format!("{}-token", self.id), DEFAULT_TOKEN.to_owned()),
-            (
-                format!("{}-refresh", self.id),
-                DEFAULT_REFRESH_TOKEN.to_owned(),
-            ),
-            (format!("{}-webhook", self.id), DEFAULT_SECRET.to_owned()),
-        ]
-    }
-
-    /// The warehouse sells nothing itself: the shops sell from it.
     async fn sell(&self, _: &Site, _: &Sku, _: u32) -> anyhow::Result<Option<OpenLine>> {
         Ok(None)
     }
@@ -152,18 +146,17 @@ impl Simulated for ShipHero {
     }
 
     fn fail_next(&self, dice: &mut Dice) -> Option<&'static str> {
-        let (failure, said) = match dice.below(4) {
-            0 => (
+        let failures = vec![
+            (
                 Failure::TooManyRequests {
                     retry_after_secs: 2.0,
                 },
                 "429 Too Many Requests, retry after 2 s",
             ),
-            1 => (Failure::ServerError, "HTTP 500"),
-            2 => (Failure::Garbage, "a garbage body"),
-            _ => (Failure::NotEnoughCredits, "a not-enough-credits error"),
-        };
-        self.fake.fail_next(failure);
-        Some(said)
+            (Failure::ServerError, "HTTP 500"),
+            (Failure::Garbage, "a garbage body"),
+            (Failure::NotEnoughCredits, "a not-enough-credits error"),
+        ];
+        fail_one_of(dice, failures, |failure| self.fake.fail_next(failure))
     }
 }

@@ -11,7 +11,8 @@ use omnistock_shopify::fake::{Failure, FakeShopify};
 use serde_json::json;
 
 use super::catalog::{Catalog, Dice};
-use super::channel::{OpenLine, Simulated, Site};
+use super::channel::{OpenLine, Simulated, Site, fail_one_of};
+use super::table::ChannelTable;
 
 /// Shopify's id of the first location; the others follow.
 const FIRST_LOCATION: u64 = 655_441_491;
@@ -100,31 +101,20 @@ impl Simulated for Shopify {
         &self.id
     }
 
-    fn config(&self) -> String {
+    fn table(&self) -> ChannelTable {
         let mapped: Vec<String> = self
             .locations
             .iter()
-            .map(|(shopify, ours)| format!("\"gid://shopify/Location/{shopify}\" = \"{ours}\""))
+            .map(|(shopify, ours)| {
+                format!("\"gid://shopify/Location/{shopify}\" = {:?}", ours.as_str())
+            })
             .collect();
-        let sells: Vec<String> = self
-            .locations
-            .iter()
-            .map(|(_, l)| format!("\"{l}\""))
-            .collect();
-        format!(
-            "[channels.{id}]\nkind = \"shopify\"\nshop_url = \"{url}\"\naccess_token = {{ file = \"secrets/{id}-token\" }}\nwebhook_secret = {{ file = \"secrets/{id}-secret\" }}\nshopify_locations = {{ {mapped} }}\nsells_from = [{sells}]\n",
-            id = self.id,
-            url = self.fake.uri(),
-            mapped = mapped.join(", "),
-            sells = sells.join(", "),
-        )
-    }
-
-    fn secrets(&self) -> Vec<(String, String)> {
-        vec![
-            (format!("{}-token", self.id), self.token.clone()),
-            (format!("{}-secret", self.id), self.secret.clone()),
-        ]
+        ChannelTable::new(&self.id, "shopify")
+            .text("shop_url", self.fake.uri())
+            .secret("access_token", "token", &self.token)
+            .secret("webhook_secret", "secret", &self.secret)
+            .raw("shopify_locations", format!("{{ {} }}", mapped.join(", ")))
+            .sells_from(self.locations.iter().map(|(_, ours)| ours))
     }
 
     async fn sell(
@@ -171,17 +161,16 @@ impl Simulated for Shopify {
     }
 
     fn fail_next(&self, dice: &mut Dice) -> Option<&'static str> {
-        let (failure, said) = match dice.below(3) {
-            0 => (
+        let failures = vec![
+            (
                 Failure::TooManyRequests {
                     retry_after_secs: 2.0,
                 },
                 "429 Too Many Requests, retry after 2 s",
             ),
-            1 => (Failure::Throttled, "a THROTTLED answer"),
-            _ => (Failure::ServerError, "HTTP 500"),
-        };
-        self.fake.fail_next(failure);
-        Some(said)
+            (Failure::Throttled, "a THROTTLED answer"),
+            (Failure::ServerError, "HTTP 500"),
+        ];
+        fail_one_of(dice, failures, |failure| self.fake.fail_next(failure))
     }
 }

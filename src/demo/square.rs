@@ -10,7 +10,8 @@ use omnistock_sdk::{ChannelId, LocationId, Sku};
 use omnistock_square::fake::{DEFAULT_SIGNATURE_KEY, Failure, FakeSquare};
 
 use super::catalog::{Catalog, Dice};
-use super::channel::{OpenLine, Simulated, Site};
+use super::channel::{OpenLine, Simulated, Site, fail_one_of};
+use super::table::ChannelTable;
 
 /// Square's id of the store.
 const LOCATION: &str = "LDEMOSTORE01";
@@ -82,21 +83,17 @@ impl Simulated for Square {
         &self.id
     }
 
-    fn config(&self) -> String {
-        format!(
-            "[channels.{id}]\nkind = \"square\"\nbase_url = \"{url}\"\naccess_token = {{ file = \"secrets/{id}-token\" }}\nwebhook_signature_key = {{ file = \"secrets/{id}-key\" }}\nnotification_url = \"{notify}\"\nsquare_locations = {{ \"{LOCATION}\" = \"{location}\" }}\nsells_from = [\"{location}\"]\n",
-            id = self.id,
-            url = self.fake.uri(),
-            notify = self.notification_url(),
-            location = self.location,
-        )
-    }
-
-    fn secrets(&self) -> Vec<(String, String)> {
-        vec![
-            (format!("{}-token", self.id), self.token.clone()),
-            (format!("{}-key", self.id), DEFAULT_SIGNATURE_KEY.to_owned()),
-        ]
+    fn table(&self) -> ChannelTable {
+        ChannelTable::new(&self.id, "square")
+            .text("base_url", self.fake.uri())
+            .secret("access_token", "token", &self.token)
+            .secret("webhook_signature_key", "key", DEFAULT_SIGNATURE_KEY)
+            .text("notification_url", self.notification_url())
+            .raw(
+                "square_locations",
+                format!("{{ {LOCATION:?} = {:?} }}", self.location.as_str()),
+            )
+            .sells_from([&self.location])
     }
 
     async fn sell(
@@ -127,11 +124,10 @@ impl Simulated for Square {
     }
 
     fn fail_next(&self, dice: &mut Dice) -> Option<&'static str> {
-        let (failure, said) = match dice.below(2) {
-            0 => (Failure::RateLimited, "429 RATE_LIMITED"),
-            _ => (Failure::ServerError, "HTTP 500 INTERNAL_SERVER_ERROR"),
-        };
-        self.fake.fail_next(failure);
-        Some(said)
+        let failures = vec![
+            (Failure::RateLimited, "429 RATE_LIMITED"),
+            (Failure::ServerError, "HTTP 500 INTERNAL_SERVER_ERROR"),
+        ];
+        fail_one_of(dice, failures, |failure| self.fake.fail_next(failure))
     }
 }

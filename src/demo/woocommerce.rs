@@ -13,7 +13,8 @@ use omnistock_woocommerce::fake::{
 };
 
 use super::catalog::{Catalog, Dice};
-use super::channel::{OpenLine, Simulated, Site};
+use super::channel::{OpenLine, Simulated, Site, fail_one_of};
+use super::table::ChannelTable;
 
 /// The product id of the first SKU; the others follow.
 const FIRST_PRODUCT: u64 = 93;
@@ -61,24 +62,14 @@ impl Simulated for WooCommerce {
         &self.id
     }
 
-    fn config(&self) -> String {
-        format!(
-            "[channels.{id}]\nkind = \"woocommerce\"\nshop_url = \"{url}\"\nconsumer_key = {{ file = \"secrets/{id}-key\" }}\nconsumer_secret = {{ file = \"secrets/{id}-secret\" }}\nwebhook_secret = {{ file = \"secrets/{id}-webhook\" }}\ninventory_delta = true\nsells_from = [\"{location}\"]\n",
-            id = self.id,
-            url = self.fake.uri(),
-            location = self.location,
-        )
-    }
-
-    fn secrets(&self) -> Vec<(String, String)> {
-        vec![
-            (format!("{}-key", self.id), DEFAULT_KEY.to_owned()),
-            (format!("{}-secret", self.id), DEFAULT_SECRET.to_owned()),
-            (
-                format!("{}-webhook", self.id),
-                DEFAULT_WEBHOOK_SECRET.to_owned(),
-            ),
-        ]
+    fn table(&self) -> ChannelTable {
+        ChannelTable::new(&self.id, "woocommerce")
+            .text("shop_url", self.fake.uri())
+            .secret("consumer_key", "key", DEFAULT_KEY)
+            .secret("consumer_secret", "secret", DEFAULT_SECRET)
+            .secret("webhook_secret", "webhook", DEFAULT_WEBHOOK_SECRET)
+            .raw("inventory_delta", true)
+            .sells_from([&self.location])
     }
 
     async fn sell(
@@ -118,17 +109,16 @@ impl Simulated for WooCommerce {
     }
 
     fn fail_next(&self, dice: &mut Dice) -> Option<&'static str> {
-        let (failure, said) = match dice.below(3) {
-            0 => (
+        let failures = vec![
+            (
                 Failure::TooManyRequests {
                     retry_after_secs: 2,
                 },
                 "429 Too Many Requests, retry after 2 s",
             ),
-            1 => (Failure::ServerError, "HTTP 500"),
-            _ => (Failure::Garbage, "a garbage body"),
-        };
-        self.fake.fail_next(failure);
-        Some(said)
+            (Failure::ServerError, "HTTP 500"),
+            (Failure::Garbage, "a garbage body"),
+        ];
+        fail_one_of(dice, failures, |failure| self.fake.fail_next(failure))
     }
 }

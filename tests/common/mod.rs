@@ -13,6 +13,9 @@ use std::time::Duration;
 use omnistock_sdk::signature::sign_hex;
 use serde_json::{Value, json};
 
+pub mod config;
+pub mod fakes;
+
 pub const ADMIN_TOKEN: &str = "test-admin-token";
 pub const POS_SECRET: &str = "pos-secret";
 pub const WMS_SECRET: &str = "wms-secret";
@@ -303,6 +306,35 @@ impl Api {
     ) -> reqwest::Result<(u16, Value)> {
         let body = serde_json::to_vec(&json!({ "events": events })).expect("serialize");
         self.post_raw(channel, secret, body).await
+    }
+
+    /// Posts events as `channel` and expects them taken (HTTP 200); the answer.
+    pub async fn post_ok(&self, channel: &str, secret: &str, events: Vec<Value>) -> Value {
+        let (status, answer) = self
+            .post_events(channel, secret, events)
+            .await
+            .expect("post");
+        assert_eq!(status, 200, "{answer}");
+        answer
+    }
+
+    /// Delivers a webhook to `/v1/webhooks/{channel}` as its platform would.
+    pub async fn webhook(
+        &self,
+        channel: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .post(format!("{}/v1/webhooks/{channel}", self.url))
+            .body(body.to_vec());
+        for (name, value) in headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let response = request.send().await.expect("deliver");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {

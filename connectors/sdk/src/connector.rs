@@ -260,3 +260,62 @@ pub trait Connector: Send + Sync {
         None
     }
 }
+
+/// Pushes `batch` through `push` in chunks of at most `size` requests (a system's limit per
+/// call), in order, and gathers their outcomes in the batch's order. Stops at the first chunk
+/// that fails, with its error: the engine retries the whole batch, and the requests'
+/// idempotency keys keep the chunks already sent from being applied twice.
+pub async fn push_in_chunks<'a, R, F, Fut>(
+    batch: &'a [R],
+    size: usize,
+    mut push: F,
+) -> Result<Vec<PushOutcome>, ConnectorError>
+where
+    F: FnMut(&'a [R]) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<PushOutcome>, ConnectorError>>,
+{
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for chunk in batch.chunks(size) {
+        outcomes.extend(push(chunk).await?);
+    }
+    Ok(outcomes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn chunks_are_pushed_in_order_and_the_first_failure_stops_them() {
+        let batch: Vec<i64> = (1..=5).collect();
+        let mut sizes = Vec::new();
+        let outcomes = push_in_chunks(&batch, 2, |chunk| {
+            sizes.push(chunk.len());
+            let outcomes = chunk
+                .iter()
+                .map(|n| PushOutcome::StaleCompare { actual: Some(*n) })
+                .collect();
+            async move { Ok(outcomes) }
+        })
+        .await
+        .expect("every chunk applied");
+        assert_eq!(sizes, [2, 2, 1]);
+        let actual: Vec<_> = outcomes
+            .iter()
+            .map(|o| match o {
+                PushOutcome::StaleCompare { actual } => *actual,
+                _ => None,
+            })
+            .collect();
+        assert_eq!(actual, [Some(1), Some(2), Some(3), Some(4), Some(5)]);
+
+        let mut calls = 0;
+        let failed = push_in_chunks(&batch, 2, |_| {
+            calls += 1;
+            async { Err(ConnectorError::Retryable("down".into())) }
+        })
+        .await;
+        assert!(matches!(failed, Err(ConnectorError::Retryable(_))));
+        assert_eq!(calls, 1, "no chunk after the one that failed");
+    }
+}

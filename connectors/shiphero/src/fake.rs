@@ -513,6 +513,20 @@ fn not_enough_credits(required: f64, balance: f64, seconds: u64) -> Value {
 }
 
 impl State {
+    /// Pays for a connection query of `first` nodes (at most 100, 100 when not given): one
+    /// credit for the query and one per node it may return. The page size and the cost, or the
+    /// throttled answer.
+    fn pay_for_page(&mut self, variables: &Value) -> Result<(usize, f64), Value> {
+        let first = variables
+            .get("first")
+            .and_then(Value::as_u64)
+            .unwrap_or(100)
+            .min(100) as usize;
+        let cost = 1.0 + first as f64;
+        self.pay(cost)?;
+        Ok((first, cost))
+    }
+
     fn pay(&mut self, cost: f64) -> Result<(), Value> {
         let now = Instant::now();
         let (max, restore) = self.credits;
@@ -551,15 +565,10 @@ impl State {
     }
 
     fn warehouse_products(&mut self, variables: &Value) -> Value {
-        let first = variables
-            .get("first")
-            .and_then(Value::as_u64)
-            .unwrap_or(100)
-            .min(100) as usize;
-        let cost = 1.0 + first as f64;
-        if let Err(throttled) = self.pay(cost) {
-            return throttled;
-        }
+        let (first, cost) = match self.pay_for_page(variables) {
+            Ok(paid) => paid,
+            Err(throttled) => return throttled,
+        };
         let text = |name: &str| variables.get(name).and_then(Value::as_str);
         let from = text("updated_from").and_then(|t| Timestamp::parse_rfc3339(t).ok());
         let matching: Vec<Value> = self
@@ -666,15 +675,10 @@ impl State {
     }
 
     fn list_webhooks(&mut self, variables: &Value) -> Value {
-        let first = variables
-            .get("first")
-            .and_then(Value::as_u64)
-            .unwrap_or(100)
-            .min(100) as usize;
-        let cost = 1.0 + first as f64;
-        if let Err(throttled) = self.pay(cost) {
-            return throttled;
-        }
+        let (first, cost) = match self.pay_for_page(variables) {
+            Ok(paid) => paid,
+            Err(throttled) => return throttled,
+        };
         let start = variables
             .get("after")
             .and_then(decode_cursor)

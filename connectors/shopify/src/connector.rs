@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::RwLock;
 
 use async_trait::async_trait;
+use omnistock_sdk::connector::push_in_chunks;
 use omnistock_sdk::http::HttpClient;
 use omnistock_sdk::{
     Capabilities, Connector, ConnectorError, DeltaRequest, ItemLevel, ItemRef, ListPage,
@@ -456,21 +457,13 @@ impl Connector for ShopifyConnector {
     }
 
     async fn push(&self, batch: &[PushRequest]) -> Result<Vec<PushOutcome>, ConnectorError> {
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for chunk in batch.chunks(MAX_BATCH) {
-            outcomes.extend(push::push_set(self, chunk).await?);
-        }
-        Ok(outcomes)
+        push_in_chunks(batch, MAX_BATCH, |chunk| push::push_set(self, chunk)).await
     }
 
     async fn push_deltas(
         &self,
         batch: &[DeltaRequest],
     ) -> Result<Vec<PushOutcome>, ConnectorError> {
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for chunk in batch.chunks(MAX_BATCH) {
-            outcomes.extend(push::push_adjust(self, chunk).await?);
-        }
-        Ok(outcomes)
+        push_in_chunks(batch, MAX_BATCH, |chunk| push::push_adjust(self, chunk)).await
     }
 }

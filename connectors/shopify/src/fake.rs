@@ -695,6 +695,16 @@ fn top_error(message: &str, code: &str) -> Value {
     json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })
 }
 
+/// The top-level error for an input line carrying `field`, which its version does not define.
+fn undefined_field(input_type: &str, field: &str) -> Value {
+    top_error(
+        &format!(
+            "Variable $input of type {input_type} was provided invalid value: {field} (Field is not defined on InventoryQuantityInput)"
+        ),
+        "INVALID_VARIABLE",
+    )
+}
+
 fn user_error(code: &str, field: &[&str], message: &str) -> Value {
     json!({ "code": code, "field": field, "message": message })
 }
@@ -956,22 +966,12 @@ impl State {
                 .iter()
                 .any(|e| e.get("changeFromQuantity").is_some())
             {
-                return Err(top_error(
-                    &format!(
-                        "Variable $input of type {entry_type} was provided invalid value: changeFromQuantity (Field is not defined on InventoryQuantityInput)"
-                    ),
-                    "INVALID_VARIABLE",
-                ));
+                return Err(undefined_field(entry_type, "changeFromQuantity"));
             }
         }
         if version.requires_idempotency() {
             if entries.iter().any(|e| e.get("compareQuantity").is_some()) {
-                return Err(top_error(
-                    &format!(
-                        "Variable $input of type {entry_type} was provided invalid value: compareQuantity (Field is not defined on InventoryQuantityInput)"
-                    ),
-                    "INVALID_VARIABLE",
-                ));
+                return Err(undefined_field(entry_type, "compareQuantity"));
             }
             if !has_directive {
                 return Err(top_error(
@@ -1100,26 +1100,87 @@ impl State {
         })
     }
 
-    fn set(&mut self, version: ApiVersion, query: &str, variables: &Value) -> Value {
-        const ROOT: &str = "inventorySetQuantities";
+    /// An inventory mutation's input, its lines (under `list`) and its idempotency key; `Err`
+    /// is the top-level error refusing it before any line is looked at.
+    fn mutation_input(
+        &self,
+        version: ApiVersion,
+        query: &str,
+        variables: &Value,
+        list: &str,
+        input_type: &str,
+    ) -> Result<(Value, Vec<Value>, Option<String>), Value> {
         let input = variables.get("input").cloned().unwrap_or(Value::Null);
         let entries = input
-            .get("quantities")
+            .get(list)
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
         if entries.len() > MAX_QUANTITIES {
-            return top_error(
+            return Err(top_error(
                 &format!(
                     "The input array size of {} is greater than the maximum allowed of {MAX_QUANTITIES}.",
                     entries.len()
                 ),
                 "MAX_INPUT_SIZE_EXCEEDED",
-            );
+            ));
         }
-        let key = match self.check_version(version, query, &entries, "InventorySetQuantitiesInput!")
-        {
-            Ok(_) => self.idempotency_key(query, variables),
+        self.check_version(version, query, &entries, input_type)?;
+        let key = self.idempotency_key(query, variables);
+        Ok((input, entries, key))
+    }
+
+    /// A mutation's `reason` must be one Shopify knows.
+    fn check_reason(input: &Value, errors: &mut Vec<Value>) {
+        if !REASONS.contains(&input.get("reason").and_then(Value::as_str).unwrap_or("")) {
+            errors.push(user_error(
+                "INVALID_REASON",
+                &["input", "reason"],
+                "The specified reason is invalid.",
+            ));
+        }
+    }
+
+    /// The answer to mutation `root` refused with user `errors`, remembered under its key.
+    fn refuse(
+        &mut self,
+        root: &str,
+        key: Option<String>,
+        input: &Value,
+        errors: Vec<Value>,
+    ) -> Value {
+        let data =
+            json!({ "data": { root: { "inventoryAdjustmentGroup": null, "userErrors": errors } } });
+        self.remember(key, input, &data, true);
+        data
+    }
+
+    /// The answer to mutation `root` applied as `changes`, remembered under its key.
+    fn applied(
+        &mut self,
+        root: &str,
+        key: Option<String>,
+        input: &Value,
+        changes: Vec<Value>,
+    ) -> Value {
+        self.stats.mutations_applied += 1;
+        let group = self.group(input, changes);
+        let data =
+            json!({ "data": { root: { "inventoryAdjustmentGroup": group, "userErrors": [] } } });
+        self.remember(key, input, &data, false);
+        data
+    }
+
+    fn set(&mut self, version: ApiVersion, query: &str, variables: &Value) -> Value {
+        const ROOT: &str = "inventorySetQuantities";
+        let (input, entries, key) = match self.mutation_input(
+            version,
+            query,
+            variables,
+            "quantities",
+            "InventorySetQuantitiesInput!",
+        ) {
+            Ok(opened) => opened,
             Err(e) => return e,
         };
         if version.requires_idempotency() && input.get("ignoreCompareQuantity").is_some() {
@@ -1141,13 +1202,7 @@ impl State {
                 "The quantity name must be either 'available' or 'on_hand'.",
             ));
         }
-        if !REASONS.contains(&input.get("reason").and_then(Value::as_str).unwrap_or("")) {
-            errors.push(user_error(
-                "INVALID_REASON",
-                &["input", "reason"],
-                "The specified reason is invalid.",
-            ));
-        }
+        Self::check_reason(&input, &mut errors);
         let targets = self.level_errors(&entries, "quantities", &mut errors);
         let ignore_compare =
             input.get("ignoreCompareQuantity").and_then(Value::as_bool) == Some(true);
@@ -1192,9 +1247,7 @@ impl State {
             }
         }
         if !errors.is_empty() {
-            let data = json!({ "data": { ROOT: { "inventoryAdjustmentGroup": null, "userErrors": errors } } });
-            self.remember(key, &input, &data, true);
-            return data;
+            return self.refuse(ROOT, key, &input, errors);
         }
         let mut changes = Vec::new();
         for (entry, target) in entries.iter().zip(&targets) {
@@ -1213,12 +1266,7 @@ impl State {
             changes.push(Self::change("available", delta, available, item, location));
             changes.push(Self::change("on_hand", delta, on_hand, item, location));
         }
-        self.stats.mutations_applied += 1;
-        let group = self.group(&input, changes);
-        let data =
-            json!({ "data": { ROOT: { "inventoryAdjustmentGroup": group, "userErrors": [] } } });
-        self.remember(key, &input, &data, false);
-        data
+        self.applied(ROOT, key, &input, changes)
     }
 
     fn level_mut(&mut self, item: u64, location: u64) -> &mut FakeLevel {
@@ -1230,26 +1278,16 @@ impl State {
 
     fn adjust(&mut self, version: ApiVersion, query: &str, variables: &Value) -> Value {
         const ROOT: &str = "inventoryAdjustQuantities";
-        let input = variables.get("input").cloned().unwrap_or(Value::Null);
-        let entries = input
-            .get("changes")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        if entries.len() > MAX_QUANTITIES {
-            return top_error(
-                &format!(
-                    "The input array size of {} is greater than the maximum allowed of {MAX_QUANTITIES}.",
-                    entries.len()
-                ),
-                "MAX_INPUT_SIZE_EXCEEDED",
-            );
-        }
-        let key =
-            match self.check_version(version, query, &entries, "InventoryAdjustQuantitiesInput!") {
-                Ok(_) => self.idempotency_key(query, variables),
-                Err(e) => return e,
-            };
+        let (input, entries, key) = match self.mutation_input(
+            version,
+            query,
+            variables,
+            "changes",
+            "InventoryAdjustQuantitiesInput!",
+        ) {
+            Ok(opened) => opened,
+            Err(e) => return e,
+        };
         if let Some(replayed) = self.replay(key.as_ref(), &input, ROOT) {
             return replayed;
         }
@@ -1262,13 +1300,7 @@ impl State {
                 "The quantity name is not adjustable here.",
             ));
         }
-        if !REASONS.contains(&input.get("reason").and_then(Value::as_str).unwrap_or("")) {
-            errors.push(user_error(
-                "INVALID_REASON",
-                &["input", "reason"],
-                "The specified reason is invalid.",
-            ));
-        }
+        Self::check_reason(&input, &mut errors);
         let targets = self.level_errors(&entries, "changes", &mut errors);
         for (i, (entry, target)) in entries.iter().zip(&targets).enumerate() {
             let Some((item, location)) = *target else {
@@ -1293,9 +1325,7 @@ impl State {
             }
         }
         if !errors.is_empty() {
-            let data = json!({ "data": { ROOT: { "inventoryAdjustmentGroup": null, "userErrors": errors } } });
-            self.remember(key, &input, &data, true);
-            return data;
+            return self.refuse(ROOT, key, &input, errors);
         }
         let mut changes = Vec::new();
         for (entry, target) in entries.iter().zip(&targets) {
@@ -1308,12 +1338,7 @@ impl State {
             let available = level.available;
             changes.push(Self::change("available", delta, available, item, location));
         }
-        self.stats.mutations_applied += 1;
-        let group = self.group(&input, changes);
-        let data =
-            json!({ "data": { ROOT: { "inventoryAdjustmentGroup": group, "userErrors": [] } } });
-        self.remember(key, &input, &data, false);
-        data
+        self.applied(ROOT, key, &input, changes)
     }
 
     fn webhooks(&self) -> (Value, f64) {

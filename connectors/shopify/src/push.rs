@@ -205,63 +205,24 @@ pub(crate) async fn push_set(
     batch: &[PushRequest],
 ) -> Result<Vec<PushOutcome>, ConnectorError> {
     let form = connector.push_form();
-    let (mut outcomes, mut pending) =
-        resolve_all(connector, batch.iter().map(|r| (&r.item, &r.location)));
-    let mut salt = 0;
-    for _ in 0..MAX_ROUNDS {
-        if pending.is_empty() {
-            break;
+    let quantity = |r: &PushRequest, item: &str, location: &str| {
+        let mut q =
+            json!({ "inventoryItemId": item, "locationId": location, "quantity": r.target });
+        match form {
+            Form::ChangeFrom => q["changeFromQuantity"] = json!(r.expected),
+            Form::CompareQuantity => q["compareQuantity"] = json!(r.expected),
         }
-        let requests: Vec<&PushRequest> = pending.iter().map(|(i, ..)| &batch[*i]).collect();
-        let key = set_key(&requests, salt);
-        let quantities: Vec<Value> = pending
-            .iter()
-            .map(|(i, item, location)| {
-                let r = &batch[*i];
-                let mut q = json!({ "inventoryItemId": item, "locationId": location, "quantity": r.target });
-                match form {
-                    Form::ChangeFrom => q["changeFromQuantity"] = json!(r.expected),
-                    Form::CompareQuantity => q["compareQuantity"] = json!(r.expected),
-                }
-                q
-            })
-            .collect();
-        let input = json!({
-            "name": "available",
-            "reason": "correction",
-            "referenceDocumentUri": reference_uri(&key),
-            "quantities": quantities,
-        });
-        let action = format!(
-            "pushing {} quantities to {}",
-            pending.len(),
-            connector.settings.channel
-        );
-        let errors = connector.run_set(input, &key, pending.len()).await?;
-        match sort_user_errors(errors, pending.len(), &action)? {
-            Round::Applied => {
-                for (i, ..) in pending.drain(..) {
-                    outcomes[i] = Some(PushOutcome::Applied);
-                }
-            }
-            Round::NewKey => salt += 1,
-            Round::Settled(settled) => {
-                let mut done = HashSet::new();
-                for (pos, outcome) in settled {
-                    let i = pending[pos].0;
-                    outcomes[i].get_or_insert(outcome);
-                    done.insert(pos);
-                }
-                let mut pos = 0;
-                pending.retain(|_| {
-                    let keep = !done.contains(&pos);
-                    pos += 1;
-                    keep
-                });
-            }
-        }
-    }
-    finish(outcomes, pending.len(), connector)
+        q
+    };
+    push_rounds(
+        connector,
+        Mutation::Set,
+        batch,
+        |r| (&r.item, &r.location),
+        set_key,
+        quantity,
+    )
+    .await
 }
 
 /// Sends `inventoryAdjustQuantities` rounds until every delta is settled.
@@ -270,39 +231,96 @@ pub(crate) async fn push_adjust(
     batch: &[DeltaRequest],
 ) -> Result<Vec<PushOutcome>, ConnectorError> {
     let form = connector.push_form();
-    let (mut outcomes, mut pending) =
-        resolve_all(connector, batch.iter().map(|r| (&r.item, &r.location)));
+    let change = |r: &DeltaRequest, item: &str, location: &str| {
+        let mut c = json!({ "inventoryItemId": item, "locationId": location, "delta": r.by });
+        if form == Form::ChangeFrom {
+            // A delta means "whatever it is now": opt out of the compare explicitly, as
+            // 2026-04 requires the field on every change.
+            c["changeFromQuantity"] = Value::Null;
+        }
+        c
+    };
+    push_rounds(
+        connector,
+        Mutation::Adjust,
+        batch,
+        |r| (&r.item, &r.location),
+        adjust_key,
+        change,
+    )
+    .await
+}
+
+/// The two inventory mutations a push sends.
+#[derive(Clone, Copy)]
+enum Mutation {
+    /// `inventorySetQuantities`, its lines under `quantities`.
+    Set,
+    /// `inventoryAdjustQuantities`, its lines under `changes`.
+    Adjust,
+}
+
+impl Mutation {
+    fn lines_field(self) -> &'static str {
+        match self {
+            Self::Set => "quantities",
+            Self::Adjust => "changes",
+        }
+    }
+
+    /// What sending `n` lines is called in errors.
+    fn action(self, n: usize, channel: impl std::fmt::Display) -> String {
+        match self {
+            Self::Set => format!("pushing {n} quantities to {channel}"),
+            Self::Adjust => format!("adjusting {n} quantities on {channel}"),
+        }
+    }
+
+    async fn run(
+        self,
+        connector: &ShopifyConnector,
+        input: Value,
+        key: &str,
+        n: usize,
+    ) -> Result<Vec<UserError>, ConnectorError> {
+        match self {
+            Self::Set => connector.run_set(input, key, n).await,
+            Self::Adjust => connector.run_adjust(input, key, n).await,
+        }
+    }
+}
+
+/// Sends `batch` as `mutation` rounds until every request is settled: each round carries the
+/// pending requests (`line` builds each from its Shopify ids) under `key`'s key for them; the
+/// user errors settle some, the rest go again.
+async fn push_rounds<R>(
+    connector: &ShopifyConnector,
+    mutation: Mutation,
+    batch: &[R],
+    target: impl Fn(&R) -> (&ItemRef, &LocationId),
+    key: fn(&[&R], u32) -> String,
+    line: impl Fn(&R, &str, &str) -> Value,
+) -> Result<Vec<PushOutcome>, ConnectorError> {
+    let (mut outcomes, mut pending) = resolve_all(connector, batch.iter().map(target));
     let mut salt = 0;
     for _ in 0..MAX_ROUNDS {
         if pending.is_empty() {
             break;
         }
-        let requests: Vec<&DeltaRequest> = pending.iter().map(|(i, ..)| &batch[*i]).collect();
-        let key = adjust_key(&requests, salt);
-        let changes: Vec<Value> = pending
+        let requests: Vec<&R> = pending.iter().map(|(i, ..)| &batch[*i]).collect();
+        let key = key(&requests, salt);
+        let lines: Vec<Value> = pending
             .iter()
-            .map(|(i, item, location)| {
-                let mut c = json!({ "inventoryItemId": item, "locationId": location, "delta": batch[*i].by });
-                if form == Form::ChangeFrom {
-                    // A delta means "whatever it is now": opt out of the compare explicitly,
-                    // as 2026-04 requires the field on every change.
-                    c["changeFromQuantity"] = Value::Null;
-                }
-                c
-            })
+            .map(|(i, item, location)| line(&batch[*i], item, location))
             .collect();
-        let input = json!({
+        let mut input = json!({
             "name": "available",
             "reason": "correction",
             "referenceDocumentUri": reference_uri(&key),
-            "changes": changes,
         });
-        let action = format!(
-            "adjusting {} quantities on {}",
-            pending.len(),
-            connector.settings.channel
-        );
-        let errors = connector.run_adjust(input, &key, pending.len()).await?;
+        input[mutation.lines_field()] = Value::Array(lines);
+        let action = mutation.action(pending.len(), &connector.settings.channel);
+        let errors = mutation.run(connector, input, &key, pending.len()).await?;
         match sort_user_errors(errors, pending.len(), &action)? {
             Round::Applied => {
                 for (i, ..) in pending.drain(..) {

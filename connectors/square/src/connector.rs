@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use omnistock_sdk::connector::push_in_chunks;
 use omnistock_sdk::http::HttpClient;
 use omnistock_sdk::{
     Capabilities, Connector, ConnectorError, DeltaRequest, ItemLevel, ItemRef, ListPage,
@@ -370,22 +371,17 @@ impl Connector for SquareConnector {
     }
 
     async fn push(&self, batch: &[PushRequest]) -> Result<Vec<PushOutcome>, ConnectorError> {
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for chunk in batch.chunks(MAX_BATCH) {
-            outcomes.extend(push::push_counts(self, chunk).await?);
-        }
-        Ok(outcomes)
+        push_in_chunks(batch, MAX_BATCH, |chunk| push::push_counts(self, chunk)).await
     }
 
     async fn push_deltas(
         &self,
         batch: &[DeltaRequest],
     ) -> Result<Vec<PushOutcome>, ConnectorError> {
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for chunk in batch.chunks(MAX_BATCH) {
-            outcomes.extend(push::push_adjustments(self, chunk).await?);
-        }
-        Ok(outcomes)
+        push_in_chunks(batch, MAX_BATCH, |chunk| {
+            push::push_adjustments(self, chunk)
+        })
+        .await
     }
 
     /// Square reports an owned location's changes (and skips ours as echoes): it is pushed

@@ -5,6 +5,7 @@ use std::sync::RwLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use omnistock_sdk::connector::push_in_chunks;
 use omnistock_sdk::http::HttpClient;
 use omnistock_sdk::{
     Capabilities, Connector, ConnectorError, DeltaRequest, ItemLevel, ItemRef, ListPage,
@@ -142,11 +143,7 @@ impl Connector for WooConnector {
     }
 
     async fn push(&self, batch: &[PushRequest]) -> Result<Vec<PushOutcome>, ConnectorError> {
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for chunk in batch.chunks(MAX_BATCH) {
-            outcomes.extend(self.push_set(chunk).await?);
-        }
-        Ok(outcomes)
+        push_in_chunks(batch, MAX_BATCH, |chunk| self.push_set(chunk)).await
     }
 
     async fn push_deltas(
@@ -160,11 +157,7 @@ impl Connector for WooConnector {
                 self.settings.channel
             )));
         }
-        let mut outcomes = Vec::with_capacity(batch.len());
-        for chunk in batch.chunks(MAX_BATCH) {
-            outcomes.extend(self.push_delta(chunk).await?);
-        }
-        Ok(outcomes)
+        push_in_chunks(batch, MAX_BATCH, |chunk| self.push_delta(chunk)).await
     }
 
     async fn poll(&self, cursor: Option<String>) -> Result<PollPage, ConnectorError> {

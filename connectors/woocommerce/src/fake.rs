@@ -885,19 +885,7 @@ impl State {
         if query.get("order").map(String::as_str) != Some("asc") {
             chosen.reverse();
         }
-        let shown: Vec<u64> = chosen
-            .iter()
-            .skip((page - 1) * per_page)
-            .take(per_page)
-            .copied()
-            .collect();
-        let items = chosen
-            .iter()
-            .filter_map(|id| self.product_json(*id, true))
-            .collect();
-        let response = page_of(items, per_page, page);
-        self.after_read(&shown);
-        response
+        self.page(&chosen, per_page, page, true)
     }
 
     fn list_variations(
@@ -920,6 +908,18 @@ impl State {
             .into_iter()
             .filter(|id| include.as_ref().is_none_or(|inc| inc.contains(id)))
             .collect();
+        self.page(&chosen, per_page, page, false)
+    }
+
+    /// Page `page` of the products `chosen` (each in its product form with `as_product`), the
+    /// paging headers counting them all; the ones shown count as read.
+    fn page(
+        &mut self,
+        chosen: &[u64],
+        per_page: usize,
+        page: usize,
+        as_product: bool,
+    ) -> ResponseTemplate {
         let shown: Vec<u64> = chosen
             .iter()
             .skip((page - 1) * per_page)
@@ -928,7 +928,7 @@ impl State {
             .collect();
         let items = chosen
             .iter()
-            .filter_map(|id| self.product_json(*id, false))
+            .filter_map(|id| self.product_json(*id, as_product))
             .collect();
         let response = page_of(items, per_page, page);
         self.after_read(&shown);

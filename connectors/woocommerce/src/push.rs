@@ -115,29 +115,22 @@ impl WooConnector {
         &self,
         batch: &[DeltaRequest],
     ) -> Result<Vec<PushOutcome>, ConnectorError> {
-        let records = self
-            .fresh(&batch.iter().map(|r| &r.item).collect::<Vec<_>>())
-            .await?;
-        let steps = batch
-            .iter()
-            .map(|request| {
-                step(
-                    &request.item,
-                    &request.idempotency_key,
-                    &records,
-                    |_| match request.by {
-                        0 => Err(PushOutcome::Applied),
-                        by => Ok(("inventory_delta", by)),
-                    },
-                )
-            })
-            .collect();
         let action = format!(
             "pushing {} deltas to {}",
             batch.len(),
             self.settings.channel
         );
-        let answers = self.write(steps, &action).await?;
+        let answers = self
+            .read_and_write(
+                batch,
+                |r| (&r.item, &r.idempotency_key),
+                |request, _| match request.by {
+                    0 => Err(PushOutcome::Applied),
+                    by => Ok(("inventory_delta", by)),
+                },
+                &action,
+            )
+            .await?;
         Ok(answers
             .into_iter()
             .map(|(outcome, sent)| match sent {
@@ -177,27 +170,25 @@ impl WooConnector {
         &self,
         batch: &[PushRequest],
     ) -> Result<Vec<PushOutcome>, ConnectorError> {
-        let records = self
-            .fresh(&batch.iter().map(|r| &r.item).collect::<Vec<_>>())
-            .await?;
-        let steps = batch
-            .iter()
-            .map(|request| {
-                step(&request.item, &request.idempotency_key, &records, |now| {
-                    if now == request.expected {
-                        Ok(("stock_quantity", request.target))
-                    } else {
-                        Err(PushOutcome::StaleCompare { actual: Some(now) })
-                    }
-                })
-            })
-            .collect();
         let action = format!(
             "setting {} quantities on {}",
             batch.len(),
             self.settings.channel
         );
-        let answers = self.write(steps, &action).await?;
+        let answers = self
+            .read_and_write(
+                batch,
+                |r| (&r.item, &r.idempotency_key),
+                |request, now| {
+                    if now == request.expected {
+                        Ok(("stock_quantity", request.target))
+                    } else {
+                        Err(PushOutcome::StaleCompare { actual: Some(now) })
+                    }
+                },
+                &action,
+            )
+            .await?;
         let written: Vec<&ItemRef> = batch
             .iter()
             .zip(&answers)
@@ -230,6 +221,27 @@ impl WooConnector {
                 tracing::debug!(channel = %self.settings.channel, item = %request.item, target = request.target, now, "WooCommerce number moved right after our set.");
             }
         }
+    }
+
+    /// Reads the items of `batch` (`target`: each request's item and idempotency key), makes
+    /// each request's [`step`] with `decide`, and sends the writes ([`WooConnector::write`]).
+    async fn read_and_write<R>(
+        &self,
+        batch: &[R],
+        target: impl Fn(&R) -> (&ItemRef, &String),
+        decide: impl Fn(&R, i64) -> Result<(&'static str, i64), PushOutcome>,
+        action: &str,
+    ) -> Result<Vec<(PushOutcome, Option<(i64, Option<i64>)>)>, ConnectorError> {
+        let items: Vec<&ItemRef> = batch.iter().map(|r| target(r).0).collect();
+        let records = self.fresh(&items).await?;
+        let steps = batch
+            .iter()
+            .map(|request| {
+                let (item, key) = target(request);
+                step(item, key, &records, |now| decide(request, now))
+            })
+            .collect();
+        self.write(steps, action).await
     }
 
     /// Sends the writes of `steps`, grouped by batch endpoint; one outcome per step, with

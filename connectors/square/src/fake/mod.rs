@@ -646,29 +646,29 @@ fn list_locations(state: &State) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({ "locations": locations }))
 }
 
-/// One page of `items` from `cursor` (`"page-<offset>"`), or the `INVALID_CURSOR` answer.
-fn page<T: Clone>(
-    items: &[T],
-    cursor: Option<&str>,
-    size: usize,
-) -> Result<(Vec<T>, Option<String>), ResponseTemplate> {
+/// The page of `items` from `cursor` (`"page-<offset>"`) as `{ key: page, cursor }`, or the
+/// `INVALID_CURSOR` answer.
+fn page(key: &str, items: &[Value], cursor: Option<&str>, size: usize) -> ResponseTemplate {
     let offset = match cursor {
         None => 0,
-        Some(c) => c
+        Some(c) => match c
             .strip_prefix("page-")
             .and_then(|n| n.parse::<usize>().ok())
             .filter(|n| *n <= items.len())
-            .ok_or_else(|| {
-                invalid(
+        {
+            Some(offset) => offset,
+            None => {
+                return invalid(
                     "INVALID_CURSOR",
                     "The pagination cursor is not valid.",
                     Some("cursor"),
-                )
-            })?,
+                );
+            }
+        },
     };
     let end = (offset + size).min(items.len());
     let next = (end < items.len()).then(|| format!("page-{end}"));
-    Ok((items[offset..end].to_vec(), next))
+    page_body(key, items[offset..end].to_vec(), next)
 }
 
 fn list_catalog(state: &State, query: &HashMap<String, String>) -> ResponseTemplate {
@@ -692,14 +692,12 @@ fn list_catalog(state: &State, query: &HashMap<String, String>) -> ResponseTempl
                     "present_at_all_locations": true, "item_variation_data": data })
         })
         .collect();
-    match page(
+    page(
+        "objects",
         &objects,
         query.get("cursor").map(String::as_str),
         state.page_size,
-    ) {
-        Ok((objects, cursor)) => page_body("objects", objects, cursor),
-        Err(answer) => answer,
-    }
+    )
 }
 
 /// `{ key: items, cursor }`, or `{}` when there is nothing.
@@ -730,6 +728,16 @@ fn time(body: &Value, field: &str) -> Result<Option<Timestamp>, ResponseTemplate
             .map(Some)
             .map_err(|e| invalid("INVALID_TIME", &e, Some(field))),
     }
+}
+
+/// A search's page of `items`: its cursor and limit are in the request `body`.
+fn search_page(state: &State, body: &Value, key: &str, items: &[Value]) -> ResponseTemplate {
+    page(
+        key,
+        items,
+        body.get("cursor").and_then(Value::as_str),
+        limit(state, body),
+    )
 }
 
 fn limit(state: &State, body: &Value) -> usize {
@@ -772,14 +780,7 @@ fn retrieve_counts(state: &State, body: &Value) -> ResponseTemplate {
     // Newest first.
     counts.sort_by_key(|c| std::cmp::Reverse(c.0));
     let counts: Vec<Value> = counts.into_iter().map(|(_, c)| c).collect();
-    match page(
-        &counts,
-        body.get("cursor").and_then(Value::as_str),
-        limit(state, body),
-    ) {
-        Ok((counts, cursor)) => page_body("counts", counts, cursor),
-        Err(answer) => answer,
-    }
+    search_page(state, body, "counts", &counts)
 }
 
 fn retrieve_changes(state: &State, body: &Value) -> ResponseTemplate {
@@ -814,14 +815,7 @@ fn retrieve_changes(state: &State, body: &Value) -> ResponseTemplate {
         })
         .map(Entry::to_json)
         .collect();
-    match page(
-        &changes,
-        body.get("cursor").and_then(Value::as_str),
-        limit(state, body),
-    ) {
-        Ok((changes, cursor)) => page_body("changes", changes, cursor),
-        Err(answer) => answer,
-    }
+    search_page(state, body, "changes", &changes)
 }
 
 fn batch_change(state: &mut State, body: Value) -> ResponseTemplate {
