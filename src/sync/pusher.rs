@@ -334,6 +334,14 @@ impl Pusher {
                 });
                 continue;
             }
+            if self.moved_since_outbox_read(&slot) {
+                // The channel's own order or restock reached us since the outbox was read:
+                // the slot's target and published value predate it, and the read already
+                // shows it. Compared with the old published value, a restock would look like
+                // drift (corrected, then counted again when confirmed: the channel left below
+                // its share). The writer planned the SKU again with the move; next round.
+                continue;
+            }
             let target = slot.newest.1.target;
             let (value, after) = if self.setup.mirror {
                 // An owner that takes our adjustments: move it by what its target moved since
@@ -554,6 +562,14 @@ impl Pusher {
         }
     }
 
+    /// Whether the slot's published value is no longer the book's: the channel's own activity
+    /// moved it after the round read the outbox.
+    fn moved_since_outbox_read(&self, slot: &Slot) -> bool {
+        let key = (self.setup.channel.clone(), slot.sku.clone());
+        let now = self.setup.published.lock().get(&key).map(|p| p.quantity);
+        now != slot.published
+    }
+
     /// Whether an unexplained rise of `rise` units on `sku` is still within its grace. The
     /// clock starts at the first round that sees the rise and stops when it is explained.
     fn rise_in_grace(&mut self, sku: &Sku, rise: i64) -> bool {
@@ -663,8 +679,24 @@ impl Pusher {
         Ok(())
     }
 
+    /// One pass as [`Pusher::run`] makes it, a failure noted but not waited out: for a
+    /// simulation that schedules the pushers itself.
+    #[cfg(test)]
+    pub(super) async fn step(&mut self) {
+        self.chase_unseen_sales();
+        if let Err(halt) = self.round().await {
+            self.failed(halt);
+        }
+    }
+
     /// What to do after a round stopped on an error.
     async fn recover(&mut self, halt: Halt) {
+        let wait = self.failed(halt);
+        self.sleep(wait).await;
+    }
+
+    /// Counts and reports a round that stopped on an error; returns how long to wait.
+    fn failed(&mut self, halt: Halt) -> Duration {
         let channel = self.setup.channel.clone();
         let wait = match &halt {
             Halt::Channel(ConnectorError::RateLimited { retry_after, .. }) => {
@@ -697,7 +729,7 @@ impl Pusher {
             });
         }
         tracing::warn!(channel = %channel, wait_ms = wait.as_millis() as u64, error = %message, "Push round failed; retrying later.");
-        self.sleep(wait).await;
+        wait
     }
 
     async fn idle(&mut self) {
