@@ -19,6 +19,8 @@ pub mod escrow;
 mod holds_tests;
 #[cfg(test)]
 mod lost_answer_tests;
+#[cfg(test)]
+mod mid_round_tests;
 pub mod plan;
 pub mod poller;
 pub mod pusher;

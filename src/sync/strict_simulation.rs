@@ -8,8 +8,8 @@
 //! It replays exactly from its inputs: nothing runs on its own. One task steps the pushers
 //! (`Pusher::step`), moves the world (a step of the script, a webhook received, the clock
 //! advanced) and forwards the escrow's replans, in an order drawn from the seed; the world
-//! also moves in the middle of a push — before a channel is read, between the read and the
-//! push, between a push applied and its answer — where the races are. The clock is a
+//! also moves in the middle of a push — before a channel is read, after the read, before the
+//! push is sent, between a push applied and its answer — where the races are. The clock is a
 //! [`ManualClock`] the world advances, so a rise's grace runs out by the script, not by how
 //! loaded the machine is.
 
@@ -577,6 +577,7 @@ impl Connector for Staged {
     }
 
     async fn push(&self, batch: &[PushRequest]) -> Result<Vec<PushOutcome>, ConnectorError> {
+        self.stage.interleave().await;
         let outcomes = self.channel.push(batch).await;
         let asked: Vec<String> = batch
             .iter()
