@@ -139,8 +139,9 @@ enum Halt {
 
 pub struct Pusher {
     setup: PusherSetup,
-    /// When each SKU's current unexplained rise was first seen.
-    rises: HashMap<Sku, Timestamp>,
+    /// When each SKU's current unexplained rise was first seen, and the published value it
+    /// rose above.
+    rises: HashMap<Sku, (Timestamp, i64)>,
     /// Sales seen in the channel's number whose orders had not arrived: when first seen, and
     /// what we then made it show. Explained once `published` drops to that number (their
     /// orders arrived and lowered it).
@@ -351,7 +352,7 @@ impl Pusher {
                     book_at_read.map_or(now_shows, |p| now_shows.saturating_add(target - p));
                 (value, target)
             } else {
-                if self.rise_in_grace(&slot.sku, now_shows - base) {
+                if self.rise_in_grace(&slot.sku, base, now_shows) {
                     // An unexplained rise, maybe a restock whose webhook is on its way: leave
                     // the entry pending and look again; after the grace it is drift and
                     // corrected.
@@ -570,15 +571,27 @@ impl Pusher {
         now != slot.published
     }
 
-    /// Whether an unexplained rise of `rise` units on `sku` is still within its grace. The
-    /// clock starts at the first round that sees the rise and stops when it is explained.
-    fn rise_in_grace(&mut self, sku: &Sku, rise: i64) -> bool {
-        if rise <= 0 {
+    /// Whether `sku`, showing `shows` above `published`, is in its unexplained rise's grace.
+    /// The clock starts at the first round that sees the rise and stops when it is explained.
+    /// A rise above another published value is another rise: the one seen before was
+    /// explained meanwhile (its restock's webhook moved `published`), perhaps in a round that
+    /// left the slot without looking (`moved_since_outbox_read`), and must not lend its age
+    /// to a new one, which would be corrected as drift before its own webhook could arrive.
+    fn rise_in_grace(&mut self, sku: &Sku, published: i64, shows: i64) -> bool {
+        if shows <= published {
             self.rises.remove(sku);
             return false;
         }
         let now = self.setup.clock.now();
-        let since = *self.rises.entry(sku.clone()).or_insert(now);
+        let (since, _) = *self
+            .rises
+            .entry(sku.clone())
+            .and_modify(|seen| {
+                if seen.1 != published {
+                    *seen = (now, published);
+                }
+            })
+            .or_insert((now, published));
         let grace = i64::try_from(self.setup.tuning.rise_grace.as_millis()).unwrap_or(i64::MAX);
         now.as_millis() - since.as_millis() < grace
     }
