@@ -19,6 +19,8 @@ pub mod escrow;
 mod holds_tests;
 #[cfg(test)]
 mod lost_answer_tests;
+#[cfg(test)]
+mod mid_round_tests;
 pub mod plan;
 pub mod poller;
 pub mod pusher;
@@ -94,6 +96,19 @@ impl Engine {
         setup: EngineSetup,
         sides: BTreeMap<ChannelId, connectors::PushSide>,
     ) -> Result<Engine, EngineError> {
+        let (mut engine, pushers) = Engine::build(setup, sides)?;
+        for (id, pusher) in pushers {
+            engine.tasks.push((id, tokio::spawn(pusher.run())));
+        }
+        Ok(engine)
+    }
+
+    /// The engine and its pushers, not yet running: [`Engine::start`] spawns them; a
+    /// simulation steps them itself, in an order drawn from its seed.
+    fn build(
+        setup: EngineSetup,
+        sides: BTreeMap<ChannelId, connectors::PushSide>,
+    ) -> Result<(Engine, Vec<(ChannelId, pusher::Pusher)>), EngineError> {
         let published = PublishedBook::from_store(setup.store.all_published()?)
             .with_escrow(escrow::Escrow::with_pending(&setup.store.all_pending()?));
         let paused_channels = setup.store.paused_channels()?;
@@ -110,6 +125,7 @@ impl Engine {
             stop,
             tasks: Vec::new(),
         };
+        let mut pushers = Vec::new();
         for (i, (id, side)) in sides.into_iter().enumerate() {
             let Some(channel) = setup.config.channels.get(&id) else {
                 continue;
@@ -144,12 +160,12 @@ impl Engine {
                 polls: setup.polls.clone(),
                 seed: setup.seed.wrapping_add(i as u64),
             });
-            engine.tasks.push((id.clone(), tokio::spawn(pusher.run())));
             engine.wakes.insert(id.clone(), wake);
             engine.shown.insert(id.clone(), shown);
             engine.paused.insert(id.clone(), paused_tx);
+            pushers.push((id, pusher));
         }
-        Ok(engine)
+        Ok((engine, pushers))
     }
 
     /// The channels with a pusher.

@@ -139,8 +139,9 @@ enum Halt {
 
 pub struct Pusher {
     setup: PusherSetup,
-    /// When each SKU's current unexplained rise was first seen.
-    rises: HashMap<Sku, Timestamp>,
+    /// When each SKU's current unexplained rise was first seen, and the published value it
+    /// rose above.
+    rises: HashMap<Sku, (Timestamp, i64)>,
     /// Sales seen in the channel's number whose orders had not arrived: when first seen, and
     /// what we then made it show. Explained once `published` drops to that number (their
     /// orders arrived and lowered it).
@@ -334,6 +335,14 @@ impl Pusher {
                 });
                 continue;
             }
+            if self.moved_since_outbox_read(&slot) {
+                // The channel's own order or restock reached us since the outbox was read:
+                // the slot's target and published value predate it, and the read already
+                // shows it. Compared with the old published value, a restock would look like
+                // drift (corrected, then counted again when confirmed: the channel left below
+                // its share). The writer planned the SKU again with the move; next round.
+                continue;
+            }
             let target = slot.newest.1.target;
             let (value, after) = if self.setup.mirror {
                 // An owner that takes our adjustments: move it by what its target moved since
@@ -343,7 +352,7 @@ impl Pusher {
                     book_at_read.map_or(now_shows, |p| now_shows.saturating_add(target - p));
                 (value, target)
             } else {
-                if self.rise_in_grace(&slot.sku, now_shows - base) {
+                if self.rise_in_grace(&slot.sku, base, now_shows) {
                     // An unexplained rise, maybe a restock whose webhook is on its way: leave
                     // the entry pending and look again; after the grace it is drift and
                     // corrected.
@@ -554,15 +563,35 @@ impl Pusher {
         }
     }
 
-    /// Whether an unexplained rise of `rise` units on `sku` is still within its grace. The
-    /// clock starts at the first round that sees the rise and stops when it is explained.
-    fn rise_in_grace(&mut self, sku: &Sku, rise: i64) -> bool {
-        if rise <= 0 {
+    /// Whether the slot's published value is no longer the book's: the channel's own activity
+    /// moved it after the round read the outbox.
+    fn moved_since_outbox_read(&self, slot: &Slot) -> bool {
+        let key = (self.setup.channel.clone(), slot.sku.clone());
+        let now = self.setup.published.lock().get(&key).map(|p| p.quantity);
+        now != slot.published
+    }
+
+    /// Whether `sku`, showing `shows` above `published`, is in its unexplained rise's grace.
+    /// The clock starts at the first round that sees the rise and stops when it is explained.
+    /// A rise above another published value is another rise: the one seen before was
+    /// explained meanwhile (its restock's webhook moved `published`), perhaps in a round that
+    /// left the slot without looking (`moved_since_outbox_read`), and must not lend its age
+    /// to a new one, which would be corrected as drift before its own webhook could arrive.
+    fn rise_in_grace(&mut self, sku: &Sku, published: i64, shows: i64) -> bool {
+        if shows <= published {
             self.rises.remove(sku);
             return false;
         }
         let now = self.setup.clock.now();
-        let since = *self.rises.entry(sku.clone()).or_insert(now);
+        let (since, _) = *self
+            .rises
+            .entry(sku.clone())
+            .and_modify(|seen| {
+                if seen.1 != published {
+                    *seen = (now, published);
+                }
+            })
+            .or_insert((now, published));
         let grace = i64::try_from(self.setup.tuning.rise_grace.as_millis()).unwrap_or(i64::MAX);
         now.as_millis() - since.as_millis() < grace
     }
@@ -663,8 +692,24 @@ impl Pusher {
         Ok(())
     }
 
+    /// One pass as [`Pusher::run`] makes it, a failure noted but not waited out: for a
+    /// simulation that schedules the pushers itself.
+    #[cfg(test)]
+    pub(super) async fn step(&mut self) {
+        self.chase_unseen_sales();
+        if let Err(halt) = self.round().await {
+            self.failed(halt);
+        }
+    }
+
     /// What to do after a round stopped on an error.
     async fn recover(&mut self, halt: Halt) {
+        let wait = self.failed(halt);
+        self.sleep(wait).await;
+    }
+
+    /// Counts and reports a round that stopped on an error; returns how long to wait.
+    fn failed(&mut self, halt: Halt) -> Duration {
         let channel = self.setup.channel.clone();
         let wait = match &halt {
             Halt::Channel(ConnectorError::RateLimited { retry_after, .. }) => {
@@ -697,7 +742,7 @@ impl Pusher {
             });
         }
         tracing::warn!(channel = %channel, wait_ms = wait.as_millis() as u64, error = %message, "Push round failed; retrying later.");
-        self.sleep(wait).await;
+        wait
     }
 
     async fn idle(&mut self) {

@@ -43,8 +43,6 @@ pub(super) struct SimChannel {
     applied: Mutex<HashMap<String, (i64, i64)>>,
     rng: Mutex<u64>,
     fail_percent: u64,
-    /// Held while a push applies: a test holding it sees every channel between pushes.
-    world: Arc<Mutex<()>>,
 }
 
 impl SimChannel {
@@ -55,13 +53,7 @@ impl SimChannel {
             applied: Mutex::new(HashMap::new()),
             rng: Mutex::new(seed | 1),
             fail_percent,
-            world: Arc::default(),
         }
-    }
-
-    /// The channel, applying its pushes under `world`.
-    pub(super) fn in_world(self, world: Arc<Mutex<()>>) -> Self {
-        Self { world, ..self }
     }
 
     pub(super) fn levels(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
@@ -129,11 +121,6 @@ impl Connector for SimHandle {
     async fn push(&self, batch: &[PushRequest]) -> Result<Vec<PushOutcome>, ConnectorError> {
         self.0.maybe_fail()?;
         let outcomes = {
-            let _world = self
-                .0
-                .world
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let mut levels = self.0.levels();
             let mut applied = self
                 .0

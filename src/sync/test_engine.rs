@@ -10,8 +10,9 @@ use tokio::sync::watch;
 
 use super::connectors::PushSide;
 use super::poller::PollWaker;
+use super::pusher::Pusher;
 use super::{Engine, EngineSetup, Planner, Tuning};
-use crate::clock::SystemClock;
+use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::ingest::{Ingest, IngestSetup, SyncHooks};
 use crate::metrics::Metrics;
@@ -38,27 +39,70 @@ pub(super) fn start(
     polls: PollWaker,
     seed: u64,
 ) -> (Engine, Ingest) {
-    let metrics = Arc::new(Metrics::new());
-    let engine = Engine::start(
-        EngineSetup {
-            config: config.clone(),
-            store: store.clone(),
-            metrics: metrics.clone(),
-            clock: Arc::new(SystemClock),
-            tuning,
-            polls,
-            seed,
-        },
-        sides,
-    )
-    .expect("engine");
+    let setup = setup(config, store, tuning, polls, seed, Arc::new(SystemClock));
+    let (clock, metrics) = (setup.clock.clone(), setup.metrics.clone());
+    let engine = Engine::start(setup, sides).expect("engine");
+    let ingest = writer(config, store, &engine, clock, metrics);
+    (engine, ingest)
+}
+
+/// Like [`start`], on `clock`, with the pushers handed back instead of running: the caller
+/// steps them (`Pusher::step`) in an order of its choosing.
+pub(super) fn start_stepped(
+    config: &Arc<Config>,
+    store: &Arc<Store>,
+    sides: BTreeMap<ChannelId, PushSide>,
+    clock: Arc<dyn Clock>,
+    seed: u64,
+) -> (Engine, Vec<(ChannelId, Pusher)>, Ingest) {
+    let setup = setup(
+        config,
+        store,
+        fast_tuning(),
+        PollWaker::default(),
+        seed,
+        clock.clone(),
+    );
+    let metrics = setup.metrics.clone();
+    let (engine, pushers) = Engine::build(setup, sides).expect("engine");
+    let ingest = writer(config, store, &engine, clock, metrics);
+    (engine, pushers, ingest)
+}
+
+fn setup(
+    config: &Arc<Config>,
+    store: &Arc<Store>,
+    tuning: Tuning,
+    polls: PollWaker,
+    seed: u64,
+    clock: Arc<dyn Clock>,
+) -> EngineSetup {
+    EngineSetup {
+        config: config.clone(),
+        store: store.clone(),
+        metrics: Arc::new(Metrics::new()),
+        clock,
+        tuning,
+        polls,
+        seed,
+    }
+}
+
+/// An ingest writer planning into `engine`'s outboxes, on the engine's clock.
+fn writer(
+    config: &Arc<Config>,
+    store: &Arc<Store>,
+    engine: &Engine,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
+) -> Ingest {
     let (_config_tx, config_rx) = watch::channel(config.clone());
     let (ingest, _writer) = Ingest::start(IngestSetup {
         store: store.clone(),
         states: Vec::new(),
         term: 1,
         config: config_rx,
-        clock: Arc::new(SystemClock),
+        clock,
         metrics,
         checkpoint_every: crate::ingest::CHECKPOINT_EVERY,
         sync: SyncHooks {
@@ -68,7 +112,7 @@ pub(super) fn start(
             feed: crate::feed::Feed::default(),
         },
     });
-    (engine, ingest)
+    ingest
 }
 
 /// What the engine tests' in-memory channels answer alike: capabilities with one push form
