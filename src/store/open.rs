@@ -51,6 +51,7 @@ pub(super) fn open(dir: &Path) -> Result<Store, StoreError> {
         db_len,
     };
     opened.check_format(marker)?;
+    opened.check_durable(marker)?;
     let durability = Arc::new(Durability::open(dir, marker)?);
     let durable_commit = opened.meta_seq(META_COMMIT_NO, "commit number")?;
     let wal = Wal::open(dir, durable_commit, |records| {
@@ -60,7 +61,7 @@ pub(super) fn open(dir: &Path) -> Result<Store, StoreError> {
         }
         Ok(())
     })?;
-    opened.check_log(marker)?;
+    opened.check_log()?;
     Ok(Store {
         path: dir.to_path_buf(),
         db,
@@ -344,8 +345,23 @@ impl Opened<'_> {
         Ok(())
     }
 
-    /// The log must end where meta says, include the checkpoint, and reach the marker's seq.
-    fn check_log(&self, marker: Option<Marker>) -> Result<(), StoreError> {
+    /// sled must have come back with everything the last full sync made durable (the
+    /// marker's seq). Checked before the write-ahead log is replayed: the log holds the
+    /// commits since then, not the other trees (attempts, confirmations, dead letters), so a
+    /// log it completes would hide that sled lost those.
+    fn check_durable(&self, marker: Option<Marker>) -> Result<(), StoreError> {
+        let last_logged = self.meta_seq(META_LAST_SEQ, "last logged seq")?;
+        if let Some(marker) = marker.filter(|m| last_logged < m.durable_seq) {
+            return Err(self.corrupt(format!(
+                "seq {} was made durable but the log ends at seq {last_logged}: {REWRITTEN}",
+                marker.durable_seq
+            )));
+        }
+        Ok(())
+    }
+
+    /// After recovery: the log must end where meta says and include the checkpoint.
+    fn check_log(&self) -> Result<(), StoreError> {
         let last_in_log = self.last_in_log()?;
         self.check_last_logged(last_in_log)?;
         let checkpoint = self.meta_seq(META_CHECKPOINT_SEQ, "checkpoint seq")?;
@@ -353,12 +369,6 @@ impl Opened<'_> {
             return Err(self.corrupt(format!(
                 "the states are checkpointed through seq {checkpoint} but the log ends at seq \
                  {last_in_log}: {REWRITTEN}"
-            )));
-        }
-        if let Some(marker) = marker.filter(|m| last_in_log < m.durable_seq) {
-            return Err(self.corrupt(format!(
-                "seq {} was made durable but the log ends at seq {last_in_log}: {REWRITTEN}",
-                marker.durable_seq
             )));
         }
         Ok(())
