@@ -211,15 +211,19 @@ fn one_sale_and_its_push() -> ([NewEvent; 1], [OutboxEntry; 1]) {
     ([event("pos", "e1", "MUG", -1)], [push("shop", "MUG", 4)])
 }
 
+fn commit_of<'a>(events: &'a [NewEvent], outbox: &'a [OutboxEntry]) -> Commit<'a> {
+    Commit {
+        events,
+        outbox,
+        ..Commit::default()
+    }
+}
+
 #[test]
 fn a_commit_that_fails_midway_is_refused_until_reopen_then_completed_from_the_log() {
     let (_tmp, dir) = store_dir();
     let (events, outbox) = one_sale_and_its_push();
-    let commit = Commit {
-        events: &events,
-        outbox: &outbox,
-        ..Commit::default()
-    };
+    let commit = commit_of(&events, &outbox);
     {
         let store = open(&dir);
         // sled takes the log entry, then fails: the record is in the log already.
@@ -247,11 +251,7 @@ fn a_commit_that_fails_midway_is_refused_until_reopen_then_completed_from_the_lo
 fn the_part_of_an_unlogged_commit_that_sled_kept_is_removed_on_open() {
     let (_tmp, dir) = store_dir();
     let (events, outbox) = one_sale_and_its_push();
-    let commit = Commit {
-        events: &events,
-        outbox: &outbox,
-        ..Commit::default()
-    };
+    let commit = commit_of(&events, &outbox);
     {
         let store = open(&dir);
         // As after a power loss that kept sled's writes and not the log's: no record, and
