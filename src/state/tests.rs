@@ -226,6 +226,31 @@ fn shuffled_with_duplicates(
     out
 }
 
+/// Every prefix of `events` that has seen the order shows at most `expected` available at
+/// `wh`, and the whole of it ends at exactly `expected` with nothing reserved.
+fn subtracted_exactly_once(
+    events: &[(usize, StockEvent)],
+    expected: i64,
+) -> Result<(), TestCaseError> {
+    for end in 1..=events.len() {
+        let state = apply_all(&events[..end], "a");
+        let seen_order = events[..end]
+            .iter()
+            .any(|(_, e)| matches!(e.change, StockChange::OrderLineOpened { .. }));
+        let available = state.stock_at(&location("wh"), 0).available;
+        if seen_order {
+            prop_assert!(
+                available <= expected,
+                "prefix {end} shows {available} > {expected}"
+            );
+        }
+    }
+    let state = apply_all(events, "a");
+    prop_assert_eq!(state.stock_at(&location("wh"), 0).available, expected);
+    prop_assert_eq!(state.reserved(&location("wh")), 0);
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -290,18 +315,7 @@ proptest! {
         ];
         events = shuffled_with_duplicates(&events, &order);
         events.push(events[duplicate.index(events.len())].clone());
-        let expected = stock - i64::from(quantity);
-        for end in 1..=events.len() {
-            let state = apply_all(&events[..end], "a");
-            let seen_order = events[..end].iter().any(|(_, e)| matches!(e.change, StockChange::OrderLineOpened { .. }));
-            let available = state.stock_at(&location("wh"), 0).available;
-            if seen_order {
-                prop_assert!(available <= expected, "prefix {end} shows {available} > {expected}");
-            }
-        }
-        let state = apply_all(&events, "a");
-        prop_assert_eq!(state.stock_at(&location("wh"), 0).available, expected);
-        prop_assert_eq!(state.reserved(&location("wh")), 0);
+        subtracted_exactly_once(&events, stock - i64::from(quantity))?;
     }
 
     #[test]
@@ -338,18 +352,7 @@ proptest! {
         }
         events = shuffled_with_duplicates(&events, &order);
         events.push(events[duplicate.index(events.len())].clone());
-        let expected = stock - i64::from(quantity);
-        for end in 1..=events.len() {
-            let state = apply_all(&events[..end], "a");
-            let seen_order = events[..end].iter().any(|(_, e)| matches!(e.change, StockChange::OrderLineOpened { .. }));
-            let available = state.stock_at(&location("wh"), 0).available;
-            if seen_order {
-                prop_assert!(available <= expected, "prefix {end} shows {available} > {expected}");
-            }
-        }
-        let state = apply_all(&events, "a");
-        prop_assert_eq!(state.stock_at(&location("wh"), 0).available, expected);
-        prop_assert_eq!(state.reserved(&location("wh")), 0);
+        subtracted_exactly_once(&events, stock - i64::from(quantity))?;
     }
 
     #[test]

@@ -379,13 +379,18 @@ mod tests {
         }
     }
 
+    /// Channel `a` and SKU `MUG`, which `entry` pushes.
+    fn a_and_mug() -> (ChannelId, Sku) {
+        (
+            ChannelId::new("a").expect("id"),
+            Sku::new("MUG").expect("sku"),
+        )
+    }
+
     #[test]
     fn a_pending_target_counts_in_the_hold_until_settled() {
         let escrow = Escrow::default();
-        let (a, mug) = (
-            ChannelId::new("a").expect("id"),
-            Sku::new("MUG").expect("sku"),
-        );
+        let (a, mug) = a_and_mug();
         escrow.planned([&entry("a", 9), &entry("a", 4)]);
         assert_eq!(
             escrow.hold(&a, &mug, Some(6)),
@@ -415,10 +420,7 @@ mod tests {
         // `a` shows 3 with a raise to 4 pending; it sells 2 (the ATP falls by 2): whatever
         // lands now, it shows at most 2, and its hold must not keep the sold units.
         let escrow = Escrow::default();
-        let (a, mug) = (
-            ChannelId::new("a").expect("id"),
-            Sku::new("MUG").expect("sku"),
-        );
+        let (a, mug) = a_and_mug();
         escrow.planned([&entry("a", 4)]);
         escrow.own_moved(&a, &mug, -2);
         assert_eq!(escrow.hold(&a, &mug, Some(1)), 2);
@@ -440,10 +442,7 @@ mod tests {
     #[test]
     fn a_failed_commit_undoes_its_own_moves() {
         let escrow = Escrow::default();
-        let (a, mug) = (
-            ChannelId::new("a").expect("id"),
-            Sku::new("MUG").expect("sku"),
-        );
+        let (a, mug) = a_and_mug();
         escrow.planned([&entry("a", 4)]);
         // A group with a sale of 2 on `a` and a push for `b`; its commit fails.
         escrow.own_moved(&a, &mug, -2);
@@ -495,10 +494,7 @@ mod tests {
     fn a_giver_that_shrinks_its_hold_replans_the_waiting_receivers() {
         let escrow = Escrow::default();
         let mut replans = escrow.replans();
-        let (a, mug) = (
-            ChannelId::new("a").expect("id"),
-            Sku::new("MUG").expect("sku"),
-        );
+        let (a, mug) = a_and_mug();
         let b = ChannelId::new("b").expect("id");
         escrow
             .ledger()

@@ -417,6 +417,13 @@ fn fnv(bytes: &[u8]) -> u64 {
     })
 }
 
+/// A webhook mutation's `data.<name>` input, if it is a string.
+fn data_field<'v>(variables: &'v Value, name: &str) -> Option<&'v str> {
+    variables
+        .pointer(&format!("/data/{name}"))
+        .and_then(Value::as_str)
+}
+
 fn request_id(state: &State) -> String {
     format!("{:024x}", state.stats.requests)
 }
@@ -625,13 +632,7 @@ impl State {
         if let Err(throttled) = self.pay(5.0) {
             return throttled;
         }
-        let field = |name: &str| {
-            variables
-                .pointer(&format!("/data/{name}"))
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned()
-        };
+        let field = |name: &str| data_field(variables, name).unwrap_or("").to_owned();
         let (name, url, shop_name) = (field("name"), field("url"), field("shop_name"));
         if name.is_empty() || url.is_empty() {
             return json!({ "errors": [{ "message": "name and url are required" }], "data": null });
@@ -658,11 +659,7 @@ impl State {
         if let Err(throttled) = self.pay(5.0) {
             return throttled;
         }
-        let field = |name: &str| {
-            variables
-                .pointer(&format!("/data/{name}"))
-                .and_then(Value::as_str)
-        };
+        let field = |name: &str| data_field(variables, name);
         let before = self.webhooks.len();
         let (name, shop_name) = (field("name"), field("shop_name"));
         self.webhooks.retain(|h| {
