@@ -75,7 +75,7 @@ async fn run(duration: Duration, rates: &[u64]) {
     .expect("temporary directory");
     std::fs::write(dir.path().join("omnistock.toml"), CONFIG).expect("write config");
     let site = Site { dir };
-    let daemon = site.start();
+    let mut daemon = site.start();
     let addr = daemon
         .url
         .strip_prefix("http://")
@@ -150,7 +150,13 @@ async fn run(duration: Duration, rates: &[u64]) {
         "the daemon's on-hand totals differ from the events it acknowledged"
     );
     println!("check: OK (on hand == acknowledged; {errors} failed requests)");
-    drop(daemon);
+    // A clean stop, as systemd would: it lets a profiler wrapped around the daemon (see
+    // BENCHMARKS.md, instructions per event) write its output.
+    daemon.signal("TERM");
+    match daemon.wait_exit(Duration::from_secs(60)) {
+        Some(status) if status.success() => {}
+        other => panic!("the daemon did not stop cleanly on SIGTERM: {other:?}"),
+    }
 }
 
 /// What one scenario did.

@@ -96,7 +96,15 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
 }
 
 /// Parses JSON, naming the field at fault (`events[2].change.quantity`) when it fails.
+///
+/// Tracking the path costs an allocation per field, on every request; so the body is parsed
+/// without it first, and again with it only to explain a failure.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).or_else(|_| parse_json_explained(bytes))
+}
+
+/// [`parse_json`]'s slow path: the same parse, tracking where it fails.
+fn parse_json_explained<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let (field, message) = field_and_message(&e.path().to_string(), e.into_inner().to_string());
