@@ -154,6 +154,7 @@ impl Writer {
         // Whatever changed while we were down (or was never pushed) is planned first.
         self.config.mark_unchanged();
         self.plan_everything().await;
+        self.plan_doubted().await;
         loop {
             let next = {
                 let syncing = self.syncing.as_mut().map(|s| &mut s.task);
@@ -587,6 +588,23 @@ impl Writer {
             tracing::info!(
                 pushes = planned,
                 "Planned pushes for every SKU whose channel numbers changed."
+            );
+        }
+    }
+
+    /// Plans a push of each SKU whose hold keeps what a lost push may have left on its
+    /// channel (the escrow rebuilt it at start from the dead letters): only a confirmed push
+    /// clears that doubt, and the store cannot tell whether one came after the letter.
+    async fn plan_doubted(&mut self) {
+        let doubted = self.sync.published.escrow().doubted();
+        if doubted.is_empty() {
+            return;
+        }
+        if let Ok(planned) = self.plan_and_commit(&doubted).await {
+            tracing::info!(
+                doubted = doubted.len(),
+                pushes = planned,
+                "Planned pushes for the SKUs a lost push may have left higher on their channel."
             );
         }
     }

@@ -5,9 +5,9 @@
 //! A strict channel *holds* `max(published, every target still pending for it)`: whatever
 //! push is in flight, it shows at most that (plus nothing: its own sales only lower it).
 //! A push given up on after its answer was lost may have applied: the value it asked for
-//! stays in the hold until a later push of the SKU is confirmed (in memory only: a restart
-//! forgets it). The
-//! writer caps each planned target ([`Escrow::cap`]): a lower is always planned as is (it
+//! stays in the hold until a later push of the SKU is confirmed. Its dead letter records it
+//! ([`LostPush`](crate::store::LostPush)), so a restart holds it again ([`Escrow::rebuilt`]) and plans a push of the
+//! SKU, whose confirmation clears it ([`Escrow::doubted`]). The writer caps each planned target ([`Escrow::cap`]): a lower is always planned as is (it
 //! can only shrink the hold, once confirmed); a raise gets at most what the location's ATP
 //! leaves above the holds of every strict channel there, its own included. A raise cut short
 //! is remembered; when a pusher confirms a push that shrinks its channel's hold, the SKU is
@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 use crate::config::{Config, Policy};
 use crate::ingest::Ingest;
 use crate::state::SkuState;
-use crate::store::OutboxEntry;
+use crate::store::{DeadLetter, OutboxEntry};
 
 /// The shared escrow ledger: pending targets per channel and SKU, and the strict channels
 /// whose raise waits for a giver.
@@ -70,11 +70,47 @@ struct Outstanding {
 }
 
 impl Escrow {
-    /// A ledger counting the entries the store still holds.
-    pub fn with_pending(pending: &[(u64, OutboxEntry)]) -> Self {
+    /// The ledger as the store leaves it at start: the entries still pending counted, and
+    /// what the lost pushes recorded on dead letters (and on pending entries a retry put
+    /// back) may have left on their channels held again, moved as `published` (the values
+    /// now) moved since. The store cannot tell whether a push was confirmed since, which
+    /// clears a doubt: a rebuilt doubt may be too high, never too low, until the push the
+    /// writer plans at start for each ([`Escrow::doubted`]) is confirmed.
+    pub fn rebuilt(
+        pending: &[(u64, OutboxEntry)],
+        dead: &[DeadLetter],
+        published: impl Fn(&ChannelId, &Sku) -> Option<i64>,
+    ) -> Self {
         let escrow = Self::default();
         escrow.planned(pending.iter().map(|(_, e)| e));
+        let entries = pending.iter().map(|(_, e)| e);
+        let mut ledger = escrow.ledger();
+        for entry in entries.chain(dead.iter().map(|d| &d.entry)) {
+            let Some(lost) = entry.lost else {
+                continue;
+            };
+            let now = published(&entry.channel, &entry.sku);
+            let key = (entry.channel.clone(), entry.sku.clone());
+            raise_doubt(&mut ledger, key, lost.may_show(now), now);
+        }
+        drop(ledger);
         escrow
+    }
+
+    /// The channels and SKUs whose hold keeps what a lost push may have left: the writer
+    /// plans a push of each at start, so a confirmation clears the doubt (a channel in sync
+    /// would otherwise keep the others capped until its SKU next changes).
+    pub fn doubted(&self) -> Vec<(ChannelId, Sku)> {
+        let mut doubted: Vec<_> = self.ledger().unsure.keys().cloned().collect();
+        doubted.sort();
+        doubted
+    }
+
+    /// Whether `channel`'s hold of `sku` keeps what a lost push may have left on it.
+    pub fn doubts(&self, channel: &ChannelId, sku: &Sku) -> bool {
+        self.ledger()
+            .unsure
+            .contains_key(&(channel.clone(), sku.clone()))
     }
 
     fn ledger(&self) -> MutexGuard<'_, Ledger> {
@@ -202,11 +238,8 @@ impl Escrow {
             Doubt::Cleared => {
                 ledger.unsure.remove(&key);
             }
-            Doubt::Raised(value) if value > after.unwrap_or(0) => {
-                let unsure = ledger.unsure.entry(key.clone()).or_insert(value);
-                *unsure = (*unsure).max(value);
-            }
-            Doubt::Raised(_) | Doubt::Kept => {}
+            Doubt::Raised(value) => raise_doubt(&mut ledger, key.clone(), value, after),
+            Doubt::Kept => {}
         }
         if let Some(o) = ledger.pending.get_mut(&key) {
             o.settled += count as u64;
@@ -339,6 +372,14 @@ fn move_ceiling(ledger: &mut Ledger, key: &(ChannelId, Sku), by: i64) {
     }
 }
 
+/// The channel may show `value` of the SKU, whatever `published` says: held if above it.
+fn raise_doubt(ledger: &mut Ledger, key: (ChannelId, Sku), value: i64, published: Option<i64>) {
+    if value > published.unwrap_or(0) {
+        let unsure = ledger.unsure.entry(key).or_insert(value);
+        *unsure = (*unsure).max(value);
+    }
+}
+
 fn hold_in(ledger: &Ledger, channel: &ChannelId, sku: &Sku, published: Option<i64>) -> i64 {
     let key = (channel.clone(), sku.clone());
     let shown = published
@@ -376,6 +417,7 @@ mod tests {
             target,
             created_at: Timestamp::EPOCH,
             attempt: None,
+            lost: None,
         }
     }
 

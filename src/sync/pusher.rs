@@ -30,7 +30,7 @@ use super::target::{next_value, published_after};
 use crate::clock::Clock;
 use crate::config::ApiLimits;
 use crate::metrics::{ChannelLabels, Metrics};
-use crate::store::{Attempt, OutboxEntry, Published, Store, StoreError};
+use crate::store::{Attempt, LostPush, OutboxEntry, Published, Store, StoreError};
 
 /// The weight of the newest confirmation in a channel's moving average of its sync lag.
 const LAG_SMOOTHING: f64 = 0.2;
@@ -663,20 +663,28 @@ impl Pusher {
     }
 
     /// Gives up on a slot's entries; `may_show`: what the channel may show because of them
-    /// (a push whose answer was lost), which the escrow keeps in the channel's hold.
+    /// (a push whose answer was lost), which the escrow keeps in the channel's hold and the
+    /// dead letters record, so that a restart holds it again.
     fn dead_letter(&self, slot: &Slot, reason: &str, may_show: Option<i64>) -> Result<(), Halt> {
         let channel = &self.setup.channel;
         tracing::warn!(channel = %channel, sku = %slot.sku, reason, "Push dead-lettered; see omnistock deadletter list.");
-        self.setup
-            .store
-            .dead_letter(channel, &slot.ids, reason, self.setup.clock.now())
-            .map_err(Halt::Store)?;
-        let published = self
-            .setup
-            .published
-            .lock()
+        // Under the book's lock: no own order may move `published` between what the letter
+        // records and what the escrow holds.
+        let book = self.setup.published.lock();
+        let published = book
             .get(&(channel.clone(), slot.sku.clone()))
             .map(|p| p.quantity);
+        let lost = may_show.map(|asked| LostPush { asked, published });
+        self.setup
+            .store
+            .dead_letter(
+                channel,
+                &slot.ids,
+                reason,
+                self.setup.clock.now(),
+                lost.as_ref(),
+            )
+            .map_err(Halt::Store)?;
         self.setup.published.escrow().dead_lettered(
             channel,
             &slot.sku,
@@ -684,6 +692,7 @@ impl Pusher {
             published,
             may_show,
         );
+        drop(book);
         self.setup
             .metrics
             .dead_letters
