@@ -44,6 +44,11 @@ struct Ledger {
     unsure: HashMap<(ChannelId, Sku), i64>,
     /// The own moves of the commit being prepared, undone if its commit fails.
     own_moves: OwnMoves,
+    /// Per channel and SKU without a published value yet (no push of it confirmed): the sum
+    /// of the channel's own moves since its pusher first read it. A first push's
+    /// confirmation adds those made since its read, as later ones add what `published`
+    /// moved by ([`Escrow::unpublished_moves`]).
+    unpublished: HashMap<(ChannelId, Sku), i64>,
     /// Per SKU, the strict channels planned below their share.
     waiting: HashMap<Sku, BTreeSet<ChannelId>>,
     replans: Option<mpsc::UnboundedSender<(ChannelId, Sku)>>,
@@ -153,7 +158,8 @@ impl Escrow {
     }
 
     /// The channel's own activity is about to move its `published` value by `by` (called
-    /// before the commit), and the ATP with it: the ceiling moves by as much. A rise (a
+    /// before the commit; before it has one, what its number moved by, which is counted:
+    /// [`Escrow::unpublished_moves`]), and the ATP with it: the ceiling moves by as much. A rise (a
     /// cancellation it restocked): a pending push that lands now shows that much more too
     /// (the pusher adds what `published` moved since its read). A fall (its own order): a
     /// pending push lands that much lower — compared against a read taken before the sale
@@ -172,6 +178,15 @@ impl Escrow {
         let key = (channel.clone(), sku.clone());
         move_ceiling(&mut ledger, &key, by);
         ledger.own_moves.moves.push((key, by));
+    }
+
+    /// Where the own moves of `channel` on `sku`, which has no published value yet, stand:
+    /// counted from the first call on, until a push of the SKU is confirmed. A pusher reads
+    /// it with the outbox; the difference when it confirms is what the channel's own orders
+    /// moved its number by meanwhile, which the value read from the channel does not show.
+    pub fn unpublished_moves(&self, channel: &ChannelId, sku: &Sku) -> i64 {
+        let key = (channel.clone(), sku.clone());
+        *self.ledger().unpublished.entry(key).or_insert(0)
     }
 
     /// Uncounts entries whose commit failed, and undoes the own moves made for it.
@@ -237,6 +252,8 @@ impl Escrow {
         match doubt {
             Doubt::Cleared => {
                 ledger.unsure.remove(&key);
+                // `published` has a value from now on: own moves move it.
+                ledger.unpublished.remove(&key);
             }
             Doubt::Raised(value) => raise_doubt(&mut ledger, key.clone(), value, after),
             Doubt::Kept => {}
@@ -362,13 +379,17 @@ pub struct CapInput<'a> {
     pub moved: &'a [(ChannelId, Sku)],
 }
 
-/// Moves what `key`'s channel may show because of pushes in flight or given up on.
+/// Moves what `key`'s channel may show because of pushes in flight or given up on, and
+/// counts the move if the channel has no published value yet.
 fn move_ceiling(ledger: &mut Ledger, key: &(ChannelId, Sku), by: i64) {
     if let Some(o) = ledger.pending.get_mut(key) {
         o.ceiling += by;
     }
     if let Some(unsure) = ledger.unsure.get_mut(key) {
         *unsure += by;
+    }
+    if let Some(counted) = ledger.unpublished.get_mut(key) {
+        *counted += by;
     }
 }
 

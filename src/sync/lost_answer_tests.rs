@@ -23,19 +23,21 @@ use crate::ingest::{Ingest, Submission};
 use crate::store::{LostPush, OutboxEntry, Store};
 
 /// A channel with one number for MUG whose first push applies but is answered with a
-/// timeout, whose second (the re-send) is rejected, and which applies compare-and-sets after.
+/// timeout, whose second (the re-send) is rejected (or, `resend_applies`, answered applied
+/// by its idempotency key, changing nothing), and which applies compare-and-sets after.
 #[derive(Default)]
 struct Flaky {
     shows: Mutex<i64>,
     pushes: Mutex<usize>,
+    resend_applies: bool,
 }
 
 impl Flaky {
     /// A channel whose pushes are all answered: compare-and-sets, applied if they match.
     fn reliable() -> Self {
         Self {
-            shows: Mutex::new(0),
             pushes: Mutex::new(2),
+            ..Self::default()
         }
     }
 
@@ -90,6 +92,7 @@ impl Connector for FlakyHandle {
                 *shows = batch[0].target;
                 Err(ConnectorError::Retryable("timed out after sending".into()))
             }
+            2 if self.0.resend_applies => Ok(vec![PushOutcome::Applied]),
             2 => Ok(vec![PushOutcome::Rejected("access revoked".into())]),
             _ => Ok(batch
                 .iter()
@@ -259,7 +262,7 @@ async fn a_lost_push_dead_lettered_before_a_restart_stays_in_the_hold_until_a_pu
     let config = Arc::new(strict_pair(dir.path().join("state")));
     let store = Arc::new(Store::open(&config.state_dir).expect("store"));
     let (a, b) = (Arc::new(Flaky::default()), Arc::new(Flaky::reliable()));
-    let (a_id, b_id, mug): (ChannelId, ChannelId, Sku) = (id("a"), id("b"), id("MUG"));
+    let (a_id, mug): (ChannelId, Sku) = (id("a"), id("MUG"));
     let clock = Arc::new(ManualClock::at(Timestamp::from_millis(1_000_000)));
     let (engine, mut pushers, ingest) =
         start_stepped(&config, &store, sides(&config, &a, &b), clock.clone(), 3);
@@ -280,25 +283,7 @@ async fn a_lost_push_dead_lettered_before_a_restart_stays_in_the_hold_until_a_pu
     // `b` sells 2: of the 18 left, `a`'s share is 5 (a lower, not pushed before the
     // restart) and `b`'s 13, a raise capped while `a` may show 10.
     b.sell(2);
-    let sale = StockEvent {
-        id: id("b1"),
-        occurred_at: Timestamp::from_millis(5_000),
-        sku: mug.clone(),
-        change: StockChange::OrderLineOpened {
-            order: OrderId::new("o1".to_owned()).expect("order"),
-            line: "1".into(),
-            location: id("wh"),
-            quantity: 2,
-        },
-    };
-    ingest
-        .submit(Submission {
-            channel: b_id.clone(),
-            manual: false,
-            events: vec![sale],
-        })
-        .await
-        .expect("accepted");
+    own_sale(&ingest, "b", "b1", 2).await;
     pushers[1].1.step().await;
     assert_eq!(b.shows(), 8, "capped");
     assert_eq!(hold(&engine, &a_id), 10);
@@ -329,6 +314,70 @@ async fn a_lost_push_dead_lettered_before_a_restart_stays_in_the_hold_until_a_pu
     }
     pushers[1].1.step().await;
     assert_eq!(b.shows(), 13, "the units the doubt held go to `b`");
+}
+
+/// `channel` sells `quantity` MUG at the warehouse, in order `order`, and its webhook arrives.
+async fn own_sale(ingest: &Ingest, channel: &str, order: &str, quantity: u32) {
+    let sale = StockEvent {
+        id: id(order),
+        occurred_at: Timestamp::from_millis(5_000),
+        sku: id("MUG"),
+        change: StockChange::OrderLineOpened {
+            order: OrderId::new(order.to_owned()).expect("order"),
+            line: "1".into(),
+            location: id("wh"),
+            quantity,
+        },
+    };
+    let submission = Submission {
+        channel: id(channel),
+        manual: false,
+        events: vec![sale],
+    };
+    ingest.submit(submission).await.expect("accepted");
+}
+
+#[tokio::test]
+async fn a_sale_before_a_lost_first_push_is_confirmed_moves_what_it_publishes() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let config = Arc::new(strict_pair(dir.path().join("state")));
+    let store = Arc::new(Store::open(&config.state_dir).expect("store"));
+    let a = Arc::new(Flaky {
+        resend_applies: true,
+        ..Flaky::default()
+    });
+    let b = Arc::new(Flaky::reliable());
+    let (a_id, mug): (ChannelId, Sku) = (id("a"), id("MUG"));
+    let clock = Arc::new(ManualClock::at(Timestamp::from_millis(1_000_000)));
+    let (engine, mut pushers, ingest) =
+        start_stepped(&config, &store, sides(&config, &a, &b), clock, 3);
+    let published = || {
+        engine
+            .published
+            .lock()
+            .get(&(a_id.clone(), mug.clone()))
+            .map(|p| p.quantity)
+    };
+
+    // `a`'s first push (0 to 5) applies, its answer is lost; then `a` sells 2 and its order
+    // reaches us before the re-send is answered (applied, by its idempotency key).
+    adjust(&ingest, 1, 10).await;
+    pushers[0].1.step().await;
+    assert_eq!((a.shows(), published()), (5, None));
+    a.sell(2);
+    own_sale(&ingest, "a", "a1", 2).await;
+    assert_eq!(
+        hold_of(&engine, &a_id, &mug),
+        3,
+        "the pending first push lands 2 lower"
+    );
+    pushers[0].1.step().await;
+    assert_eq!(
+        published(),
+        Some(3),
+        "what `a` shows: the sale is not taken for one we have not seen"
+    );
+    assert_eq!(a.shows(), 3);
 }
 
 #[tokio::test]
