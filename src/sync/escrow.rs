@@ -6,12 +6,14 @@
 //! push is in flight, it shows at most that (plus nothing: its own sales only lower it).
 //! A push given up on after its answer was lost may have applied: the value it asked for
 //! stays in the hold until a later push of the SKU is confirmed. Its dead letter records it
-//! ([`LostPush`](crate::store::LostPush)), so a restart holds it again ([`Escrow::rebuilt`]) and plans a push of the
-//! SKU, whose confirmation clears it ([`Escrow::doubted`]). The writer caps each planned target ([`Escrow::cap`]): a lower is always planned as is (it
-//! can only shrink the hold, once confirmed); a raise gets at most what the location's ATP
-//! leaves above the holds of every strict channel there, its own included. A raise cut short
-//! is remembered; when a pusher confirms a push that shrinks its channel's hold, the SKU is
-//! planned again for the waiting channels ([`forward_replans`]), and their pushers are woken.
+//! ([`LostPush`](crate::store::LostPush)), so a restart holds it again
+//! ([`Escrow::rebuilt`]) and plans a push of the SKU, whose confirmation clears it
+//! ([`Escrow::doubted`]). The writer caps each planned target ([`Escrow::cap`]): a lower is
+//! always planned as is (it can only shrink the hold, once confirmed); a raise gets at most
+//! what the location's ATP leaves above the holds of every strict channel there, its own
+//! included. A raise cut short is remembered; when a pusher confirms a push that shrinks its
+//! channel's hold, the SKU is planned again for the waiting channels ([`forward_replans`]),
+//! and their pushers are woken.
 //!
 //! Pending targets are counted, not listed: the writer counts each entry it plans *before*
 //! committing it (so no pusher can settle one that is not counted yet), the pushers count
@@ -159,12 +161,12 @@ impl Escrow {
 
     /// The channel's own activity is about to move its `published` value by `by` (called
     /// before the commit; before it has one, what its number moved by, which is counted:
-    /// [`Escrow::unpublished_moves`]), and the ATP with it: the ceiling moves by as much. A rise (a
-    /// cancellation it restocked): a pending push that lands now shows that much more too
-    /// (the pusher adds what `published` moved since its read). A fall (its own order): a
-    /// pending push lands that much lower — compared against a read taken before the sale
-    /// it is refused as stale, and one computed after it keeps the sale in its value — so
-    /// the hold falls with the ATP. Left in place, the ceiling would keep the sold units in
+    /// [`Escrow::unpublished_moves`]), and the ATP with it: the ceiling moves by as much. A
+    /// rise (a cancellation it restocked): a pending push that lands now shows that much
+    /// more too (the pusher adds what `published` moved since its read). A fall (its own
+    /// order): a pending push lands that much lower — compared against a read taken before
+    /// the sale it is refused as stale, and one computed after it keeps the sale in its
+    /// value — so the hold falls with the ATP. Left in place, the ceiling would keep the sold units in
     /// the hold while the ATP no longer has them, and the writer would cap the raise of a
     /// channel that still shows them against a hold that is already gone.
     /// What a dead-lettered push may have left on the channel moves the same way. Call it
