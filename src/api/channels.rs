@@ -177,7 +177,10 @@ pub async fn drop_letter(
         .find(|letter| letter.id == id)
         .ok_or_else(|| no_letter(&channel, id))?;
     let sku = letter.entry.sku;
-    if letter.entry.lost.is_some() && app.engine.published.escrow().doubts(&channel, &sku) {
+    // A channel no longer pushed gets no push to clear the doubt, and no hold to keep.
+    let doubted = app.engine.pushing().contains(&channel)
+        && app.engine.published.escrow().doubts(&channel, &sku);
+    if letter.entry.lost.is_some() && doubted {
         app.ingest
             .replan(channel.clone(), vec![sku.clone()])
             .await
