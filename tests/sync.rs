@@ -430,6 +430,46 @@ async fn an_item_the_channel_does_not_know_is_dead_lettered_and_can_be_retried_o
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_whose_push_may_have_applied_is_dropped_only_after_a_confirmed_push() {
+    let (web, outlet) = mug_channels().await;
+    let Running { api, .. } = &start(&web, &outlet);
+    mug_change(api, "wms", "w1", "2026-11-23T09:00:00Z", counted("wh", 10)).await;
+    eventually("outlet at 10", || outlet.level("MUG") == Some(10)).await;
+
+    // The raise to 13 applies but its answer is lost; its re-send is rejected.
+    outlet.fail_next_set(Failure::AnswerLost);
+    outlet.fail_next_set(Failure::Rejected("access revoked".into()));
+    mug_change(api, "wms", "w2", "2026-11-23T09:01:00Z", adjusted("wh", 3)).await;
+    let letters = loop {
+        let (_, letters) = api.get("/v1/deadletters?channel=outlet").await;
+        if letters.as_array().is_some_and(|l| !l.is_empty()) {
+            break letters;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(letters[0]["lost_push"], 13, "{letters}");
+    let id = letters[0]["id"].as_u64().expect("id");
+
+    // Dropping it is refused until a push of MUG is confirmed: the refusal plans one, which
+    // is confirmed once the rise it finds (13 over a published 10) is past its grace.
+    let url = format!("{}/v1/deadletters/outlet/{id}", api.url);
+    let drop = || api.http.delete(&url).bearer_auth(ADMIN_TOKEN).send();
+    let first = drop().await.expect("drop");
+    assert_eq!(first.status().as_u16(), 409);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = drop().await.expect("drop").status().as_u16();
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 409);
+        assert!(Instant::now() < deadline, "the letter was never droppable");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(api.get("/v1/deadletters").await.1, serde_json::json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_channel_gets_nothing_until_resumed() {
     let (web, outlet) = mug_channels().await;
     let Running { api, .. } = &start(&web, &outlet);

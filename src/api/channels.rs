@@ -103,6 +103,9 @@ pub struct DeadLetterAnswer {
     reason: String,
     at: Timestamp,
     created_at: Timestamp,
+    /// What the push asked for, when its first answer was lost: it may have applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lost_push: Option<i64>,
 }
 
 impl From<DeadLetter> for DeadLetterAnswer {
@@ -115,6 +118,7 @@ impl From<DeadLetter> for DeadLetterAnswer {
             reason: d.reason,
             at: d.at,
             created_at: d.entry.created_at,
+            lost_push: d.entry.lost.map(|l| l.asked),
         }
     }
 }
@@ -155,7 +159,9 @@ pub async fn retry(
     ))
 }
 
-/// `DELETE /v1/deadletters/{channel}/{id}`.
+/// `DELETE /v1/deadletters/{channel}/{id}`. A letter whose push may have applied (its first
+/// answer was lost) is what holds that doubt across a restart: while the escrow still holds
+/// it, the drop is refused and a push of the SKU is planned, whose confirmation clears it.
 pub async fn drop_letter(
     State(app): State<AppState>,
     headers: HeaderMap,
@@ -163,6 +169,30 @@ pub async fn drop_letter(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     authorize(&headers, app.config().api.admin_token.expose())?;
     let channel = channel_id(&channel)?;
+    let letter = app
+        .store
+        .dead_letters(Some(&channel))
+        .map_err(store_error)?
+        .into_iter()
+        .find(|letter| letter.id == id)
+        .ok_or_else(|| no_letter(&channel, id))?;
+    let sku = letter.entry.sku;
+    // A channel no longer pushed gets no push to clear the doubt, and no hold to keep.
+    let doubted = app.engine.pushing().contains(&channel)
+        && app.engine.published.escrow().doubts(&channel, &sku);
+    if letter.entry.lost.is_some() && doubted {
+        app.ingest
+            .replan(channel.clone(), vec![sku.clone()])
+            .await
+            .map_err(super::events::ingest_error)?;
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "unconfirmed",
+            format!(
+                "dead letter {id} for channel {channel} may have applied (its first answer was lost), so {sku} is held at what it asked for until a push is confirmed; a push of {sku} is planned: drop the letter once it is confirmed"
+            ),
+        ));
+    }
     if !app.store.drop_dead(&channel, id).map_err(store_error)? {
         return Err(no_letter(&channel, id));
     }

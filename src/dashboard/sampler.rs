@@ -101,6 +101,7 @@ mod tests {
             target: 3,
             created_at: created,
             attempt: None,
+            lost: None,
         };
         store
             .commit(&Commit {

@@ -154,6 +154,7 @@ impl Writer {
         // Whatever changed while we were down (or was never pushed) is planned first.
         self.config.mark_unchanged();
         self.plan_everything().await;
+        self.plan_doubted().await;
         loop {
             let next = {
                 let syncing = self.syncing.as_mut().map(|s| &mut s.task);
@@ -499,11 +500,15 @@ impl Writer {
         }
         let now = self.clock.now();
         let mut book = self.sync.published.lock();
-        let mut published = own_moves(group, &self.states, &self.sync.planner, &book, now);
+        let OwnMoved {
+            mut published,
+            unpublished,
+        } = own_moves(group, &self.states, &self.sync.planner, &book, now);
         published.extend(own_kit_moves(config, group, &self.states, &book, now));
         let moved: Vec<(ChannelId, Sku)> = published
             .iter()
             .map(|(c, s, _)| (c.clone(), s.clone()))
+            .chain(unpublished.iter().map(|(c, s, _)| (c.clone(), s.clone())))
             .collect();
         let touched = group
             .touched
@@ -524,10 +529,14 @@ impl Writer {
                     .plan_kits(config, &kits, &states, &moved, now),
             );
         }
+        let escrow = self.sync.published.escrow().clone();
         for (channel, sku, value) in &published {
             let before = book.get(&(channel.clone(), sku.clone()));
             let by = before.map_or(0, |b| value.quantity - b.quantity);
-            self.sync.published.escrow().own_moved(channel, sku, by);
+            escrow.own_moved(channel, sku, by);
+        }
+        for (channel, sku, by) in &unpublished {
+            escrow.own_moved(channel, sku, *by);
         }
         let after_own = |c: &ChannelId, s: &Sku| {
             let moved = published.iter().find(|(mc, ms, _)| mc == c && ms == s);
@@ -541,7 +550,6 @@ impl Writer {
             outbox: &outbox,
             published: &published,
         };
-        let escrow = self.sync.published.escrow().clone();
         let seqs = self.store.commit(&commit).map_err(|e| {
             escrow.unplanned(&outbox);
             self.store_failed(&e, group.logged.len())
@@ -587,6 +595,23 @@ impl Writer {
             tracing::info!(
                 pushes = planned,
                 "Planned pushes for every SKU whose channel numbers changed."
+            );
+        }
+    }
+
+    /// Plans a push of each SKU whose hold keeps what a lost push may have left on its
+    /// channel (the escrow rebuilt it at start from the dead letters): only a confirmed push
+    /// clears that doubt, and the store cannot tell whether one came after the letter.
+    async fn plan_doubted(&mut self) {
+        let doubted = self.sync.published.escrow().doubted();
+        if doubted.is_empty() {
+            return;
+        }
+        if let Ok(planned) = self.plan_and_commit(&doubted).await {
+            tracing::info!(
+                doubted = doubted.len(),
+                pushes = planned,
+                "Planned pushes for the SKUs a lost push may have left higher on their channel."
             );
         }
     }
@@ -723,21 +748,29 @@ impl Checkpoints {
     }
 }
 
-/// Published values moved by the pushing channels' own activity in this group: their own
-/// orders (the channel already lowered its number for them) and, for a holding owner, its
-/// own changes of its count.
+/// What the pushing channels' own activity in this group moved: their own orders (the
+/// channel already lowered its number for them) and, for a holding owner, its own changes of
+/// its count.
+#[derive(Default)]
+struct OwnMoved {
+    /// The published values moved.
+    published: Vec<(ChannelId, Sku, Published)>,
+    /// By how much the number of a channel moved that has no published value yet (no push
+    /// of the SKU confirmed): the escrow counts it, and the first push's confirmation adds
+    /// what moved since its read (`Escrow::unpublished_moves`).
+    unpublished: Vec<(ChannelId, Sku, i64)>,
+}
+
 fn own_moves(
     group: &Group,
     states: &HashMap<Sku, SkuState>,
     planner: &Planner,
     book: &HashMap<(ChannelId, Sku), Published>,
     now: Timestamp,
-) -> Vec<(ChannelId, Sku, Published)> {
-    let mut moved = Vec::new();
+) -> OwnMoved {
+    let mut moved = OwnMoved::default();
     for ((channel, sku), before) in &group.own_before {
-        let (Some(state), Some(value)) =
-            (states.get(sku), book.get(&(channel.clone(), sku.clone())))
-        else {
+        let Some(state) = states.get(sku) else {
             continue;
         };
         let manual = |location: &LocationId| {
@@ -747,14 +780,20 @@ fn own_moves(
                 .copied()
                 .unwrap_or(0)
         };
-        if let Some(quantity) =
-            planner.published_after_own(state, channel, *before, value.quantity, &manual)
-        {
-            moved.push((
-                channel.clone(),
-                sku.clone(),
-                Published { quantity, at: now },
-            ));
+        let value = book
+            .get(&(channel.clone(), sku.clone()))
+            .map(|p| p.quantity);
+        let Some(quantity) =
+            planner.published_after_own(state, channel, *before, value.unwrap_or(0), &manual)
+        else {
+            continue;
+        };
+        let (channel, sku) = (channel.clone(), sku.clone());
+        match value {
+            Some(_) => moved
+                .published
+                .push((channel, sku, Published { quantity, at: now })),
+            None => moved.unpublished.push((channel, sku, quantity)),
         }
     }
     moved

@@ -14,7 +14,7 @@ use omnistock_sdk::ids::MAX_ID_LEN;
 use omnistock_sdk::{ChannelId, EventId, Sku, StockEvent, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::{Attempt, DeadLetter, LoggedEvent, NewEvent, OutboxEntry, Published};
+use super::{Attempt, DeadLetter, LoggedEvent, LostPush, NewEvent, OutboxEntry, Published};
 use crate::state::SkuState;
 
 /// The store's layout version, kept in meta and in the marker file.
@@ -234,8 +234,10 @@ pub(super) fn decode_published(bytes: &[u8]) -> Result<Published, String> {
 
 /// An outbox entry on disk; its channel and id are in the key.
 ///
-/// `attempt` came after the first version of this record, within the same version byte:
-/// absent means none, and an entry without one is written exactly as before.
+/// `attempt` and `lost` came after the first version of this record, within the same
+/// version byte: absent means none, and an entry without them is written exactly as before.
+/// A build older than `lost` refuses a record that has it (unknown fields are refused)
+/// rather than forget that the channel may show what a lost push asked for.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OutboxV1 {
@@ -244,6 +246,33 @@ struct OutboxV1 {
     created_at_ms: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     attempt: Option<AttemptV1>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lost: Option<LostPushV1>,
+}
+
+/// A push given up on after its answer was lost: what it asked for, and `published` then.
+#[derive(Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LostPushV1 {
+    asked: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    published: Option<i64>,
+}
+
+impl LostPushV1 {
+    fn new(lost: &LostPush) -> LostPushV1 {
+        LostPushV1 {
+            asked: lost.asked,
+            published: lost.published,
+        }
+    }
+
+    fn public(self) -> LostPush {
+        LostPush {
+            asked: self.asked,
+            published: self.published,
+        }
+    }
 }
 
 /// A push recorded just before it was sent.
@@ -280,6 +309,7 @@ impl OutboxV1 {
             target: entry.target,
             created_at_ms: entry.created_at.as_millis(),
             attempt: entry.attempt.as_ref().map(AttemptV1::new),
+            lost: entry.lost.as_ref().map(LostPushV1::new),
         }
     }
 
@@ -290,6 +320,7 @@ impl OutboxV1 {
             target: self.target,
             created_at: Timestamp::from_millis(self.created_at_ms),
             attempt: self.attempt.map(AttemptV1::public),
+            lost: self.lost.map(LostPushV1::public),
         }
     }
 }
@@ -320,20 +351,31 @@ struct DeadV1 {
     at_ms: i64,
 }
 
-/// The dead letter made of an outbox value.
+/// The dead letter made of an outbox value; `lost`: the push given up on after its answer
+/// was lost, added to one the entry already carried (a retried dead letter).
 pub(super) fn outbox_to_dead(
     outbox: &[u8],
     reason: &str,
     at: Timestamp,
+    lost: Option<&LostPush>,
 ) -> Result<Vec<u8>, String> {
+    let mut entry: OutboxV1 = from_json(outbox)?;
+    if let Some(later) = lost {
+        let merged = match entry.lost {
+            Some(earlier) => earlier.public().merged(*later),
+            None => *later,
+        };
+        entry.lost = Some(LostPushV1::new(&merged));
+    }
     versioned(&DeadV1 {
-        entry: from_json(outbox)?,
+        entry,
         reason: reason.to_owned(),
         at_ms: at.as_millis(),
     })
 }
 
-/// The outbox value a dead letter goes back as: the same push, never attempted.
+/// The outbox value a dead letter goes back as: the same push, never attempted, still
+/// carrying a lost push it may have left on the channel (cleared only by a confirmation).
 pub(super) fn dead_to_outbox(dead: &[u8]) -> Result<Vec<u8>, String> {
     let mut dto: DeadV1 = from_json(dead)?;
     dto.entry.attempt = None;

@@ -94,6 +94,41 @@ pub struct OutboxEntry {
     pub created_at: Timestamp,
     /// The last push of this entry, recorded before it was sent; `None` until then.
     pub attempt: Option<Attempt>,
+    /// A push of this entry given up on after its answer was lost: it may have applied.
+    /// Set when the entry is dead-lettered, kept through `deadletter retry`.
+    pub lost: Option<LostPush>,
+}
+
+/// What a push whose answer was lost asked the channel to show, and our published value
+/// then (`None` before the first confirmed push): the channel may show `asked`, moved since
+/// by as much as its own orders moved `published`. The escrow rebuilds its doubt from it at
+/// start (`sync::escrow`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LostPush {
+    pub asked: i64,
+    pub published: Option<i64>,
+}
+
+impl LostPush {
+    /// What the channel may show now that `published` is `now`: `asked`, moved as
+    /// `published` moved since (by its own orders, or by a confirmed push, after which the
+    /// doubt is too high until a push is confirmed again: never too low).
+    pub fn may_show(&self, now: Option<i64>) -> i64 {
+        match (self.published, now) {
+            (Some(then), Some(now)) => self.asked + (now - then),
+            _ => self.asked,
+        }
+    }
+
+    /// One record for two lost pushes of the same entry, `later` the newer: the higher of
+    /// what either may have left, as of `later`'s published value.
+    #[must_use]
+    pub fn merged(self, later: LostPush) -> LostPush {
+        LostPush {
+            asked: self.may_show(later.published).max(later.asked),
+            published: later.published,
+        }
+    }
 }
 
 /// A push as it was about to be sent: what the channel showed just before (`expected`) and

@@ -13,8 +13,8 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use super::{
-    Abort, Attempt, DeadLetter, OutboxEntry, Published, Store, StoreError, TxResult, codec,
-    tx_enqueue,
+    Abort, Attempt, DeadLetter, LostPush, OutboxEntry, Published, Store, StoreError, TxResult,
+    codec, tx_enqueue,
 };
 
 /// A record that failed to decode inside a transaction.
@@ -33,11 +33,13 @@ fn tx_bury(
     key: &[u8],
     reason: &str,
     at: Timestamp,
+    lost: Option<&LostPush>,
 ) -> TxResult<()> {
     let Some(value) = outbox.get(key)? else {
         return Ok(());
     };
-    let letter = codec::outbox_to_dead(&value, reason, at).map_err(|d| tx_bad("outbox", key, d))?;
+    let letter =
+        codec::outbox_to_dead(&value, reason, at, lost).map_err(|d| tx_bad("outbox", key, d))?;
     dead.insert(key, letter)?;
     outbox.remove(key)?;
     Ok(())
@@ -172,18 +174,22 @@ impl Store {
     }
 
     /// Moves pending entries to the dead letters, atomically, with why and when. Ids that
-    /// are no longer pending are ignored.
+    /// are no longer pending are ignored. `lost`: the push given up on had lost its first
+    /// answer and may have applied; each letter records it, so the escrow can hold it again
+    /// after a restart.
     pub fn dead_letter(
         &self,
         channel: &ChannelId,
         ids: &[u64],
         reason: &str,
         at: Timestamp,
+        lost: Option<&LostPush>,
     ) -> Result<(), StoreError> {
         (&self.outbox, &self.dead)
             .transaction(|(outbox, dead)| {
                 for &id in ids {
-                    tx_bury(outbox, dead, &codec::outbox_key(channel, id), reason, at)?;
+                    let key = codec::outbox_key(channel, id);
+                    tx_bury(outbox, dead, &key, reason, at, lost)?;
                 }
                 Ok(())
             })

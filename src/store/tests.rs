@@ -38,6 +38,7 @@ pub(super) fn push(chan: &str, sku_name: &str, target: i64) -> OutboxEntry {
         target,
         created_at: Timestamp::from_millis(1_700_000_000_500),
         attempt: None,
+        lost: None,
     }
 }
 

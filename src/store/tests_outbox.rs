@@ -220,7 +220,7 @@ fn dead_letters_leave_the_outbox_with_their_reason_and_attempt() {
         .record_attempt(&shop, 1, &attempt(0, 1))
         .expect("record");
     store
-        .dead_letter(&shop, &[1, 3, 4, 99], "HTTP 404: no such SKU", at)
+        .dead_letter(&shop, &[1, 3, 4, 99], "HTTP 404: no such SKU", at, None)
         .expect("dead letter");
     assert_eq!(ids(&pending(&store, "shop")), [2]);
     assert_eq!(
@@ -262,7 +262,9 @@ fn a_retried_dead_letter_goes_back_behind_the_pending_pushes_without_its_attempt
     store
         .record_attempt(&shop, 1, &attempt(0, 1))
         .expect("record");
-    store.dead_letter(&shop, &[1], "timeout", at).expect("dead");
+    store
+        .dead_letter(&shop, &[1], "timeout", at, None)
+        .expect("dead");
     store.enqueue(&[push("shop", "PEN", 3)]).expect("enqueue");
     assert_eq!(store.retry_dead(&shop, 1).expect("retry"), Some(4));
     assert_eq!(store.retry_dead(&shop, 1).expect("retry again"), None);
@@ -275,11 +277,84 @@ fn a_retried_dead_letter_goes_back_behind_the_pending_pushes_without_its_attempt
     );
     assert!(dead(&store, None).is_empty());
     // Dying again, it is filed under its new id.
-    store.dead_letter(&shop, &[4], "timeout", at).expect("dead");
+    store
+        .dead_letter(&shop, &[4], "timeout", at, None)
+        .expect("dead");
     assert_eq!(
         dead(&store, None).iter().map(|d| d.id).collect::<Vec<_>>(),
         [4]
     );
+}
+
+#[test]
+fn a_dead_letter_written_before_lost_pushes_were_recorded_still_decodes() {
+    let (_tmp, dir) = store_dir();
+    let store = open(&dir);
+    let before = br#"{"entry":{"sku":"MUG","target":3,"created_at_ms":5,"attempt":{"expected":0,"value":3,"at_ms":1700000002000}},"reason":"HTTP 422","at_ms":9}"#;
+    let mut bytes = vec![1u8];
+    bytes.extend_from_slice(before);
+    store
+        .dead
+        .insert(codec::outbox_key(&channel("shop"), 7), bytes)
+        .expect("raw insert");
+    let mut entry = OutboxEntry {
+        created_at: Timestamp::from_millis(5),
+        ..push("shop", "MUG", 3)
+    };
+    entry.attempt = Some(attempt(0, 3));
+    let letter = DeadLetter {
+        id: 7,
+        entry,
+        reason: "HTTP 422".to_owned(),
+        at: Timestamp::from_millis(9),
+    };
+    assert_eq!(dead(&store, None), [letter], "no lost push");
+}
+
+#[test]
+fn a_lost_push_stays_with_its_entry_through_a_retry_and_a_second_loss() {
+    let (_tmp, dir) = store_dir();
+    let store = open(&dir);
+    let (shop, at) = (channel("shop"), Timestamp::from_millis(1));
+    store.enqueue(&[push("shop", "MUG", 6)]).expect("enqueue");
+    // Asked for 6 while published was 2; the re-send was rejected.
+    let first = LostPush {
+        asked: 6,
+        published: Some(2),
+    };
+    store
+        .dead_letter(&shop, &[1], "rejected", at, Some(&first))
+        .expect("dead");
+    assert_eq!(dead(&store, None)[0].entry.lost, Some(first));
+    let retried = store.retry_dead(&shop, 1).expect("retry").expect("an id");
+    assert_eq!(pending(&store, "shop")[0].1.lost, Some(first), "kept");
+    // Its own sale moved published to 1; another lost push asked for 4 and was rejected.
+    let second = LostPush {
+        asked: 4,
+        published: Some(1),
+    };
+    store
+        .dead_letter(&shop, &[retried], "rejected", at, Some(&second))
+        .expect("dead");
+    let merged = LostPush {
+        asked: 5,
+        published: Some(1),
+    };
+    assert_eq!(
+        dead(&store, None)[0].entry.lost,
+        Some(merged),
+        "the first, moved by the sale, is higher"
+    );
+    assert_eq!(merged.may_show(Some(3)), 7, "moved as published moves");
+    // A letter without a lost push keeps the one it carried.
+    let again = store
+        .retry_dead(&shop, retried)
+        .expect("retry")
+        .expect("an id");
+    store
+        .dead_letter(&shop, &[again], "HTTP 404", at, None)
+        .expect("dead");
+    assert_eq!(dead(&store, None)[0].entry.lost, Some(merged));
 }
 
 #[test]
@@ -289,7 +364,7 @@ fn a_dropped_dead_letter_is_gone_for_good() {
     let shop = channel("shop");
     store.enqueue(&[push("shop", "MUG", 1)]).expect("enqueue");
     store
-        .dead_letter(&shop, &[1], "gone", Timestamp::from_millis(1))
+        .dead_letter(&shop, &[1], "gone", Timestamp::from_millis(1), None)
         .expect("dead");
     assert!(!store.drop_dead(&channel("pos"), 1).expect("other channel"));
     assert!(store.drop_dead(&shop, 1).expect("drop"));
@@ -312,13 +387,13 @@ fn dead_letters_of_every_channel_come_oldest_first() {
         .expect("enqueue");
     let at = Timestamp::from_millis;
     store
-        .dead_letter(&channel("shop"), &[3], "late", at(30))
+        .dead_letter(&channel("shop"), &[3], "late", at(30), None)
         .expect("dead");
     store
-        .dead_letter(&channel("pos"), &[2], "early", at(10))
+        .dead_letter(&channel("pos"), &[2], "early", at(10), None)
         .expect("dead");
     store
-        .dead_letter(&channel("shop"), &[1], "middle", at(20))
+        .dead_letter(&channel("shop"), &[1], "middle", at(20), None)
         .expect("dead");
     let order: Vec<_> = dead(&store, None).into_iter().map(|d| d.reason).collect();
     assert_eq!(order, ["early", "middle", "late"]);
@@ -408,7 +483,7 @@ async fn the_outbox_dead_letters_and_pause_flags_survive_reopen_after_sync() {
             .confirm(&shop, &[2], &[(sku("CUP"), published(5))])
             .expect("confirm");
         store
-            .dead_letter(&shop, &[3], "HTTP 422", died)
+            .dead_letter(&shop, &[3], "HTTP 422", died, None)
             .expect("dead");
         store.set_paused(&shop, true).expect("pause");
         store.sync().await.expect("sync");

@@ -5,13 +5,15 @@
 //! A strict channel *holds* `max(published, every target still pending for it)`: whatever
 //! push is in flight, it shows at most that (plus nothing: its own sales only lower it).
 //! A push given up on after its answer was lost may have applied: the value it asked for
-//! stays in the hold until a later push of the SKU is confirmed (in memory only: a restart
-//! forgets it). The
-//! writer caps each planned target ([`Escrow::cap`]): a lower is always planned as is (it
-//! can only shrink the hold, once confirmed); a raise gets at most what the location's ATP
-//! leaves above the holds of every strict channel there, its own included. A raise cut short
-//! is remembered; when a pusher confirms a push that shrinks its channel's hold, the SKU is
-//! planned again for the waiting channels ([`forward_replans`]), and their pushers are woken.
+//! stays in the hold until a later push of the SKU is confirmed. Its dead letter records it
+//! ([`LostPush`](crate::store::LostPush)), so a restart holds it again
+//! ([`Escrow::rebuilt`]) and plans a push of the SKU, whose confirmation clears it
+//! ([`Escrow::doubted`]). The writer caps each planned target ([`Escrow::cap`]): a lower is
+//! always planned as is (it can only shrink the hold, once confirmed); a raise gets at most
+//! what the location's ATP leaves above the holds of every strict channel there, its own
+//! included. A raise cut short is remembered; when a pusher confirms a push that shrinks its
+//! channel's hold, the SKU is planned again for the waiting channels ([`forward_replans`]),
+//! and their pushers are woken.
 //!
 //! Pending targets are counted, not listed: the writer counts each entry it plans *before*
 //! committing it (so no pusher can settle one that is not counted yet), the pushers count
@@ -28,7 +30,7 @@ use tokio::task::JoinHandle;
 use crate::config::{Config, Policy};
 use crate::ingest::Ingest;
 use crate::state::SkuState;
-use crate::store::OutboxEntry;
+use crate::store::{DeadLetter, OutboxEntry};
 
 /// The shared escrow ledger: pending targets per channel and SKU, and the strict channels
 /// whose raise waits for a giver.
@@ -44,6 +46,11 @@ struct Ledger {
     unsure: HashMap<(ChannelId, Sku), i64>,
     /// The own moves of the commit being prepared, undone if its commit fails.
     own_moves: OwnMoves,
+    /// Per channel and SKU without a published value yet (no push of it confirmed): the sum
+    /// of the channel's own moves since its pusher first read it. A first push's
+    /// confirmation adds those made since its read, as later ones add what `published`
+    /// moved by ([`Escrow::unpublished_moves`]).
+    unpublished: HashMap<(ChannelId, Sku), i64>,
     /// Per SKU, the strict channels planned below their share.
     waiting: HashMap<Sku, BTreeSet<ChannelId>>,
     replans: Option<mpsc::UnboundedSender<(ChannelId, Sku)>>,
@@ -70,11 +77,47 @@ struct Outstanding {
 }
 
 impl Escrow {
-    /// A ledger counting the entries the store still holds.
-    pub fn with_pending(pending: &[(u64, OutboxEntry)]) -> Self {
+    /// The ledger as the store leaves it at start: the entries still pending counted, and
+    /// what the lost pushes recorded on dead letters (and on pending entries a retry put
+    /// back) may have left on their channels held again, moved as `published` (the values
+    /// now) moved since. The store cannot tell whether a push was confirmed since, which
+    /// clears a doubt: a rebuilt doubt may be too high, never too low, until the push the
+    /// writer plans at start for each ([`Escrow::doubted`]) is confirmed.
+    pub fn rebuilt(
+        pending: &[(u64, OutboxEntry)],
+        dead: &[DeadLetter],
+        published: impl Fn(&ChannelId, &Sku) -> Option<i64>,
+    ) -> Self {
         let escrow = Self::default();
         escrow.planned(pending.iter().map(|(_, e)| e));
+        let entries = pending.iter().map(|(_, e)| e);
+        let mut ledger = escrow.ledger();
+        for entry in entries.chain(dead.iter().map(|d| &d.entry)) {
+            let Some(lost) = entry.lost else {
+                continue;
+            };
+            let now = published(&entry.channel, &entry.sku);
+            let key = (entry.channel.clone(), entry.sku.clone());
+            raise_doubt(&mut ledger, key, lost.may_show(now), now);
+        }
+        drop(ledger);
         escrow
+    }
+
+    /// The channels and SKUs whose hold keeps what a lost push may have left: the writer
+    /// plans a push of each at start, so a confirmation clears the doubt (a channel in sync
+    /// would otherwise keep the others capped until its SKU next changes).
+    pub fn doubted(&self) -> Vec<(ChannelId, Sku)> {
+        let mut doubted: Vec<_> = self.ledger().unsure.keys().cloned().collect();
+        doubted.sort();
+        doubted
+    }
+
+    /// Whether `channel`'s hold of `sku` keeps what a lost push may have left on it.
+    pub fn doubts(&self, channel: &ChannelId, sku: &Sku) -> bool {
+        self.ledger()
+            .unsure
+            .contains_key(&(channel.clone(), sku.clone()))
     }
 
     fn ledger(&self) -> MutexGuard<'_, Ledger> {
@@ -117,12 +160,13 @@ impl Escrow {
     }
 
     /// The channel's own activity is about to move its `published` value by `by` (called
-    /// before the commit), and the ATP with it: the ceiling moves by as much. A rise (a
-    /// cancellation it restocked): a pending push that lands now shows that much more too
-    /// (the pusher adds what `published` moved since its read). A fall (its own order): a
-    /// pending push lands that much lower — compared against a read taken before the sale
-    /// it is refused as stale, and one computed after it keeps the sale in its value — so
-    /// the hold falls with the ATP. Left in place, the ceiling would keep the sold units in
+    /// before the commit; before it has one, what its number moved by, which is counted:
+    /// [`Escrow::unpublished_moves`]), and the ATP with it: the ceiling moves by as much. A
+    /// rise (a cancellation it restocked): a pending push that lands now shows that much
+    /// more too (the pusher adds what `published` moved since its read). A fall (its own
+    /// order): a pending push lands that much lower — compared against a read taken before
+    /// the sale it is refused as stale, and one computed after it keeps the sale in its
+    /// value — so the hold falls with the ATP. Left in place, the ceiling would keep the sold units in
     /// the hold while the ATP no longer has them, and the writer would cap the raise of a
     /// channel that still shows them against a hold that is already gone.
     /// What a dead-lettered push may have left on the channel moves the same way. Call it
@@ -136,6 +180,15 @@ impl Escrow {
         let key = (channel.clone(), sku.clone());
         move_ceiling(&mut ledger, &key, by);
         ledger.own_moves.moves.push((key, by));
+    }
+
+    /// Where the own moves of `channel` on `sku`, which has no published value yet, stand:
+    /// counted from the first call on, until a push of the SKU is confirmed. A pusher reads
+    /// it with the outbox; the difference when it confirms is what the channel's own orders
+    /// moved its number by meanwhile, which the value read from the channel does not show.
+    pub fn unpublished_moves(&self, channel: &ChannelId, sku: &Sku) -> i64 {
+        let key = (channel.clone(), sku.clone());
+        *self.ledger().unpublished.entry(key).or_insert(0)
     }
 
     /// Uncounts entries whose commit failed, and undoes the own moves made for it.
@@ -201,12 +254,11 @@ impl Escrow {
         match doubt {
             Doubt::Cleared => {
                 ledger.unsure.remove(&key);
+                // `published` has a value from now on: own moves move it.
+                ledger.unpublished.remove(&key);
             }
-            Doubt::Raised(value) if value > after.unwrap_or(0) => {
-                let unsure = ledger.unsure.entry(key.clone()).or_insert(value);
-                *unsure = (*unsure).max(value);
-            }
-            Doubt::Raised(_) | Doubt::Kept => {}
+            Doubt::Raised(value) => raise_doubt(&mut ledger, key.clone(), value, after),
+            Doubt::Kept => {}
         }
         if let Some(o) = ledger.pending.get_mut(&key) {
             o.settled += count as u64;
@@ -329,13 +381,25 @@ pub struct CapInput<'a> {
     pub moved: &'a [(ChannelId, Sku)],
 }
 
-/// Moves what `key`'s channel may show because of pushes in flight or given up on.
+/// Moves what `key`'s channel may show because of pushes in flight or given up on, and
+/// counts the move if the channel has no published value yet.
 fn move_ceiling(ledger: &mut Ledger, key: &(ChannelId, Sku), by: i64) {
     if let Some(o) = ledger.pending.get_mut(key) {
         o.ceiling += by;
     }
     if let Some(unsure) = ledger.unsure.get_mut(key) {
         *unsure += by;
+    }
+    if let Some(counted) = ledger.unpublished.get_mut(key) {
+        *counted += by;
+    }
+}
+
+/// The channel may show `value` of the SKU, whatever `published` says: held if above it.
+fn raise_doubt(ledger: &mut Ledger, key: (ChannelId, Sku), value: i64, published: Option<i64>) {
+    if value > published.unwrap_or(0) {
+        let unsure = ledger.unsure.entry(key).or_insert(value);
+        *unsure = (*unsure).max(value);
     }
 }
 
@@ -376,6 +440,7 @@ mod tests {
             target,
             created_at: Timestamp::EPOCH,
             attempt: None,
+            lost: None,
         }
     }
 

@@ -109,8 +109,16 @@ impl Engine {
         setup: EngineSetup,
         sides: BTreeMap<ChannelId, connectors::PushSide>,
     ) -> Result<(Engine, Vec<(ChannelId, pusher::Pusher)>), EngineError> {
-        let published = PublishedBook::from_store(setup.store.all_published()?)
-            .with_escrow(escrow::Escrow::with_pending(&setup.store.all_pending()?));
+        let published = PublishedBook::from_store(setup.store.all_published()?);
+        let escrow = {
+            let book = published.lock();
+            escrow::Escrow::rebuilt(
+                &setup.store.all_pending()?,
+                &setup.store.dead_letters(None)?,
+                |c, s| book.get(&(c.clone(), s.clone())).map(|p| p.quantity),
+            )
+        };
+        let published = published.with_escrow(escrow);
         let paused_channels = setup.store.paused_channels()?;
         let status = StatusBoard::default();
         let (stop, stop_rx) = watch::channel(false);

@@ -267,6 +267,7 @@ impl Planner {
             target,
             created_at: now,
             attempt: None,
+            lost: None,
         });
     }
 

@@ -30,7 +30,7 @@ use super::target::{next_value, published_after};
 use crate::clock::Clock;
 use crate::config::ApiLimits;
 use crate::metrics::{ChannelLabels, Metrics};
-use crate::store::{Attempt, OutboxEntry, Published, Store, StoreError};
+use crate::store::{Attempt, LostPush, OutboxEntry, Published, Store, StoreError};
 
 /// The weight of the newest confirmation in a channel's moving average of its sync lag.
 const LAG_SMOOTHING: f64 = 0.2;
@@ -105,6 +105,9 @@ struct Slot {
     sku: Sku,
     /// `published` as of the commit of `newest`.
     published: Option<i64>,
+    /// Without a published value: the channel's own moves the escrow had counted then
+    /// (`Escrow::unpublished_moves`).
+    counted: i64,
     ids: Vec<u64>,
     newest: (u64, OutboxEntry),
     attempt: Option<Recorded>,
@@ -124,6 +127,8 @@ struct Recorded {
 struct InFlight {
     slot: Slot,
     book_at_read: Option<i64>,
+    /// Without a published value at the read: the own moves counted then.
+    counted_at_read: i64,
     published_after: i64,
     replay: Option<(u64, i64)>,
     /// For the audit trail: what the channel showed, and what we asked it to show.
@@ -148,9 +153,10 @@ pub struct Pusher {
     unseen: HashMap<Sku, (Timestamp, i64)>,
     /// Entries whose recorded attempt the channel refused (stale compare): never applied.
     unapplied: HashSet<u64>,
-    /// For attempts this run recorded: the published value then (if any) and the base the
-    /// push was computed from, so a re-sent push that applied moves `published` exactly.
-    attempt_bases: HashMap<u64, (Option<i64>, i64)>,
+    /// For attempts this run recorded: the published value then (if any), the base the
+    /// push was computed from and the own moves counted then (before a first push is
+    /// confirmed), so a re-sent push that applied moves `published` exactly.
+    attempt_bases: HashMap<u64, (Option<i64>, i64, i64)>,
     limiter: Limiter,
     backoff: Backoff,
     labels: ChannelLabels,
@@ -216,28 +222,25 @@ impl Pusher {
         // read the pending entries under it too, so each slot's target and published value
         // come from the same commit (a newer published value with an older target would push
         // a change and its reverse).
-        let (pending, published) = {
+        let (pending, marks) = {
             let book = self.setup.published.lock();
             let pending = self
                 .setup
                 .store
                 .pending(&self.setup.channel, ROUND_ENTRIES)
                 .map_err(Halt::Store)?;
-            let published: HashMap<Sku, i64> = pending
+            let marks: HashMap<Sku, Mark> = pending
                 .iter()
-                .filter_map(|(_, e)| {
-                    let value = book.get(&(self.setup.channel.clone(), e.sku.clone()))?;
-                    Some((e.sku.clone(), value.quantity))
-                })
+                .map(|(_, e)| (e.sku.clone(), self.mark(&book, &e.sku)))
                 .collect();
-            (pending, published)
+            (pending, marks)
         };
         self.setup
             .metrics
             .outbox_depth
             .get_or_create(&self.labels)
             .set(gauge(pending.len()));
-        let slots = self.prioritized(coalesce(pending, &published));
+        let slots = self.prioritized(coalesce(pending, &marks));
         let mut settled = 0;
         let mut slots = slots.into_iter().peekable();
         while slots.peek().is_some() {
@@ -313,11 +316,11 @@ impl Pusher {
                 // was. The channel's idempotency key or compare tells whether it applied; if it
                 // did, `published` moves from what it was when the push was computed (after a
                 // restart, from what it is now).
-                let (book_then, base_then) = self
+                let (book_then, base_then, counted_then) = self
                     .attempt_bases
                     .get(&recorded.id)
                     .copied()
-                    .unwrap_or((book_at_read, base));
+                    .unwrap_or((book_at_read, base, slot.counted));
                 let after = published_after(recorded.target, base_then, recorded.attempt.expected);
                 requests.push(self.request(
                     item,
@@ -328,6 +331,7 @@ impl Pusher {
                 in_flight.push(InFlight {
                     slot,
                     book_at_read: book_then,
+                    counted_at_read: counted_then,
                     published_after: after,
                     replay: Some((recorded.id, recorded.attempt.value)),
                     read: recorded.attempt.expected,
@@ -373,6 +377,7 @@ impl Pusher {
             if value == now_shows {
                 // Already showing it: just confirm.
                 let flight = InFlight {
+                    counted_at_read: slot.counted,
                     slot,
                     book_at_read,
                     published_after: after,
@@ -397,9 +402,11 @@ impl Pusher {
                 .map_err(Halt::Store)?;
             // A new attempt on this entry: whatever became of the previous one is settled.
             self.unapplied.remove(&id);
-            self.attempt_bases.insert(id, (book_at_read, base));
+            self.attempt_bases
+                .insert(id, (book_at_read, base, slot.counted));
             requests.push(self.request(item, id, now_shows, value));
             in_flight.push(InFlight {
+                counted_at_read: slot.counted,
                 slot,
                 book_at_read,
                 published_after: after,
@@ -563,12 +570,28 @@ impl Pusher {
         }
     }
 
-    /// Whether the slot's published value is no longer the book's: the channel's own activity
-    /// moved it after the round read the outbox.
+    /// Where the channel's own moves of `sku` stand: its published value, or before a push
+    /// of it is confirmed, the moves the escrow counted. Call under the book's lock.
+    fn mark(&self, book: &HashMap<(ChannelId, Sku), Published>, sku: &Sku) -> Mark {
+        let channel = &self.setup.channel;
+        match book.get(&(channel.clone(), sku.clone())) {
+            Some(value) => (Some(value.quantity), 0),
+            None => (
+                None,
+                self.setup
+                    .published
+                    .escrow()
+                    .unpublished_moves(channel, sku),
+            ),
+        }
+    }
+
+    /// Whether the slot's published value (or the own moves counted without one) is no
+    /// longer the book's: the channel's own activity moved it after the round read the
+    /// outbox.
     fn moved_since_outbox_read(&self, slot: &Slot) -> bool {
-        let key = (self.setup.channel.clone(), slot.sku.clone());
-        let now = self.setup.published.lock().get(&key).map(|p| p.quantity);
-        now != slot.published
+        let now = self.mark(&self.setup.published.lock(), &slot.sku);
+        now != (slot.published, slot.counted)
     }
 
     /// Whether `sku`, showing `shows` above `published`, is in its unexplained rise's grace.
@@ -605,8 +628,9 @@ impl Pusher {
         let mut book = self.setup.published.lock();
         let key = (channel.clone(), flight.slot.sku.clone());
         // The channel's own orders that arrived while we pushed moved it further.
-        let moved_since_read = match (flight.book_at_read, book.get(&key)) {
-            (Some(at_read), Some(now)) => now.quantity - at_read,
+        let moved_since_read = match (flight.book_at_read, self.mark(&book, &flight.slot.sku)) {
+            (Some(at_read), (Some(now), _)) => now - at_read,
+            (None, (None, counted)) => counted - flight.counted_at_read,
             _ => 0,
         };
         let published = Published {
@@ -663,20 +687,28 @@ impl Pusher {
     }
 
     /// Gives up on a slot's entries; `may_show`: what the channel may show because of them
-    /// (a push whose answer was lost), which the escrow keeps in the channel's hold.
+    /// (a push whose answer was lost), which the escrow keeps in the channel's hold and the
+    /// dead letters record, so that a restart holds it again.
     fn dead_letter(&self, slot: &Slot, reason: &str, may_show: Option<i64>) -> Result<(), Halt> {
         let channel = &self.setup.channel;
         tracing::warn!(channel = %channel, sku = %slot.sku, reason, "Push dead-lettered; see omnistock deadletter list.");
-        self.setup
-            .store
-            .dead_letter(channel, &slot.ids, reason, self.setup.clock.now())
-            .map_err(Halt::Store)?;
-        let published = self
-            .setup
-            .published
-            .lock()
+        // Under the book's lock: no own order may move `published` between what the letter
+        // records and what the escrow holds.
+        let book = self.setup.published.lock();
+        let published = book
             .get(&(channel.clone(), slot.sku.clone()))
             .map(|p| p.quantity);
+        let lost = may_show.map(|asked| LostPush { asked, published });
+        self.setup
+            .store
+            .dead_letter(
+                channel,
+                &slot.ids,
+                reason,
+                self.setup.clock.now(),
+                lost.as_ref(),
+            )
+            .map_err(Halt::Store)?;
         self.setup.published.escrow().dead_lettered(
             channel,
             &slot.sku,
@@ -684,6 +716,7 @@ impl Pusher {
             published,
             may_show,
         );
+        drop(book);
         self.setup
             .metrics
             .dead_letters
@@ -777,8 +810,12 @@ impl Pusher {
     }
 }
 
+/// Where a channel's own moves of a SKU stand ([`Pusher::mark`]): its published value, or
+/// the moves the escrow counted before it had one.
+type Mark = (Option<i64>, i64);
+
 /// Groups pending entries by SKU, the newest target standing for all.
-fn coalesce(pending: Vec<(u64, OutboxEntry)>, published: &HashMap<Sku, i64>) -> Vec<Slot> {
+fn coalesce(pending: Vec<(u64, OutboxEntry)>, marks: &HashMap<Sku, Mark>) -> Vec<Slot> {
     let mut slots: BTreeMap<Sku, Slot> = BTreeMap::new();
     // Pending entries come oldest first: later ones replace the newest and the attempt.
     for (id, entry) in pending {
@@ -795,10 +832,12 @@ fn coalesce(pending: Vec<(u64, OutboxEntry)>, published: &HashMap<Sku, i64>) -> 
             }
             None => {
                 let sku = entry.sku.clone();
+                let (published, counted) = marks.get(&sku).copied().unwrap_or_default();
                 slots.insert(
                     sku.clone(),
                     Slot {
-                        published: published.get(&sku).copied(),
+                        published,
+                        counted,
                         sku,
                         ids: vec![id],
                         newest: (id, entry),

@@ -88,7 +88,8 @@ fn setup(
     }
 }
 
-/// An ingest writer planning into `engine`'s outboxes, on the engine's clock.
+/// An ingest writer planning into `engine`'s outboxes, on the engine's clock, starting from
+/// what the store holds as the daemon's does (so a test can restart on a reopened store).
 fn writer(
     config: &Arc<Config>,
     store: &Arc<Store>,
@@ -96,17 +97,24 @@ fn writer(
     clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
 ) -> Ingest {
+    let term = store.begin_term().expect("a new term");
+    let states = crate::ingest::recover(store, config, term).expect("the states");
+    let planner = Planner::new(
+        engine.shown(),
+        &store.all_pending().expect("the outbox"),
+        &store.all_published().expect("the published values"),
+    );
     let (_config_tx, config_rx) = watch::channel(config.clone());
     let (ingest, _writer) = Ingest::start(IngestSetup {
         store: store.clone(),
-        states: Vec::new(),
-        term: 1,
+        states,
+        term,
         config: config_rx,
         clock,
         metrics,
         checkpoint_every: crate::ingest::CHECKPOINT_EVERY,
         sync: SyncHooks {
-            planner: Planner::new(engine.shown(), &[], &[]),
+            planner,
             published: engine.published.clone(),
             waker: engine.waker(),
             feed: crate::feed::Feed::default(),

@@ -35,6 +35,10 @@ pub enum Failure {
     Garbage,
     /// Answers correctly, after a delay.
     Slow(Duration),
+    /// A `set` is applied, but answered with a 500: its answer lost on the way back.
+    AnswerLost,
+    /// Every change of a `set` is rejected for good, with this reason (access revoked).
+    Rejected(String),
 }
 
 /// One request the fake received.
@@ -265,6 +269,13 @@ impl Respond for Responder {
                 return ResponseTemplate::new(200).set_body_string("<html>maintenance</html>");
             }
             Some(Failure::Slow(d)) => delay = d,
+            Some(Failure::AnswerLost) => {
+                if self.endpoint == "set" {
+                    let _ = set(&mut state, &request.body);
+                }
+                return ResponseTemplate::new(500).set_body_string("internal error");
+            }
+            Some(Failure::Rejected(reason)) => return reject(&request.body, &reason),
             None => {}
         }
         let answer = match self.endpoint {
@@ -320,6 +331,25 @@ fn levels(state: &mut State, body: &[u8]) -> ResponseTemplate {
         *state.levels.entry(sku).or_default() -= quantity;
     }
     ResponseTemplate::new(200).set_body_json(LevelsAnswer { levels, next })
+}
+
+/// Every change of a `set` refused with `reason`, nothing applied.
+fn reject(body: &[u8], reason: &str) -> ResponseTemplate {
+    let Ok(request) = serde_json::from_slice::<SetRequest>(body) else {
+        return ResponseTemplate::new(400)
+            .set_body_json(serde_json::json!({"error": "malformed set request"}));
+    };
+    let results = request
+        .changes
+        .into_iter()
+        .map(|change| ChangeResult {
+            key: change.key,
+            status: ChangeStatus::Rejected {
+                reason: reason.to_owned(),
+            },
+        })
+        .collect();
+    ResponseTemplate::new(200).set_body_json(SetAnswer { results })
 }
 
 fn set(state: &mut State, body: &[u8]) -> ResponseTemplate {
