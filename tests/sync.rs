@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use common::config::{Channel, DaemonConfig, Running};
 use common::fakes::receiver_with_mug;
 use common::{
-    ADMIN_TOKEN, Api, POS_SECRET, WEB_SECRET, WMS_SECRET, adjusted, counted, event, eventually,
-    opened,
+    ADMIN_TOKEN, Api, PAST_RISE_GRACE, POS_SECRET, WEB_SECRET, WMS_SECRET, adjusted, counted,
+    event, eventually, eventually_within, opened,
 };
 use omnistock_generic::fake::{Failure, FakeReceiver};
 use serde_json::Value;
@@ -456,7 +456,7 @@ async fn a_dead_letter_whose_push_may_have_applied_is_dropped_only_after_a_confi
     let drop = || api.http.delete(&url).bearer_auth(ADMIN_TOKEN).send();
     let first = drop().await.expect("drop");
     assert_eq!(first.status().as_u16(), 409);
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + PAST_RISE_GRACE;
     loop {
         let status = drop().await.expect("drop").status().as_u16();
         if status == 200 {
@@ -566,7 +566,7 @@ async fn drift_while_we_were_down_is_found_by_reconciliation_at_start_and_correc
     );
     // The rise is left alone for its grace (a restock's webhook may be on its way), then
     // corrected.
-    eventually("the drift corrected back to 7", || {
+    eventually_within(PAST_RISE_GRACE, "the drift corrected back to 7", || {
         outlet.level("MUG") == Some(7)
     })
     .await;
