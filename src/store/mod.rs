@@ -59,7 +59,7 @@ pub use error::StoreError;
 
 use crate::state::SkuState;
 use durable::Durability;
-use wal::{Synced, Wal, WalTree, Writes};
+use wal::{Appender, Synced, Wal, WalTree, Writes};
 
 /// An event to append to the ingest log.
 #[derive(Clone, Debug, PartialEq)]
@@ -540,6 +540,22 @@ impl Store {
             );
         }
         writes.put(WalTree::Meta, META_LAST_SEQ, &codec::encode_u64(seq));
+        self.log_and_apply(&mut wal, commit_no, writes, fail_after, "committing events")?;
+        Ok(seqs)
+    }
+
+    /// The end of every commit, with the log held: numbers it `commit_no` (meta's counter,
+    /// written last), appends it to the log, then writes it into sled. A sled write failing
+    /// midway leaves sled with part of the commit: commits are refused until a reopen
+    /// completes it from the log. `fail_after`: see `commit_inner`.
+    fn log_and_apply(
+        &self,
+        wal: &mut Appender,
+        commit_no: u64,
+        mut writes: Writes,
+        fail_after: Option<usize>,
+        action: &str,
+    ) -> Result<(), StoreError> {
         writes.put(WalTree::Meta, META_COMMIT_NO, &codec::encode_u64(commit_no));
         wal.append(commit_no, &writes);
         let trees = self.commit_trees();
@@ -552,9 +568,9 @@ impl Store {
             let reason = format!("commit {commit_no} failed after part of it was written: {e}");
             tracing::error!(%reason, "The store refuses commits until it is reopened; restart omnistock.");
             let _ = self.interrupted.set(reason);
-            return Err(self.backend("committing events")(e));
+            return Err(self.backend(action)(e));
         }
-        Ok(seqs)
+        Ok(())
     }
 
     /// The trees commits write to, in [`WalTree`] order.

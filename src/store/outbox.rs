@@ -12,9 +12,10 @@ use omnistock_sdk::{ChannelId, Sku, Timestamp};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
+use super::wal::{WalTree, Writes};
 use super::{
-    Abort, Attempt, DeadLetter, LostPush, OutboxEntry, Published, Store, StoreError, TxResult,
-    codec, tx_enqueue,
+    Abort, Attempt, DeadLetter, LostPush, META_COMMIT_NO, OutboxEntry, Published, Store,
+    StoreError, TxResult, codec, tx_enqueue,
 };
 
 /// A record that failed to decode inside a transaction.
@@ -114,27 +115,44 @@ impl Store {
         Ok(all)
     }
 
-    /// Records the push about to be made for a pending entry, replacing any earlier one.
-    /// An id that is no longer pending (confirmed or dead meanwhile) is not an error.
-    /// Durable only after the next `sync`: sync before sending.
-    pub fn record_attempt(
+    /// Records the pushes about to be made for pending entries (id, attempt), replacing any
+    /// earlier attempt. An id that is no longer pending (confirmed or dead meanwhile) is not
+    /// an error. Durable after the next `sync_commits`: sync before sending.
+    ///
+    /// Written as a commit of the write-ahead log, so that making it durable is one
+    /// `fdatasync` of the log, not a flush and fsync of all of sled, which every push round
+    /// paid before sending (on the propagation's critical path). Only this channel's pusher
+    /// changes its pending entries, and it does so one round at a time, so reading them
+    /// outside a transaction is safe; the log's lock orders this against every other commit.
+    pub fn record_attempts(
         &self,
         channel: &ChannelId,
-        id: u64,
-        attempt: &Attempt,
+        attempts: &[(u64, Attempt)],
     ) -> Result<(), StoreError> {
-        let key = codec::outbox_key(channel, id);
-        self.outbox
-            .transaction(|outbox| {
-                let Some(value) = outbox.get(&key)? else {
-                    return Ok(());
-                };
-                let updated = codec::outbox_with_attempt(&value, attempt)
-                    .map_err(|d| tx_bad("outbox", &key, d))?;
-                outbox.insert(key.as_slice(), updated)?;
-                Ok(())
-            })
-            .map_err(|e| self.tx_error("recording a push attempt", e))
+        let mut wal = self.wal.lock();
+        self.refuse_if_interrupted()?;
+        let mut writes = Writes::default();
+        let mut any = false;
+        for (id, attempt) in attempts {
+            let key = codec::outbox_key(channel, *id);
+            let Some(value) = self
+                .outbox
+                .get(&key)
+                .map_err(self.backend("reading a pending push"))?
+            else {
+                continue;
+            };
+            let updated = codec::outbox_with_attempt(&value, attempt)
+                .map_err(|d| self.bad("outbox", &key, d))?;
+            writes.put(WalTree::Outbox, &key, &updated);
+            any = true;
+        }
+        if !any {
+            return Ok(());
+        }
+        let action = "recording push attempts";
+        let commit_no = self.next(self.meta_counter(META_COMMIT_NO)?, action)?;
+        self.log_and_apply(&mut wal, commit_no, writes, None, action)
     }
 
     /// Removes pushes the channel confirmed and records what it now shows, in one atomic

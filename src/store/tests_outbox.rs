@@ -139,10 +139,10 @@ fn a_recorded_attempt_comes_back_with_its_entry() {
         .enqueue(&[push("shop", "MUG", 5), push("shop", "CUP", 6)])
         .expect("enqueue");
     store
-        .record_attempt(&shop, 1, &attempt(7, 5))
+        .record_attempts(&shop, &[(1, attempt(7, 5))])
         .expect("record");
     store
-        .record_attempt(&shop, 1, &attempt(8, 5))
+        .record_attempts(&shop, &[(1, attempt(8, 5))])
         .expect("replace");
     let all = pending(&store, "shop");
     assert_eq!(all[0].1.attempt, Some(attempt(8, 5)));
@@ -162,10 +162,10 @@ fn an_attempt_on_a_push_no_longer_pending_is_not_an_error() {
     store.enqueue(&[push("shop", "MUG", 5)]).expect("enqueue");
     store.confirm(&shop, &[1], &[]).expect("confirm");
     store
-        .record_attempt(&shop, 1, &attempt(7, 5))
+        .record_attempts(&shop, &[(1, attempt(7, 5))])
         .expect("no-op");
     store
-        .record_attempt(&shop, 42, &attempt(7, 5))
+        .record_attempts(&shop, &[(42, attempt(7, 5))])
         .expect("no-op");
     assert!(store.all_pending().expect("pending").is_empty());
 }
@@ -217,7 +217,7 @@ fn dead_letters_leave_the_outbox_with_their_reason_and_attempt() {
         ])
         .expect("enqueue");
     store
-        .record_attempt(&shop, 1, &attempt(0, 1))
+        .record_attempts(&shop, &[(1, attempt(0, 1))])
         .expect("record");
     store
         .dead_letter(&shop, &[1, 3, 4, 99], "HTTP 404: no such SKU", at, None)
@@ -260,7 +260,7 @@ fn a_retried_dead_letter_goes_back_behind_the_pending_pushes_without_its_attempt
         .enqueue(&[push("shop", "MUG", 1), push("shop", "CUP", 2)])
         .expect("enqueue");
     store
-        .record_attempt(&shop, 1, &attempt(0, 1))
+        .record_attempts(&shop, &[(1, attempt(0, 1))])
         .expect("record");
     store
         .dead_letter(&shop, &[1], "timeout", at, None)
@@ -477,7 +477,7 @@ async fn the_outbox_dead_letters_and_pause_flags_survive_reopen_after_sync() {
             })
             .expect("commit");
         store
-            .record_attempt(&shop, 1, &attempt(3, 4))
+            .record_attempts(&shop, &[(1, attempt(3, 4))])
             .expect("record");
         store
             .confirm(&shop, &[2], &[(sku("CUP"), published(5))])

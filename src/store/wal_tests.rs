@@ -272,3 +272,41 @@ fn the_part_of_an_unlogged_commit_that_sled_kept_is_removed_on_open() {
     assert_eq!(store.commit(&commit).expect("commits"), [1]);
     assert_eq!(store.all_pending().expect("reads")[0].0, 1);
 }
+
+#[tokio::test]
+async fn a_push_attempt_is_durable_through_the_log_alone() {
+    let (tmp, dir) = store_dir();
+    let crashed = tmp.path().join("crashed");
+    let attempt = Attempt {
+        expected: 3,
+        value: 4,
+        at: Timestamp::from_millis(1_700_000_002_000),
+    };
+    {
+        let store = open(&dir);
+        store
+            .commit(&Commit {
+                outbox: &[push("shop", "MUG", 4)],
+                ..Commit::default()
+            })
+            .expect("commits");
+        store.sync().await.expect("full sync");
+        // sled's files hold the entry without its attempt: the image a crash would leave.
+        snapshot_sled(&dir, &crashed);
+        let id = store.all_pending().expect("reads")[0].0;
+        store
+            .record_attempts(&channel("shop"), &[(id, attempt.clone())])
+            .expect("records");
+        // What a pusher waits for before sending: the log's fdatasync, not a sled sync.
+        store.sync_commits().await.expect("log sync");
+        copy_wal(&dir, &crashed);
+    }
+    let store = open(&crashed);
+    let pending = store.all_pending().expect("reads");
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(
+        pending[0].1.attempt,
+        Some(attempt),
+        "the attempt came back from the log"
+    );
+}

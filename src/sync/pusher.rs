@@ -295,6 +295,7 @@ impl Pusher {
 
         let mut requests = Vec::new();
         let mut in_flight = Vec::new();
+        let mut attempts = Vec::new();
         for (slot, item) in batch.into_iter().zip(items) {
             let Some((item, &now_shows)) =
                 item.and_then(|i| read.get(i.as_str()).map(|n| (i.clone(), n)))
@@ -396,10 +397,7 @@ impl Pusher {
                 value,
                 at: self.setup.clock.now(),
             };
-            self.setup
-                .store
-                .record_attempt(&channel, id, &attempt)
-                .map_err(Halt::Store)?;
+            attempts.push((id, attempt));
             // A new attempt on this entry: whatever became of the previous one is settled.
             self.unapplied.remove(&id);
             self.attempt_bases
@@ -418,7 +416,11 @@ impl Pusher {
         if !requests.is_empty() {
             // The attempts must be durable before the pushes leave: after a crash they are
             // sent again as they were, and the channel tells whether they applied.
-            self.setup.store.sync().await.map_err(Halt::Store)?;
+            self.setup
+                .store
+                .record_attempts(&channel, &attempts)
+                .map_err(Halt::Store)?;
+            self.setup.store.sync_commits().await.map_err(Halt::Store)?;
             self.limiter.until_ready().await;
             let outcomes = self.send(&requests).await.map_err(Halt::Channel)?;
             self.setup
