@@ -333,11 +333,21 @@ fn levels(state: &mut State, body: &[u8]) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(LevelsAnswer { levels, next })
 }
 
+/// A `set` request's body, or the 400 the real endpoint answers to a malformed one.
+fn parse_set(body: &[u8]) -> Result<SetRequest, Box<ResponseTemplate>> {
+    serde_json::from_slice(body).map_err(|_| {
+        Box::new(
+            ResponseTemplate::new(400)
+                .set_body_json(serde_json::json!({"error": "malformed set request"})),
+        )
+    })
+}
+
 /// Every change of a `set` refused with `reason`, nothing applied.
 fn reject(body: &[u8], reason: &str) -> ResponseTemplate {
-    let Ok(request) = serde_json::from_slice::<SetRequest>(body) else {
-        return ResponseTemplate::new(400)
-            .set_body_json(serde_json::json!({"error": "malformed set request"}));
+    let request = match parse_set(body) {
+        Ok(request) => request,
+        Err(malformed) => return *malformed,
     };
     let results = request
         .changes
@@ -353,9 +363,9 @@ fn reject(body: &[u8], reason: &str) -> ResponseTemplate {
 }
 
 fn set(state: &mut State, body: &[u8]) -> ResponseTemplate {
-    let Ok(request) = serde_json::from_slice::<SetRequest>(body) else {
-        return ResponseTemplate::new(400)
-            .set_body_json(serde_json::json!({"error": "malformed set request"}));
+    let request = match parse_set(body) {
+        Ok(request) => request,
+        Err(malformed) => return *malformed,
     };
     let results = request
         .changes
