@@ -100,7 +100,7 @@ pub fn availability(
     conditions: &Conditions,
 ) -> Availability {
     let empty = SkuState::default();
-    let parts: Vec<(Availability, i64)> = kit
+    let parts: Vec<(Availability, u32)> = kit
         .components
         .iter()
         .map(|(component, count)| {
@@ -111,15 +111,11 @@ pub fn availability(
                 config,
                 conditions,
             );
-            (numbers, i64::from(*count))
+            (numbers, *count)
         })
         .collect();
     let least = |of: &dyn Fn(&Availability) -> Option<i64>| -> i64 {
-        parts
-            .iter()
-            .map(|(numbers, count)| of(numbers).unwrap_or(0).max(0) / count)
-            .min()
-            .unwrap_or(0)
+        least(parts.iter().map(|(numbers, count)| (of(numbers), *count)))
     };
     let locations: BTreeMap<LocationId, LocationStock> = config
         .locations
@@ -152,6 +148,36 @@ pub fn availability(
         locations,
         channels,
     }
+}
+
+/// The kits available at `location`: the least, over the kit's components, of the
+/// component's available units there (its safety stock kept back) ÷ its count. The number
+/// [`availability`] gives the location; the escrow caps strict channels' kit raises by it
+/// (`sync::escrow`), and takes the states as the writer holds them, without copies.
+pub fn available_at<'s>(
+    kit: &Kit,
+    location: &LocationId,
+    states: impl Fn(&Sku) -> Option<&'s SkuState>,
+    config: &Config,
+) -> i64 {
+    least(kit.components.iter().map(|(component, count)| {
+        let available = states(component).map(|state| {
+            let safety = config.safety(component, location);
+            state.stock_at(location, safety).available
+        });
+        (available, *count)
+    }))
+}
+
+/// The kits some numbers of their components allow: the least of `number ÷ count`, rounded
+/// down (a component without a number, or below 0, allows none; a kit without components
+/// none either).
+fn least(parts: impl IntoIterator<Item = (Option<i64>, u32)>) -> i64 {
+    parts
+        .into_iter()
+        .map(|(number, count)| number.unwrap_or(0).max(0) / i64::from(count))
+        .min()
+        .unwrap_or(0)
 }
 
 /// Kits `channel` sold itself that it still keeps out of its own number: its kit lines on
