@@ -215,6 +215,53 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_kit_is_available_at_a_location_as_its_scarcest_component_allows() {
+        let mut config = crate::config::for_tests_owned(
+            "wh",
+            "wms",
+            &[],
+            "[kits.GIFTBOX]\ncomponents = { MUG = 2, TEA = 1 }\n",
+        );
+        let wh = LocationId::new("wh").expect("location");
+        if let Some(location) = config.locations.get_mut(&wh) {
+            location.safety = 1;
+        }
+        let kit = &config.kits[&Sku::new("GIFTBOX").expect("sku")];
+        let (mug, tea) = (Sku::new("MUG").expect("sku"), Sku::new("TEA").expect("sku"));
+        let mut states = std::collections::HashMap::from([(
+            mug.clone(),
+            SkuState::counted_for_tests(&mug, &wh, 7, &config),
+        )]);
+        assert_eq!(
+            available_at(kit, &wh, |c| states.get(c), &config),
+            0,
+            "no TEA: no kit"
+        );
+        states.insert(
+            tea.clone(),
+            SkuState::counted_for_tests(&tea, &wh, 4, &config),
+        );
+        // MUG: (7 - 1) ÷ 2 = 3; TEA: 4 - 1 = 3.
+        assert_eq!(available_at(kit, &wh, |c| states.get(c), &config), 3);
+        // One MUG less: (6 - 1) ÷ 2 = 2, rounded down.
+        states.insert(
+            mug.clone(),
+            SkuState::counted_for_tests(&mug, &wh, 6, &config),
+        );
+        let at_wh = available_at(kit, &wh, |c| states.get(c), &config);
+        assert_eq!(at_wh, 2);
+        let conditions = Conditions {
+            now: Timestamp::EPOCH,
+            lag_seconds: Default::default(),
+        };
+        let numbers = availability(kit, &|c| states.get(c).cloned(), &config, &conditions);
+        assert_eq!(
+            numbers.locations[&wh].available, at_wh,
+            "the number the API shows for the location"
+        );
+    }
+
+    #[test]
     fn a_kits_partial_shipment_ships_its_components_units() {
         let config = crate::config::for_tests_owned(
             "wh",

@@ -581,25 +581,9 @@ mod tests {
         {
             channel.policy = Policy::Strict;
         }
-        let (wms, mug) = (ChannelId::new("wms").expect("id"), a_and_mug().1);
-        let count = omnistock_sdk::StockEvent {
-            id: omnistock_sdk::EventId::new("count").expect("id"),
-            occurred_at: Timestamp::from_millis(1_000),
-            sku: mug.clone(),
-            change: omnistock_sdk::StockChange::LevelObserved {
-                location: LocationId::new("wh").expect("location"),
-                quantity: mugs,
-            },
-        };
-        let mut state = SkuState::default();
-        let input = crate::state::Input {
-            channel: &wms,
-            actor: &crate::state::Actor::new("wms", 1),
-            manual: false,
-            received_at: Timestamp::from_millis(1_000),
-            event: &count,
-        };
-        let _ = state.apply(&input, &config);
+        let mug = a_and_mug().1;
+        let wh = LocationId::new("wh").expect("location");
+        let state = SkuState::counted_for_tests(&mug, &wh, mugs, &config);
         (config, HashMap::from([(mug, state)]))
     }
 
