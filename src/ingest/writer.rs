@@ -627,8 +627,9 @@ impl Writer {
     }
 
     /// Plans pushes outside a group of events: for every SKU when `moved` is empty (a
-    /// reload), else for the SKUs in `moved` (a kit from its components' states), each pushed to its channel even if its target
-    /// did not move. Commits and syncs them, wakes their pushers, and returns how many.
+    /// reload), else for the SKUs in `moved` (a kit from its components' states), each
+    /// pushed to its channel even if its target did not move. Commits and syncs them, wakes
+    /// their pushers, and returns how many.
     async fn plan_and_commit(&mut self, moved: &[(ChannelId, Sku)]) -> Result<usize, IngestError> {
         let config = self.config.borrow().clone();
         let now = self.clock.now();

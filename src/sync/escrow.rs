@@ -11,7 +11,7 @@
 //! ([`Escrow::doubted`]). The writer caps each planned target ([`Escrow::cap`]): a lower is
 //! always planned as is (it can only shrink the hold, once confirmed); a raise gets at most
 //! what the location's ATP leaves above the holds of every strict channel there, its own
-//! included. A raise cut short is remembered; when a pusher confirms a push that shrinks its
+//! included; a kit's ATP is the kits its components allow there. A raise cut short is remembered; when a pusher confirms a push that shrinks its
 //! channel's hold, the SKU is planned again for the waiting channels ([`forward_replans`]),
 //! and their pushers are woken.
 //!
@@ -368,9 +368,9 @@ enum Doubt {
     Kept,
 }
 
-/// What [`Escrow::cap`] reads: the config, the SKUs' states (a kit's components'), the published values (as the
-/// commit leaves them: a channel's own new orders already lowered them) and the pairs whose
-/// push is forced.
+/// What [`Escrow::cap`] reads: the config, the SKUs' states (for a kit, its components'),
+/// the published values (as the commit leaves them: a channel's own new orders already
+/// lowered them) and the pairs whose push is forced.
 pub struct CapInput<'a> {
     pub config: &'a Config,
     pub states: &'a HashMap<Sku, SkuState>,
