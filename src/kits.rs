@@ -100,7 +100,7 @@ pub fn availability(
     conditions: &Conditions,
 ) -> Availability {
     let empty = SkuState::default();
-    let parts: Vec<(Availability, i64)> = kit
+    let parts: Vec<(Availability, u32)> = kit
         .components
         .iter()
         .map(|(component, count)| {
@@ -111,15 +111,11 @@ pub fn availability(
                 config,
                 conditions,
             );
-            (numbers, i64::from(*count))
+            (numbers, *count)
         })
         .collect();
     let least = |of: &dyn Fn(&Availability) -> Option<i64>| -> i64 {
-        parts
-            .iter()
-            .map(|(numbers, count)| of(numbers).unwrap_or(0).max(0) / count)
-            .min()
-            .unwrap_or(0)
+        least(parts.iter().map(|(numbers, count)| (of(numbers), *count)))
     };
     let locations: BTreeMap<LocationId, LocationStock> = config
         .locations
@@ -152,6 +148,36 @@ pub fn availability(
         locations,
         channels,
     }
+}
+
+/// The kits available at `location`: the least, over the kit's components, of the
+/// component's available units there (its safety stock kept back) ÷ its count. The number
+/// [`availability`] gives the location; the escrow caps strict channels' kit raises by it
+/// (`sync::escrow`), and takes the states as the writer holds them, without copies.
+pub fn available_at<'s>(
+    kit: &Kit,
+    location: &LocationId,
+    states: impl Fn(&Sku) -> Option<&'s SkuState>,
+    config: &Config,
+) -> i64 {
+    least(kit.components.iter().map(|(component, count)| {
+        let available = states(component).map(|state| {
+            let safety = config.safety(component, location);
+            state.stock_at(location, safety).available
+        });
+        (available, *count)
+    }))
+}
+
+/// The kits some numbers of their components allow: the least of `number ÷ count`, rounded
+/// down (a component without a number, or below 0, allows none; a kit without components
+/// none either).
+fn least(parts: impl IntoIterator<Item = (Option<i64>, u32)>) -> i64 {
+    parts
+        .into_iter()
+        .map(|(number, count)| number.unwrap_or(0).max(0) / i64::from(count))
+        .min()
+        .unwrap_or(0)
 }
 
 /// Kits `channel` sold itself that it still keeps out of its own number: its kit lines on
@@ -187,6 +213,53 @@ mod tests {
     use omnistock_sdk::{EventId, OrderId, Sku, StockChange, StockEvent, Timestamp};
 
     use super::*;
+
+    #[test]
+    fn a_kit_is_available_at_a_location_as_its_scarcest_component_allows() {
+        let mut config = crate::config::for_tests_owned(
+            "wh",
+            "wms",
+            &[],
+            "[kits.GIFTBOX]\ncomponents = { MUG = 2, TEA = 1 }\n",
+        );
+        let wh = LocationId::new("wh").expect("location");
+        if let Some(location) = config.locations.get_mut(&wh) {
+            location.safety = 1;
+        }
+        let kit = &config.kits[&Sku::new("GIFTBOX").expect("sku")];
+        let (mug, tea) = (Sku::new("MUG").expect("sku"), Sku::new("TEA").expect("sku"));
+        let mut states = std::collections::HashMap::from([(
+            mug.clone(),
+            SkuState::counted_for_tests(&mug, &wh, 7, &config),
+        )]);
+        assert_eq!(
+            available_at(kit, &wh, |c| states.get(c), &config),
+            0,
+            "no TEA: no kit"
+        );
+        states.insert(
+            tea.clone(),
+            SkuState::counted_for_tests(&tea, &wh, 4, &config),
+        );
+        // MUG: (7 - 1) ÷ 2 = 3; TEA: 4 - 1 = 3.
+        assert_eq!(available_at(kit, &wh, |c| states.get(c), &config), 3);
+        // One MUG less: (6 - 1) ÷ 2 = 2, rounded down.
+        states.insert(
+            mug.clone(),
+            SkuState::counted_for_tests(&mug, &wh, 6, &config),
+        );
+        let at_wh = available_at(kit, &wh, |c| states.get(c), &config);
+        assert_eq!(at_wh, 2);
+        let conditions = Conditions {
+            now: Timestamp::EPOCH,
+            lag_seconds: Default::default(),
+        };
+        let numbers = availability(kit, &|c| states.get(c).cloned(), &config, &conditions);
+        assert_eq!(
+            numbers.locations[&wh].available, at_wh,
+            "the number the API shows for the location"
+        );
+    }
 
     #[test]
     fn a_kits_partial_shipment_ships_its_components_units() {

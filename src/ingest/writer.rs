@@ -520,15 +520,8 @@ impl Writer {
             .iter()
             .flat_map(|sku| kits::kits_of(config, sku).cloned())
             .collect();
-        if !kits.is_empty() {
-            let kits: Vec<Sku> = kits.into_iter().collect();
-            let states = |sku: &Sku| self.states.get(sku).cloned();
-            outbox.extend(
-                self.sync
-                    .planner
-                    .plan_kits(config, &kits, &states, &moved, now),
-            );
-        }
+        let kits: Vec<Sku> = kits.into_iter().collect();
+        outbox.extend(self.plan_kits(config, &kits, &moved, now));
         let escrow = self.sync.published.escrow().clone();
         for (channel, sku, value) in &published {
             let before = book.get(&(channel.clone(), sku.clone()));
@@ -563,6 +556,23 @@ impl Writer {
         drop(book);
         self.sync.planner.planned(&outbox);
         Ok(channels_of(&outbox))
+    }
+
+    /// The pushes `kits` call for: their numbers come from their components' states.
+    fn plan_kits(
+        &self,
+        config: &Config,
+        kits: &[Sku],
+        moved: &[(ChannelId, Sku)],
+        now: Timestamp,
+    ) -> Vec<OutboxEntry> {
+        if kits.is_empty() {
+            return Vec::new();
+        }
+        let states = |sku: &Sku| self.states.get(sku).cloned();
+        self.sync
+            .planner
+            .plan_kits(config, kits, &states, moved, now)
     }
 
     /// Caps strict channels' raises by what their givers still hold, and counts the entries
@@ -617,8 +627,9 @@ impl Writer {
     }
 
     /// Plans pushes outside a group of events: for every SKU when `moved` is empty (a
-    /// reload), else for the SKUs in `moved`, each pushed to its channel even if its target
-    /// did not move. Commits and syncs them, wakes their pushers, and returns how many.
+    /// reload), else for the SKUs in `moved` (a kit from its components' states), each
+    /// pushed to its channel even if its target did not move. Commits and syncs them, wakes
+    /// their pushers, and returns how many.
     async fn plan_and_commit(&mut self, moved: &[(ChannelId, Sku)]) -> Result<usize, IngestError> {
         let config = self.config.borrow().clone();
         let now = self.clock.now();
@@ -628,10 +639,18 @@ impl Writer {
                 .plan(&config, self.states.iter(), &[], now)
         } else {
             let skus: BTreeSet<&Sku> = moved.iter().map(|(_, sku)| sku).collect();
+            // A kit has no state: its numbers come from its components' (a strict
+            // channel's kit raise the escrow capped is planned again this way).
+            let (kits, skus): (Vec<&Sku>, Vec<&Sku>) = skus
+                .into_iter()
+                .partition(|sku| config.kits.contains_key(*sku));
             let states = skus
                 .into_iter()
                 .filter_map(|sku| self.states.get_key_value(sku));
-            self.sync.planner.plan(&config, states, moved, now)
+            let mut outbox = self.sync.planner.plan(&config, states, moved, now);
+            let kits: Vec<Sku> = kits.into_iter().cloned().collect();
+            outbox.extend(self.plan_kits(&config, &kits, moved, now));
+            outbox
         };
         let published = self.sync.published.clone();
         let outbox = {

@@ -323,6 +323,42 @@ impl SkuState {
     }
 }
 
+#[cfg(test)]
+impl SkuState {
+    /// A state with `quantity` units of `sku` counted at `location` by its owner: for the
+    /// unit tests of what reads states (kits, the escrow).
+    pub(crate) fn counted_for_tests(
+        sku: &omnistock_sdk::Sku,
+        location: &LocationId,
+        quantity: i64,
+        owners: &dyn Owners,
+    ) -> Self {
+        let owner = owners
+            .owner(location)
+            .expect("the location has an owner")
+            .clone();
+        let event = StockEvent {
+            id: omnistock_sdk::EventId::new("count").expect("id"),
+            occurred_at: Timestamp::from_millis(1_000),
+            sku: sku.clone(),
+            change: StockChange::LevelObserved {
+                location: location.clone(),
+                quantity,
+            },
+        };
+        let input = Input {
+            channel: &owner,
+            actor: &Actor::new(owner.as_str(), 1),
+            manual: false,
+            received_at: Timestamp::from_millis(1_000),
+            event: &event,
+        };
+        let mut state = Self::default();
+        let _ = state.apply(&input, owners);
+        state
+    }
+}
+
 fn summarize(change: &StockChange) -> String {
     match change {
         StockChange::LevelObserved { location, quantity } => {

@@ -11,7 +11,7 @@
 //! ([`Escrow::doubted`]). The writer caps each planned target ([`Escrow::cap`]): a lower is
 //! always planned as is (it can only shrink the hold, once confirmed); a raise gets at most
 //! what the location's ATP leaves above the holds of every strict channel there, its own
-//! included. A raise cut short is remembered; when a pusher confirms a push that shrinks its
+//! included; a kit's ATP is the kits its components allow there. A raise cut short is remembered; when a pusher confirms a push that shrinks its
 //! channel's hold, the SKU is planned again for the waiting channels ([`forward_replans`]),
 //! and their pushers are woken.
 //!
@@ -23,12 +23,13 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use omnistock_sdk::{ChannelId, Sku};
+use omnistock_sdk::{ChannelId, LocationId, Sku};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, Policy};
 use crate::ingest::Ingest;
+use crate::kits;
 use crate::state::SkuState;
 use crate::store::{DeadLetter, OutboxEntry};
 
@@ -279,8 +280,10 @@ impl Escrow {
     }
 
     /// Caps the raises among `entries` (just planned) so that, at each location, the holds of
-    /// the strict channels selling from it never sum to more than its ATP. An entry capped
-    /// down to what was last planned for its channel is dropped, unless `moved` forces it.
+    /// the strict channels selling from it never sum to more than its ATP. A kit's ATP is
+    /// the kits its components allow there ([`kits::available_at`]); its holds are the
+    /// channels' holds of the kit itself. An entry capped down to what was last planned for
+    /// its channel is dropped, unless `moved` forces it.
     pub fn cap(
         &self,
         entries: Vec<OutboxEntry>,
@@ -298,17 +301,14 @@ impl Escrow {
             return entries;
         }
         let mut ledger = self.ledger();
-        let mut rooms: HashMap<(Sku, &omnistock_sdk::LocationId), i64> = HashMap::new();
+        let mut rooms: HashMap<(Sku, &LocationId), i64> = HashMap::new();
         let mut capped = Vec::with_capacity(entries.len());
         for mut entry in entries {
-            // A kit's number comes from its components' states, not its own: not escrowed.
             let location = input
                 .config
                 .channels
                 .get(&entry.channel)
-                .filter(|c| {
-                    c.policy == Policy::Strict && !input.config.kits.contains_key(&entry.sku)
-                })
+                .filter(|c| c.policy == Policy::Strict)
                 .and_then(|c| c.sells_from.first());
             let Some(location) = location else {
                 capped.push(entry);
@@ -324,10 +324,7 @@ impl Escrow {
             let room = rooms
                 .entry((entry.sku.clone(), location))
                 .or_insert_with(|| {
-                    let atp = input.states.get(&entry.sku).map_or(0, |state| {
-                        let safety = input.config.safety(&entry.sku, location);
-                        state.stock_at(location, safety).available
-                    });
+                    let atp = atp_at(input, &entry.sku, location);
                     let holds: i64 = input
                         .config
                         .channels
@@ -371,14 +368,27 @@ enum Doubt {
     Kept,
 }
 
-/// What [`Escrow::cap`] reads: the config, the SKUs' states, the published values (as the
-/// commit leaves them: a channel's own new orders already lowered them) and the pairs whose
-/// push is forced.
+/// What [`Escrow::cap`] reads: the config, the SKUs' states (for a kit, its components'),
+/// the published values (as the commit leaves them: a channel's own new orders already
+/// lowered them) and the pairs whose push is forced.
 pub struct CapInput<'a> {
     pub config: &'a Config,
     pub states: &'a HashMap<Sku, SkuState>,
     pub published: &'a dyn Fn(&ChannelId, &Sku) -> Option<i64>,
     pub moved: &'a [(ChannelId, Sku)],
+}
+
+/// `sku`'s ATP at `location`. A kit has no state of its own: its ATP is the kits its
+/// components' ATPs there allow, which the strict channels' kit targets (their shares of the
+/// components) already fit under.
+fn atp_at(input: &CapInput<'_>, sku: &Sku, location: &LocationId) -> i64 {
+    if let Some(kit) = input.config.kits.get(sku) {
+        return kits::available_at(kit, location, |c| input.states.get(c), input.config);
+    }
+    input.states.get(sku).map_or(0, |state| {
+        let safety = input.config.safety(sku, location);
+        state.stock_at(location, safety).available
+    })
 }
 
 /// Moves what `key`'s channel may show because of pushes in flight or given up on, and
@@ -553,6 +563,82 @@ mod tests {
             Some((b, mug)),
             "the doubt freed units"
         );
+    }
+
+    /// Strict channels `a` and `b` selling from `wh` (owned by `wms`), kit `GIFTBOX` of two
+    /// MUGs, and the states with `mugs` MUGs counted at `wh`.
+    fn strict_pair_with_a_kit(mugs: i64) -> (Config, HashMap<Sku, SkuState>) {
+        let mut config = crate::config::for_tests_owned(
+            "wh",
+            "wms",
+            &["a", "b"],
+            "[kits.GIFTBOX]\ncomponents = { MUG = 2 }\n",
+        );
+        for (_, channel) in config
+            .channels
+            .iter_mut()
+            .filter(|(c, _)| c.as_str() != "wms")
+        {
+            channel.policy = Policy::Strict;
+        }
+        let mug = a_and_mug().1;
+        let wh = LocationId::new("wh").expect("location");
+        let state = SkuState::counted_for_tests(&mug, &wh, mugs, &config);
+        (config, HashMap::from([(mug, state)]))
+    }
+
+    #[test]
+    fn a_kits_raise_waits_for_the_kit_lower_that_pays_for_it() {
+        // 10 MUGs: 5 GIFTBOXes at `wh`. `a` shows 1 and `b` 4; the shares move, `b`'s lower
+        // to 2 is pending (it may still show 4) and `a`'s raise to 3 is planned.
+        let (config, states) = strict_pair_with_a_kit(10);
+        let escrow = Escrow::default();
+        let mut replans = escrow.replans();
+        let (a, b, kit) = (
+            ChannelId::new("a").expect("id"),
+            ChannelId::new("b").expect("id"),
+            Sku::new("GIFTBOX").expect("sku"),
+        );
+        let kit_entry = |channel: &str, target| OutboxEntry {
+            sku: kit.clone(),
+            ..entry(channel, target)
+        };
+        let last = |c: &ChannelId, _: &Sku| Some(if c == &a { 1 } else { 2 });
+        let b_shows = |b_published: i64| {
+            move |c: &ChannelId, _: &Sku| Some(if c.as_str() == "a" { 1 } else { b_published })
+        };
+        escrow.planned([&kit_entry("b", 2)]);
+        let capped = escrow.cap(
+            vec![kit_entry("a", 3)],
+            &CapInput {
+                config: &config,
+                states: &states,
+                published: &b_shows(4),
+                moved: &[],
+            },
+            last,
+        );
+        assert!(
+            capped.is_empty(),
+            "`a` may show no more kits while `b` may still show 4 of 5: {capped:?}"
+        );
+        escrow.settled(&b, &kit, 1, Some(4), Some(2));
+        assert_eq!(
+            replans.try_recv().ok(),
+            Some((a.clone(), kit.clone())),
+            "the confirmed lower frees kits for `a`"
+        );
+        let capped = escrow.cap(
+            vec![kit_entry("a", 3)],
+            &CapInput {
+                config: &config,
+                states: &states,
+                published: &b_shows(2),
+                moved: &[],
+            },
+            last,
+        );
+        assert_eq!(capped.iter().map(|e| e.target).collect::<Vec<_>>(), vec![3]);
     }
 
     #[test]

@@ -195,7 +195,7 @@ async fn a_rejected_resend_of_a_lost_push_stays_in_the_hold_until_a_push_is_conf
 }
 
 /// `a` and `b`: strict channels sharing the warehouse, without buffers.
-fn strict_pair(dir: std::path::PathBuf) -> Config {
+pub(super) fn strict_pair(dir: std::path::PathBuf) -> Config {
     let mut config = config(dir);
     let outlet = config.channels[&id::<ChannelId>("outlet")].clone();
     config

@@ -18,6 +18,8 @@ pub mod escrow;
 #[cfg(test)]
 mod holds_tests;
 #[cfg(test)]
+mod kit_escrow_tests;
+#[cfg(test)]
 mod lost_answer_tests;
 #[cfg(test)]
 mod mid_round_tests;

@@ -1,0 +1,120 @@
+//! A strict channel's kit raise waits, like any raise, for the kit lowers that pay for it
+//! (`sync::escrow`): the escrow caps it, and the lower's confirmation plans it again, kit
+//! numbers coming from the components' states (`Writer::plan_and_commit`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use omnistock_sdk::{ChannelId, OrderId, Sku, StockChange, StockEvent, Timestamp};
+
+use super::connectors::PushSide;
+use super::lost_answer_tests::strict_pair;
+use super::simulation::{SimChannel, SimHandle, id};
+use super::test_engine::start_stepped;
+use crate::clock::ManualClock;
+use crate::config::{Config, Kit};
+use crate::ingest::{Ingest, Submission};
+use crate::store::Store;
+
+/// `channel` reports `change` of MUG at the warehouse, as event `n`.
+async fn post(ingest: &Ingest, channel: &str, n: i64, change: StockChange) {
+    let event = StockEvent {
+        id: id(&format!("e{n}")),
+        occurred_at: Timestamp::from_millis(1_000 * n),
+        sku: id("MUG"),
+        change,
+    };
+    let submission = Submission {
+        channel: id(channel),
+        manual: false,
+        events: vec![event],
+    };
+    ingest.submit(submission).await.expect("accepted");
+}
+
+/// The push sides of `a` and `b`, each a channel without failures that lists GIFTBOX too.
+fn sides(config: &Config, channels: &[Arc<SimChannel>; 2]) -> BTreeMap<ChannelId, PushSide> {
+    ["a", "b"]
+        .into_iter()
+        .zip(channels)
+        .map(|(name, channel)| {
+            channel.levels().insert("GIFTBOX".to_owned(), 0);
+            let side = PushSide {
+                connector: Arc::new(SimHandle(channel.clone(), id("wh"))),
+                limiter: super::connectors::limiter(
+                    &config.channels[&id::<ChannelId>(name)].limits,
+                ),
+                location: id("wh"),
+                shown: super::plan::Shown::Allocation,
+                listed: None,
+            };
+            (id(name), side)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_kit_raise_capped_by_a_pending_kit_lower_is_pushed_once_the_lower_is_confirmed() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut config = strict_pair(dir.path().join("state"));
+    config.kits.insert(
+        id("GIFTBOX"),
+        Kit {
+            components: vec![(id("MUG"), 1)],
+        },
+    );
+    let config = Arc::new(config);
+    let store = Arc::new(Store::open(&config.state_dir).expect("store"));
+    let channels = [
+        Arc::new(SimChannel::new(1, 0)),
+        Arc::new(SimChannel::new(2, 0)),
+    ];
+    let shows = |channel: usize, sku: &str| -> i64 {
+        channels[channel]
+            .levels()
+            .get(sku)
+            .copied()
+            .unwrap_or_default()
+    };
+    let clock = Arc::new(ManualClock::at(Timestamp::from_millis(1_000_000)));
+    let (engine, mut pushers, ingest) =
+        start_stepped(&config, &store, sides(&config, &channels), clock, 5);
+    let mut replans = engine.published.escrow().replans();
+
+    // 10 MUGs: 5 each, of MUGs and of GIFTBOXes.
+    let received = StockChange::Adjusted {
+        location: id("wh"),
+        by: 10,
+        reason: "received".into(),
+    };
+    post(&ingest, "wms", 1, received).await;
+    for (_, pusher) in &mut pushers {
+        pusher.step().await;
+    }
+    assert_eq!((shows(0, "GIFTBOX"), shows(1, "GIFTBOX")), (5, 5));
+
+    // `a` sells 2 MUGs: of the 8 left its share is 6, `b`'s 2. `a`'s kit raise to 6 must
+    // wait while `b` may still show 5 GIFTBOXes.
+    *channels[0].levels().entry("MUG".to_owned()).or_default() -= 2;
+    let sale = StockChange::OrderLineOpened {
+        order: OrderId::new("a1").expect("order"),
+        line: "1".into(),
+        location: id("wh"),
+        quantity: 2,
+    };
+    post(&ingest, "a", 2, sale).await;
+    pushers[0].1.step().await;
+    assert_eq!(shows(0, "GIFTBOX"), 5, "capped: 5 + 5 of 8 kits are held");
+
+    // `b`'s lowers are confirmed: the escrow plans `a`'s SKUs again, its kit among them.
+    pushers[1].1.step().await;
+    assert_eq!((shows(1, "MUG"), shows(1, "GIFTBOX")), (2, 2));
+    let mut replanned = Vec::new();
+    while let Ok((channel, sku)) = replans.try_recv() {
+        replanned.push(sku.clone());
+        ingest.replan(channel, vec![sku]).await.expect("replanned");
+    }
+    assert!(replanned.contains(&id::<Sku>("GIFTBOX")), "{replanned:?}");
+    pushers[0].1.step().await;
+    assert_eq!((shows(0, "MUG"), shows(0, "GIFTBOX")), (6, 6));
+}
