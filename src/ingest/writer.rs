@@ -626,17 +626,22 @@ impl Writer {
         }
     }
 
-    /// Plans pushes outside a group of events: for every SKU when `moved` is empty (a
-    /// reload), else for the SKUs in `moved` (a kit from its components' states), each
-    /// pushed to its channel even if its target did not move. Commits and syncs them, wakes
-    /// their pushers, and returns how many.
+    /// Plans pushes outside a group of events: for every SKU and kit when `moved` is empty
+    /// (at start, and after a reload), else for the SKUs in `moved` (a kit from its
+    /// components' states), each pushed to its channel even if its target did not move.
+    /// Commits and syncs them, wakes their pushers, and returns how many.
     async fn plan_and_commit(&mut self, moved: &[(ChannelId, Sku)]) -> Result<usize, IngestError> {
         let config = self.config.borrow().clone();
         let now = self.clock.now();
         let outbox = if moved.is_empty() {
-            self.sync
+            let mut outbox = self
+                .sync
                 .planner
-                .plan(&config, self.states.iter(), &[], now)
+                .plan(&config, self.states.iter(), &[], now);
+            // Kits have no state of their own: planned from their components'.
+            let kits: Vec<Sku> = config.kits.keys().cloned().collect();
+            outbox.extend(self.plan_kits(&config, &kits, &[], now));
+            outbox
         } else {
             let skus: BTreeSet<&Sku> = moved.iter().map(|(_, sku)| sku).collect();
             // A kit has no state: its numbers come from its components' (a strict

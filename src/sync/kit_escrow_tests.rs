@@ -8,13 +8,22 @@ use std::sync::Arc;
 use omnistock_sdk::{ChannelId, OrderId, Sku, StockChange, StockEvent, Timestamp};
 
 use super::connectors::PushSide;
-use super::lost_answer_tests::strict_pair;
+use super::lost_answer_tests::{reopen, strict_pair};
 use super::simulation::{SimChannel, SimHandle, id};
 use super::test_engine::start_stepped;
 use crate::clock::ManualClock;
 use crate::config::{Config, Kit};
 use crate::ingest::{Ingest, Submission};
 use crate::store::Store;
+
+/// 10 MUGs received at the warehouse.
+fn received() -> StockChange {
+    StockChange::Adjusted {
+        location: id("wh"),
+        by: 10,
+        reason: "received".into(),
+    }
+}
 
 /// `channel` reports `change` of MUG at the warehouse, as event `n`.
 async fn post(ingest: &Ingest, channel: &str, n: i64, change: StockChange) {
@@ -82,12 +91,7 @@ async fn a_kit_raise_capped_by_a_pending_kit_lower_is_pushed_once_the_lower_is_c
     let mut replans = engine.published.escrow().replans();
 
     // 10 MUGs: 5 each, of MUGs and of GIFTBOXes.
-    let received = StockChange::Adjusted {
-        location: id("wh"),
-        by: 10,
-        reason: "received".into(),
-    };
-    post(&ingest, "wms", 1, received).await;
+    post(&ingest, "wms", 1, received()).await;
     for (_, pusher) in &mut pushers {
         pusher.step().await;
     }
@@ -117,4 +121,56 @@ async fn a_kit_raise_capped_by_a_pending_kit_lower_is_pushed_once_the_lower_is_c
     assert!(replanned.contains(&id::<Sku>("GIFTBOX")), "{replanned:?}");
     pushers[0].1.step().await;
     assert_eq!((shows(0, "MUG"), shows(0, "GIFTBOX")), (6, 6));
+}
+
+/// A kit has no state: the plans made at start (and on a reload) for every SKU must plan
+/// the kits too, from their components, or a kit added to the config shows nothing until
+/// one of its components next changes.
+#[tokio::test]
+async fn a_kit_added_while_stopped_is_pushed_at_start() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let config = Arc::new(strict_pair(dir.path().join("state")));
+    let store = Arc::new(Store::open(&config.state_dir).expect("store"));
+    let channels = [
+        Arc::new(SimChannel::new(1, 0)),
+        Arc::new(SimChannel::new(2, 0)),
+    ];
+    let kits = |channels: &[Arc<SimChannel>; 2]| {
+        channels
+            .each_ref()
+            .map(|c| c.levels().get("GIFTBOX").copied())
+    };
+    let clock = Arc::new(ManualClock::at(Timestamp::from_millis(1_000_000)));
+    let (engine, mut pushers, ingest) =
+        start_stepped(&config, &store, sides(&config, &channels), clock.clone(), 6);
+    post(&ingest, "wms", 1, received()).await;
+    for (_, pusher) in &mut pushers {
+        pusher.step().await;
+    }
+    assert_eq!(kits(&channels), [Some(0), Some(0)], "not a kit yet");
+
+    drop((engine, pushers, ingest));
+    let store = reopen(store, &config).await;
+    let mut with_kit = (*config).clone();
+    with_kit.kits.insert(
+        id("GIFTBOX"),
+        Kit {
+            components: vec![(id("MUG"), 1)],
+        },
+    );
+    let config = Arc::new(with_kit);
+    let (_engine, mut pushers, ingest) =
+        start_stepped(&config, &store, sides(&config, &channels), clock, 7);
+    assert!(
+        ingest.ping(std::time::Duration::from_secs(5)).await,
+        "the writer planned at start"
+    );
+    for (_, pusher) in &mut pushers {
+        pusher.step().await;
+    }
+    assert_eq!(
+        kits(&channels),
+        [Some(5), Some(5)],
+        "5 MUGs each: 5 kits each"
+    );
 }

@@ -241,7 +241,7 @@ fn hold_of(engine: &super::Engine, channel: &ChannelId, sku: &Sku) -> i64 {
 }
 
 /// Closes the store once the engine and writer that shared it are gone, and opens it again.
-async fn reopen(mut store: Arc<Store>, config: &Config) -> Arc<Store> {
+pub(super) async fn reopen(mut store: Arc<Store>, config: &Config) -> Arc<Store> {
     for _ in 0..1_000 {
         match Arc::try_unwrap(store) {
             Ok(closed) => {
