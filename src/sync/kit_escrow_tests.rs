@@ -10,6 +10,7 @@ use omnistock_sdk::{ChannelId, OrderId, Sku, StockChange, StockEvent, Timestamp}
 use super::connectors::PushSide;
 use super::lost_answer_tests::{reopen, strict_pair};
 use super::simulation::{SimChannel, SimHandle, id};
+use super::test_engine::allocation_side;
 use super::test_engine::start_stepped;
 use crate::clock::ManualClock;
 use crate::config::{Config, Kit};
@@ -48,15 +49,8 @@ fn sides(config: &Config, channels: &[Arc<SimChannel>; 2]) -> BTreeMap<ChannelId
         .zip(channels)
         .map(|(name, channel)| {
             channel.levels().insert("GIFTBOX".to_owned(), 0);
-            let side = PushSide {
-                connector: Arc::new(SimHandle(channel.clone(), id("wh"))),
-                limiter: super::connectors::limiter(
-                    &config.channels[&id::<ChannelId>(name)].limits,
-                ),
-                location: id("wh"),
-                shown: super::plan::Shown::Allocation,
-                listed: None,
-            };
+            let connector = Arc::new(SimHandle(channel.clone(), id("wh")));
+            let side = allocation_side(config, &id(name), id("wh"), connector);
             (id(name), side)
         })
         .collect()

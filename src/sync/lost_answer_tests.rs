@@ -16,6 +16,7 @@ use omnistock_sdk::{
 use super::connectors::PushSide;
 use super::poller::PollWaker;
 use super::simulation::{config, id};
+use super::test_engine::allocation_side;
 use super::test_engine::{start_stepped, test_channel};
 use crate::clock::{Clock, ManualClock};
 use crate::config::{ChannelConfig, Config, Policy};
@@ -148,13 +149,12 @@ async fn a_rejected_resend_of_a_lost_push_stays_in_the_hold_until_a_push_is_conf
     let store = Arc::new(Store::open(&config.state_dir).expect("store"));
     let flaky = Arc::new(Flaky::default());
     let outlet: ChannelId = id("outlet");
-    let side = PushSide {
-        connector: Arc::new(FlakyHandle(flaky.clone())),
-        limiter: super::connectors::limiter(&config.channels[&outlet].limits),
-        location: id("wh"),
-        shown: super::plan::Shown::Allocation,
-        listed: None,
-    };
+    let side = allocation_side(
+        &config,
+        &outlet,
+        id("wh"),
+        Arc::new(FlakyHandle(flaky.clone())),
+    );
     let (engine, ingest) = super::test_engine::start(
         &config,
         &store,
@@ -216,15 +216,8 @@ fn sides(config: &Config, a: &Arc<Flaky>, b: &Arc<Flaky>) -> BTreeMap<ChannelId,
     [("a", a), ("b", b)]
         .into_iter()
         .map(|(name, flaky)| {
-            let side = PushSide {
-                connector: Arc::new(FlakyHandle(flaky.clone())),
-                limiter: super::connectors::limiter(
-                    &config.channels[&id::<ChannelId>(name)].limits,
-                ),
-                location: id("wh"),
-                shown: super::plan::Shown::Allocation,
-                listed: None,
-            };
+            let connector = Arc::new(FlakyHandle(flaky.clone()));
+            let side = allocation_side(config, &id(name), id("wh"), connector);
             (id(name), side)
         })
         .collect()

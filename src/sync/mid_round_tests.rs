@@ -13,8 +13,8 @@ use omnistock_sdk::{
     PushOutcome, PushRequest, Sku, StockChange, StockEvent, Timestamp,
 };
 
-use super::connectors::PushSide;
 use super::simulation::{SimChannel, SimHandle, config, id};
+use super::test_engine::allocation_side;
 use crate::clock::ManualClock;
 use crate::ingest::{Ingest, Submission};
 use crate::store::Store;
@@ -101,13 +101,7 @@ impl Outlet {
             channel: SimHandle(sim.clone(), id("wh")),
             before_read: tokio::sync::Mutex::new(None),
         });
-        let side = PushSide {
-            connector: midway.clone(),
-            limiter: super::connectors::limiter(&config.channels[&outlet].limits),
-            location: id("wh"),
-            shown: super::plan::Shown::Allocation,
-            listed: None,
-        };
+        let side = allocation_side(&config, &outlet, id("wh"), midway.clone());
         let clock = ManualClock::at(Timestamp::from_millis(1_000_000));
         let (engine, mut pushers, ingest) = super::test_engine::start_stepped(
             &config,

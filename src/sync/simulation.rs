@@ -15,7 +15,7 @@ use omnistock_sdk::{
 };
 use proptest::prelude::*;
 
-use super::connectors::PushSide;
+use super::test_engine::allocation_side;
 use super::test_engine::test_channel;
 use crate::allocation;
 use crate::config::{
@@ -460,15 +460,7 @@ async fn simulate(steps: Vec<Step>, seed: u64, fail_percent: u64) -> Result<(), 
             let connector = Arc::new(SimHandle(sim.clone(), id(location))) as Arc<dyn Connector>;
             (
                 id(name),
-                PushSide {
-                    connector,
-                    limiter: super::connectors::limiter(
-                        &config.channels[&id::<ChannelId>(name)].limits,
-                    ),
-                    location: id(location),
-                    shown: super::plan::Shown::Allocation,
-                    listed: None,
-                },
+                allocation_side(&config, &id(name), id(location), connector),
             )
         })
         .collect();

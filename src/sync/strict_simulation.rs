@@ -25,9 +25,9 @@ use omnistock_sdk::{
 use proptest::prelude::*;
 use tokio::sync::mpsc;
 
-use super::connectors::PushSide;
 use super::pusher::Pusher;
 use super::simulation::{SKUS, SimChannel, SimHandle, id};
+use super::test_engine::allocation_side;
 use crate::allocation;
 use crate::clock::{Clock, ManualClock};
 use crate::config::{ApiLimits, ChannelConfig, ChannelKind, Config, Policy, Secret};
@@ -673,15 +673,7 @@ async fn simulate(
                 channel: SimHandle(sim.clone(), location.clone()),
                 stage: stage.clone(),
             }) as Arc<dyn Connector>;
-            let side = PushSide {
-                connector,
-                limiter: super::connectors::limiter(
-                    &config.channels[&id::<ChannelId>(name)].limits,
-                ),
-                location,
-                shown: super::plan::Shown::Allocation,
-                listed: None,
-            };
+            let side = allocation_side(&config, &id(name), location, connector);
             (id(name), side)
         })
         .collect();

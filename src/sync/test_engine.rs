@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use omnistock_sdk::ChannelId;
+use omnistock_sdk::connector::Connector;
+use omnistock_sdk::{ChannelId, LocationId};
 use tokio::sync::watch;
 
 use super::connectors::PushSide;
@@ -19,6 +20,23 @@ use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// Timings short enough for a simulation to settle in milliseconds.
+/// The push side of test channel `channel` selling from `location` and showing its
+/// allocation, through `connector`, limited as its config says.
+pub(super) fn allocation_side(
+    config: &Config,
+    channel: &ChannelId,
+    location: LocationId,
+    connector: Arc<dyn Connector>,
+) -> PushSide {
+    PushSide {
+        connector,
+        limiter: super::connectors::limiter(&config.channels[channel].limits),
+        location,
+        shown: super::plan::Shown::Allocation,
+        listed: None,
+    }
+}
+
 pub(super) fn fast_tuning() -> Tuning {
     Tuning {
         backoff_base: Duration::from_millis(2),
