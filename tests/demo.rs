@@ -158,3 +158,41 @@ fn the_demo_refuses_a_directory_that_is_not_empty() {
         Some("keep me")
     );
 }
+
+/// A machine with only the repository has no Square spec beside it
+/// (`../shared/api/square-openapi.json`): the demo runs anyway, its simulated Square serving
+/// without checking requests against the spec, and says so.
+#[test]
+fn the_demo_runs_without_squares_spec_beside_the_repository() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let output = Command::new(common::binary())
+        .args([
+            "demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--skus",
+            "5",
+            "--rate",
+            "5",
+        ])
+        .args(["--duration", "3", "--seed", "1", "--state-dir"])
+        .arg(dir.path().join("demo"))
+        .env("RUST_LOG", "warn")
+        .env(
+            "OMNISTOCK_SQUARE_OPENAPI",
+            dir.path().join("no-spec-here.json"),
+        )
+        .output()
+        .expect("run omnistock demo");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("Dashboard: "), "{stdout}");
+    assert!(stdout.contains("omnistock demo stopped."), "{stdout}");
+    assert!(
+        stdout.contains("the simulated Square does not check"),
+        "it says so: {stdout}"
+    );
+}

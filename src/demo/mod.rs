@@ -307,4 +307,13 @@ fn print_welcome(url: &str, dir: &std::path::Path, options: &Options, catalog: &
         seed = options.seed,
         dir = dir.display(),
     );
+    let spec = omnistock_square::fake::schema::default_spec_path();
+    if !spec.is_file() {
+        println!(
+            "(Square's OpenAPI spec is not at {}: the simulated Square does not check the \
+             requests it gets against it. Set OMNISTOCK_SQUARE_OPENAPI to the spec's path to \
+             have it check them.)",
+            spec.display()
+        );
+    }
 }

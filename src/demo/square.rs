@@ -41,6 +41,7 @@ impl Square {
             .map(|(n, sku)| (sku.clone(), format!("VDEMO{n:018}")))
             .collect();
         let mut builder = FakeSquare::builder()
+            .spec_optional()
             .access_token(&token)
             .location(LOCATION);
         for (sku, variation) in &variations {
