@@ -53,6 +53,23 @@ async fn mug_channels() -> (FakeReceiver, FakeReceiver) {
 
 /// Posts one MUG change as `channel` (`pos`, `wms` or `web`, each signing with its own
 /// secret) and expects it taken.
+/// The two MUG channels and a daemon syncing them, once the warehouse has counted 10 MUGs
+/// and the outlet shows them.
+async fn outlet_at_10() -> (FakeReceiver, FakeReceiver, Running) {
+    let (web, outlet) = mug_channels().await;
+    let running = start(&web, &outlet);
+    mug_change(
+        &running.api,
+        "wms",
+        "w1",
+        "2026-11-23T09:00:00Z",
+        counted("wh", 10),
+    )
+    .await;
+    eventually("outlet at 10", || outlet.level("MUG") == Some(10)).await;
+    (web, outlet, running)
+}
+
 async fn mug_change(api: &Api, channel: &str, id: &str, at: &str, change: Value) {
     let secret = match channel {
         "pos" => POS_SECRET,
@@ -283,10 +300,8 @@ async fn failures_slow_the_channel_down_without_losing_a_push() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sale_between_our_read_and_our_set_is_kept() {
-    let (web, outlet) = mug_channels().await;
-    let Running { api, .. } = &start(&web, &outlet);
-    mug_change(api, "wms", "w1", "2026-11-23T09:00:00Z", counted("wh", 10)).await;
-    eventually("outlet at 10", || outlet.level("MUG") == Some(10)).await;
+    let (_web, outlet, running) = outlet_at_10().await;
+    let api = &running.api;
 
     // The outlet sells one right after our next read: our compare goes stale, we read again
     // and set the new target while keeping the outlet's own sale.
@@ -305,10 +320,7 @@ async fn a_sale_between_our_read_and_our_set_is_kept() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_cut_by_kill_9_is_neither_lost_nor_doubled() {
-    let (web, outlet) = mug_channels().await;
-    let Running { api, daemon, site } = start(&web, &outlet);
-    mug_change(&api, "wms", "w1", "2026-11-23T09:00:00Z", counted("wh", 10)).await;
-    eventually("outlet at 10", || outlet.level("MUG") == Some(10)).await;
+    let (_web, outlet, Running { api, daemon, site }) = outlet_at_10().await;
 
     // The next set is applied by the outlet but answered late: we die before the answer,
     // between "outbox written" and "channel confirmed".
@@ -431,10 +443,8 @@ async fn an_item_the_channel_does_not_know_is_dead_lettered_and_can_be_retried_o
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_letter_whose_push_may_have_applied_is_dropped_only_after_a_confirmed_push() {
-    let (web, outlet) = mug_channels().await;
-    let Running { api, .. } = &start(&web, &outlet);
-    mug_change(api, "wms", "w1", "2026-11-23T09:00:00Z", counted("wh", 10)).await;
-    eventually("outlet at 10", || outlet.level("MUG") == Some(10)).await;
+    let (_web, outlet, running) = outlet_at_10().await;
+    let api = &running.api;
 
     // The raise to 13 applies but its answer is lost; its re-send is rejected.
     outlet.fail_next_set(Failure::AnswerLost);

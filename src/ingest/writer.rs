@@ -633,30 +633,26 @@ impl Writer {
     async fn plan_and_commit(&mut self, moved: &[(ChannelId, Sku)]) -> Result<usize, IngestError> {
         let config = self.config.borrow().clone();
         let now = self.clock.now();
-        let outbox = if moved.is_empty() {
-            let mut outbox = self
-                .sync
-                .planner
-                .plan(&config, self.states.iter(), &[], now);
-            // Kits have no state of their own: planned from their components'.
-            let kits: Vec<Sku> = config.kits.keys().cloned().collect();
-            outbox.extend(self.plan_kits(&config, &kits, &[], now));
-            outbox
+        // Kits have no state of their own: they are planned from their components' (a
+        // strict channel's kit raise the escrow capped is planned again this way).
+        let (kits, states): (Vec<Sku>, Vec<(&Sku, &SkuState)>) = if moved.is_empty() {
+            (
+                config.kits.keys().cloned().collect(),
+                self.states.iter().collect(),
+            )
         } else {
             let skus: BTreeSet<&Sku> = moved.iter().map(|(_, sku)| sku).collect();
-            // A kit has no state: its numbers come from its components' (a strict
-            // channel's kit raise the escrow capped is planned again this way).
             let (kits, skus): (Vec<&Sku>, Vec<&Sku>) = skus
                 .into_iter()
                 .partition(|sku| config.kits.contains_key(*sku));
             let states = skus
                 .into_iter()
-                .filter_map(|sku| self.states.get_key_value(sku));
-            let mut outbox = self.sync.planner.plan(&config, states, moved, now);
-            let kits: Vec<Sku> = kits.into_iter().cloned().collect();
-            outbox.extend(self.plan_kits(&config, &kits, moved, now));
-            outbox
+                .filter_map(|sku| self.states.get_key_value(sku))
+                .collect();
+            (kits.into_iter().cloned().collect(), states)
         };
+        let mut outbox = self.sync.planner.plan(&config, states, moved, now);
+        outbox.extend(self.plan_kits(&config, &kits, moved, now));
         let published = self.sync.published.clone();
         let outbox = {
             let book = published.lock();
@@ -807,6 +803,7 @@ fn own_moves(
         let value = book
             .get(&(channel.clone(), sku.clone()))
             .map(|p| p.quantity);
+        // Without a published value, moved from 0: what comes back is the move itself.
         let Some(quantity) =
             planner.published_after_own(state, channel, *before, value.unwrap_or(0), &manual)
         else {

@@ -132,7 +132,6 @@ impl Store {
         let mut wal = self.wal.lock();
         self.refuse_if_interrupted()?;
         let mut writes = Writes::default();
-        let mut any = false;
         for (id, attempt) in attempts {
             let key = codec::outbox_key(channel, *id);
             let Some(value) = self
@@ -145,9 +144,8 @@ impl Store {
             let updated = codec::outbox_with_attempt(&value, attempt)
                 .map_err(|d| self.bad("outbox", &key, d))?;
             writes.put(WalTree::Outbox, &key, &updated);
-            any = true;
         }
-        if !any {
+        if writes.is_empty() {
             return Ok(());
         }
         let action = "recording push attempts";

@@ -88,6 +88,10 @@ impl Writes {
         })
     }
 
+    pub(super) fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
     pub(super) fn put(&mut self, tree: WalTree, key: &[u8], value: &[u8]) {
         self.count += 1;
         self.payload.push(tree as u8);

@@ -604,20 +604,23 @@ mod tests {
             ..entry(channel, target)
         };
         let last = |c: &ChannelId, _: &Sku| Some(if c == &a { 1 } else { 2 });
-        let b_shows = |b_published: i64| {
-            move |c: &ChannelId, _: &Sku| Some(if c.as_str() == "a" { 1 } else { b_published })
+        // `a`'s raise to 3, planned while `b`'s published kit number is `b_published`.
+        let raise_a = |b_published: i64| {
+            let published =
+                move |c: &ChannelId, _: &Sku| Some(if c.as_str() == "a" { 1 } else { b_published });
+            escrow.cap(
+                vec![kit_entry("a", 3)],
+                &CapInput {
+                    config: &config,
+                    states: &states,
+                    published: &published,
+                    moved: &[],
+                },
+                last,
+            )
         };
         escrow.planned([&kit_entry("b", 2)]);
-        let capped = escrow.cap(
-            vec![kit_entry("a", 3)],
-            &CapInput {
-                config: &config,
-                states: &states,
-                published: &b_shows(4),
-                moved: &[],
-            },
-            last,
-        );
+        let capped = raise_a(4);
         assert!(
             capped.is_empty(),
             "`a` may show no more kits while `b` may still show 4 of 5: {capped:?}"
@@ -628,16 +631,7 @@ mod tests {
             Some((a.clone(), kit.clone())),
             "the confirmed lower frees kits for `a`"
         );
-        let capped = escrow.cap(
-            vec![kit_entry("a", 3)],
-            &CapInput {
-                config: &config,
-                states: &states,
-                published: &b_shows(2),
-                moved: &[],
-            },
-            last,
-        );
+        let capped = raise_a(2);
         assert_eq!(capped.iter().map(|e| e.target).collect::<Vec<_>>(), vec![3]);
     }
 

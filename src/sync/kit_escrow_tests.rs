@@ -5,16 +5,16 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use omnistock_sdk::{ChannelId, OrderId, Sku, StockChange, StockEvent, Timestamp};
+use omnistock_sdk::{ChannelId, OrderId, Sku, StockChange, Timestamp};
 
 use super::connectors::PushSide;
 use super::lost_answer_tests::{reopen, strict_pair};
 use super::simulation::{SimChannel, SimHandle, id};
-use super::test_engine::allocation_side;
 use super::test_engine::start_stepped;
+use super::test_engine::{allocation_side, mug_submission};
 use crate::clock::ManualClock;
 use crate::config::{Config, Kit};
-use crate::ingest::{Ingest, Submission};
+use crate::ingest::Ingest;
 use crate::store::Store;
 
 /// 10 MUGs received at the warehouse.
@@ -28,17 +28,7 @@ fn received() -> StockChange {
 
 /// `channel` reports `change` of MUG at the warehouse, as event `n`.
 async fn post(ingest: &Ingest, channel: &str, n: i64, change: StockChange) {
-    let event = StockEvent {
-        id: id(&format!("e{n}")),
-        occurred_at: Timestamp::from_millis(1_000 * n),
-        sku: id("MUG"),
-        change,
-    };
-    let submission = Submission {
-        channel: id(channel),
-        manual: false,
-        events: vec![event],
-    };
+    let submission = mug_submission(channel, &format!("e{n}"), 1_000 * n, change);
     ingest.submit(submission).await.expect("accepted");
 }
 

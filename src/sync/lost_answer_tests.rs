@@ -16,11 +16,11 @@ use omnistock_sdk::{
 use super::connectors::PushSide;
 use super::poller::PollWaker;
 use super::simulation::{config, id};
-use super::test_engine::allocation_side;
+use super::test_engine::{allocation_side, mug_submission};
 use super::test_engine::{start_stepped, test_channel};
 use crate::clock::{Clock, ManualClock};
 use crate::config::{ChannelConfig, Config, Policy};
-use crate::ingest::{Ingest, Submission};
+use crate::ingest::Ingest;
 use crate::store::{LostPush, OutboxEntry, Store};
 
 /// A channel with one number for MUG whose first push applies but is answered with a
@@ -113,21 +113,12 @@ impl Connector for FlakyHandle {
 }
 
 async fn adjust(ingest: &Ingest, n: usize, by: i64) {
-    let event = StockEvent {
-        id: id(&format!("e{n}")),
-        occurred_at: Timestamp::from_millis(1_000 * n as i64),
-        sku: Sku::new("MUG").expect("sku"),
-        change: StockChange::Adjusted {
-            location: id("wh"),
-            by,
-            reason: "received".into(),
-        },
+    let change = StockChange::Adjusted {
+        location: id("wh"),
+        by,
+        reason: "received".into(),
     };
-    let submission = Submission {
-        channel: id("wms"),
-        manual: false,
-        events: vec![event],
-    };
+    let submission = mug_submission("wms", &format!("e{n}"), 1_000 * n as i64, change);
     ingest.submit(submission).await.expect("accepted");
 }
 
@@ -311,22 +302,13 @@ async fn a_lost_push_dead_lettered_before_a_restart_stays_in_the_hold_until_a_pu
 
 /// `channel` sells `quantity` MUG at the warehouse, in order `order`, and its webhook arrives.
 async fn own_sale(ingest: &Ingest, channel: &str, order: &str, quantity: u32) {
-    let sale = StockEvent {
-        id: id(order),
-        occurred_at: Timestamp::from_millis(5_000),
-        sku: id("MUG"),
-        change: StockChange::OrderLineOpened {
-            order: OrderId::new(order.to_owned()).expect("order"),
-            line: "1".into(),
-            location: id("wh"),
-            quantity,
-        },
+    let sale = StockChange::OrderLineOpened {
+        order: OrderId::new(order.to_owned()).expect("order"),
+        line: "1".into(),
+        location: id("wh"),
+        quantity,
     };
-    let submission = Submission {
-        channel: id(channel),
-        manual: false,
-        events: vec![sale],
-    };
+    let submission = mug_submission(channel, order, 5_000, sale);
     ingest.submit(submission).await.expect("accepted");
 }
 

@@ -14,7 +14,7 @@ use omnistock_sdk::{
 };
 
 use super::simulation::{SimChannel, SimHandle, config, id};
-use super::test_engine::allocation_side;
+use super::test_engine::{allocation_side, mug_submission};
 use crate::clock::ManualClock;
 use crate::ingest::{Ingest, Submission};
 use crate::store::Store;
@@ -56,17 +56,7 @@ impl Connector for Midway {
 }
 
 fn submission(channel: &str, n: i64, change: StockChange) -> Submission {
-    let event = StockEvent {
-        id: id(&format!("e{n}")),
-        occurred_at: Timestamp::from_millis(1_000 * n),
-        sku: Sku::new("MUG").expect("sku"),
-        change,
-    };
-    Submission {
-        channel: id(channel),
-        manual: false,
-        events: vec![event],
-    }
+    mug_submission(channel, &format!("e{n}"), 1_000 * n, change)
 }
 
 fn received(n: i64, by: i64) -> Submission {

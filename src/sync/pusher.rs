@@ -153,10 +153,9 @@ pub struct Pusher {
     unseen: HashMap<Sku, (Timestamp, i64)>,
     /// Entries whose recorded attempt the channel refused (stale compare): never applied.
     unapplied: HashSet<u64>,
-    /// For attempts this run recorded: the published value then (if any), the base the
-    /// push was computed from and the own moves counted then (before a first push is
-    /// confirmed), so a re-sent push that applied moves `published` exactly.
-    attempt_bases: HashMap<u64, (Option<i64>, i64, i64)>,
+    /// For attempts this run recorded, what they were computed from, so a re-sent push that
+    /// applied moves `published` exactly.
+    attempt_bases: HashMap<u64, AttemptBase>,
     limiter: Limiter,
     backoff: Backoff,
     labels: ChannelLabels,
@@ -317,12 +316,16 @@ impl Pusher {
                 // was. The channel's idempotency key or compare tells whether it applied; if it
                 // did, `published` moves from what it was when the push was computed (after a
                 // restart, from what it is now).
-                let (book_then, base_then, counted_then) = self
+                let then = self
                     .attempt_bases
                     .get(&recorded.id)
                     .copied()
-                    .unwrap_or((book_at_read, base, slot.counted));
-                let after = published_after(recorded.target, base_then, recorded.attempt.expected);
+                    .unwrap_or(AttemptBase {
+                        book: book_at_read,
+                        base,
+                        counted: slot.counted,
+                    });
+                let after = published_after(recorded.target, then.base, recorded.attempt.expected);
                 requests.push(self.request(
                     item,
                     recorded.id,
@@ -331,8 +334,8 @@ impl Pusher {
                 ));
                 in_flight.push(InFlight {
                     slot,
-                    book_at_read: book_then,
-                    counted_at_read: counted_then,
+                    book_at_read: then.book,
+                    counted_at_read: then.counted,
                     published_after: after,
                     replay: Some((recorded.id, recorded.attempt.value)),
                     read: recorded.attempt.expected,
@@ -400,8 +403,14 @@ impl Pusher {
             attempts.push((id, attempt));
             // A new attempt on this entry: whatever became of the previous one is settled.
             self.unapplied.remove(&id);
-            self.attempt_bases
-                .insert(id, (book_at_read, base, slot.counted));
+            self.attempt_bases.insert(
+                id,
+                AttemptBase {
+                    book: book_at_read,
+                    base,
+                    counted: slot.counted,
+                },
+            );
             requests.push(self.request(item, id, now_shows, value));
             in_flight.push(InFlight {
                 counted_at_read: slot.counted,
@@ -810,6 +819,17 @@ impl Pusher {
             _ = stop.wait_for(|stop| *stop) => {}
         }
     }
+}
+
+/// What a recorded attempt was computed from.
+#[derive(Clone, Copy)]
+struct AttemptBase {
+    /// The published value at the read, if any.
+    book: Option<i64>,
+    /// The value the push was computed from.
+    base: i64,
+    /// Without a published value: the own moves the escrow had counted at the read.
+    counted: i64,
 }
 
 /// Where a channel's own moves of a SKU stand ([`Pusher::mark`]): its published value, or

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use omnistock_sdk::connector::Connector;
-use omnistock_sdk::{ChannelId, LocationId};
+use omnistock_sdk::{ChannelId, LocationId, StockChange, StockEvent, Timestamp};
+
+use super::simulation::id;
 use tokio::sync::watch;
 
 use super::connectors::PushSide;
@@ -15,11 +17,30 @@ use super::pusher::Pusher;
 use super::{Engine, EngineSetup, Planner, Tuning};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::ingest::{Ingest, IngestSetup, SyncHooks};
+use crate::ingest::{Ingest, IngestSetup, Submission, SyncHooks};
 use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// Timings short enough for a simulation to settle in milliseconds.
+/// `channel` reports `change` of MUG as event `event_id`, occurred at `at_ms`.
+pub(super) fn mug_submission(
+    channel: &str,
+    event_id: &str,
+    at_ms: i64,
+    change: StockChange,
+) -> Submission {
+    Submission {
+        channel: id(channel),
+        manual: false,
+        events: vec![StockEvent {
+            id: id(event_id),
+            occurred_at: Timestamp::from_millis(at_ms),
+            sku: id("MUG"),
+            change,
+        }],
+    }
+}
+
 /// The push side of test channel `channel` selling from `location` and showing its
 /// allocation, through `connector`, limited as its config says.
 pub(super) fn allocation_side(

@@ -20,7 +20,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use crate::protocol::{
-    CHANNEL_HEADER, ChangeResult, ChangeStatus, Level, LevelsAnswer, LevelsRequest,
+    CHANNEL_HEADER, Change, ChangeResult, ChangeStatus, Level, LevelsAnswer, LevelsRequest,
     SIGNATURE_HEADER, SetAnswer, SetRequest,
 };
 
@@ -333,68 +333,54 @@ fn levels(state: &mut State, body: &[u8]) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(LevelsAnswer { levels, next })
 }
 
-/// A `set` request's body, or the 400 the real endpoint answers to a malformed one.
-fn parse_set(body: &[u8]) -> Result<SetRequest, Box<ResponseTemplate>> {
-    serde_json::from_slice(body).map_err(|_| {
-        Box::new(
-            ResponseTemplate::new(400)
-                .set_body_json(serde_json::json!({"error": "malformed set request"})),
-        )
-    })
-}
-
-/// Every change of a `set` refused with `reason`, nothing applied.
-fn reject(body: &[u8], reason: &str) -> ResponseTemplate {
-    let request = match parse_set(body) {
-        Ok(request) => request,
-        Err(malformed) => return *malformed,
+/// The answer to a `set` request: each change's status as `decide` gives it, in order, or
+/// the 400 the real endpoint answers to a malformed body.
+fn answer_set(body: &[u8], mut decide: impl FnMut(Change) -> ChangeStatus) -> ResponseTemplate {
+    let Ok(request) = serde_json::from_slice::<SetRequest>(body) else {
+        return ResponseTemplate::new(400)
+            .set_body_json(serde_json::json!({"error": "malformed set request"}));
     };
     let results = request
         .changes
         .into_iter()
         .map(|change| ChangeResult {
-            key: change.key,
-            status: ChangeStatus::Rejected {
-                reason: reason.to_owned(),
-            },
+            key: change.key.clone(),
+            status: decide(change),
         })
         .collect();
     ResponseTemplate::new(200).set_body_json(SetAnswer { results })
 }
 
+/// Every change of a `set` refused with `reason`, nothing applied.
+fn reject(body: &[u8], reason: &str) -> ResponseTemplate {
+    answer_set(body, |_| ChangeStatus::Rejected {
+        reason: reason.to_owned(),
+    })
+}
+
 fn set(state: &mut State, body: &[u8]) -> ResponseTemplate {
-    let request = match parse_set(body) {
-        Ok(request) => request,
-        Err(malformed) => return *malformed,
-    };
-    let results = request
-        .changes
-        .into_iter()
-        .map(|change| {
-            let key = change.key.clone();
-            let status = if state.applied.get(&key) == Some(&change) {
-                ChangeStatus::Applied
-            } else if state.applied.contains_key(&key) {
-                ChangeStatus::Rejected {
-                    reason: "idempotency key reused with another change".into(),
-                }
-            } else {
-                match state.levels.get(&change.sku).copied() {
-                    None => ChangeStatus::Rejected {
-                        reason: format!("unknown sku {}", change.sku),
-                    },
-                    Some(actual) if actual != change.expected => ChangeStatus::Stale {
-                        actual: Some(actual),
-                    },
-                    Some(_) => {
-                        state.levels.insert(change.sku.clone(), change.value);
-                        state.applied.insert(key.clone(), change);
-                        ChangeStatus::Applied
-                    }
-                }
+    answer_set(body, |change| {
+        let key = &change.key;
+        if state.applied.get(key) == Some(&change) {
+            return ChangeStatus::Applied;
+        }
+        if state.applied.contains_key(key) {
+            return ChangeStatus::Rejected {
+                reason: "idempotency key reused with another change".into(),
             };
-            ChangeResult { key, status }
-        })
-        .collect();
-    ResponseTemplate::new(200).set_body_json(SetAnswer { results })
+        }
+        match state.levels.get(&change.sku).copied() {
+            None => ChangeStatus::Rejected {
+                reason: format!("unknown sku {}", change.sku),
+            },
+            Some(actual) if actual != change.expected => ChangeStatus::Stale {
+                actual: Some(actual),
+            },
+            Some(_) => {
+                state.levels.insert(change.sku.clone(), change.value);
+                state.applied.insert(change.key.clone(), change);
+                ChangeStatus::Applied
+            }
+        }
+    })
 }
