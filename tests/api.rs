@@ -500,6 +500,8 @@ async fn health_readiness_metrics_and_unknown_routes() {
         "omnistock_ready 1",
         "omnistock_skus 1",
         "omnistock_store_fsync_seconds_count",
+        // One acknowledged submission, timed inside the daemon.
+        "omnistock_ingest_ack_seconds_count 1",
     ] {
         assert!(metrics.contains(line), "missing {line:?} in:\n{metrics}");
     }

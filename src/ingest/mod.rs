@@ -35,6 +35,7 @@ use crate::metrics::Metrics;
 use crate::state::{Actor, Owners, SkuState};
 use crate::store::Store;
 use crate::sync::{Planner, PublishedBook, Waker};
+use prometheus_client::metrics::histogram::Histogram;
 use writer::Writer;
 
 /// The channel name under which manual adjustments are logged. Config refuses it as a
@@ -173,6 +174,7 @@ pub struct SyncHooks {
 pub struct Ingest {
     jobs: mpsc::Sender<Job>,
     view: StockView,
+    ack_seconds: Histogram,
 }
 
 impl Ingest {
@@ -193,19 +195,30 @@ impl Ingest {
                 .skus
                 .set(i64::try_from(states.len()).unwrap_or(i64::MAX));
         }
+        let ack_seconds = setup.metrics.ack_seconds.clone();
         let writer = Writer::new(setup, view.clone());
         let task = tokio::spawn(writer.run(queue));
-        (Ingest { jobs, view }, task)
+        (
+            Ingest {
+                jobs,
+                view,
+                ack_seconds,
+            },
+            task,
+        )
     }
 
     /// Logs the events durably and merges them; answers once a sync covers them.
     pub async fn submit(&self, submission: Submission) -> Result<Vec<Outcome>, IngestError> {
+        let started = std::time::Instant::now();
         let (answer, outcome) = oneshot::channel();
         self.jobs
             .send(Job::Submit(submission, answer))
             .await
             .map_err(|_| IngestError::Closed)?;
-        outcome.await.map_err(|_| IngestError::Closed)?
+        let outcomes = outcome.await.map_err(|_| IngestError::Closed)??;
+        self.ack_seconds.observe(started.elapsed().as_secs_f64());
+        Ok(outcomes)
     }
 
     /// Plans a push of each of `skus` to `channel`, durably, even where the target did not
