@@ -32,6 +32,9 @@
 
 #![allow(clippy::disallowed_types)] // The one module allowed to speak sled.
 
+mod applier;
+#[cfg(test)]
+mod applier_tests;
 mod codec;
 mod cursors;
 mod durable;
@@ -49,7 +52,7 @@ mod wal_tests;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use omnistock_sdk::{ChannelId, EventId, Sku, StockEvent, Timestamp};
@@ -58,6 +61,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 pub use error::StoreError;
 
 use crate::state::SkuState;
+use applier::{Applier, Counters};
 use durable::Durability;
 use wal::{Appender, Synced, Wal, WalTree, Writes};
 
@@ -195,9 +199,14 @@ pub struct Store {
     meta: sled::Tree,
     durability: Arc<Durability>,
     wal: Arc<Wal>,
-    /// Why a commit failed after part of it was written, if one did: commits are refused
-    /// from then on (see [`Store::commit`]).
-    interrupted: OnceLock<String>,
+    /// Writes logged commits into sled (see `applier`); stopped when the store is dropped.
+    applier: Applier,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.applier.stop();
+    }
 }
 
 /// Why a transaction gave up; turned into a [`StoreError`] once outside it.
@@ -251,18 +260,6 @@ fn tx_enqueue(
     }
     meta.insert(META_LAST_OUTBOX_ID, &codec::encode_u64(id))?;
     Ok(ids)
-}
-
-/// Writes a commit's `writes` into sled, in order, one plain insert each; `trees` in
-/// [`WalTree`] order (see [`Store::commit`] for why not in a transaction).
-fn apply_writes<'w>(
-    trees: [&sled::Tree; 5],
-    writes: impl Iterator<Item = (WalTree, &'w [u8], &'w [u8])>,
-) -> sled::Result<()> {
-    for (tree, key, value) in writes {
-        trees[tree as usize].insert(key, value)?;
-    }
-    Ok(())
 }
 
 /// How long a checkpoint writes before it pauses for `CHECKPOINT_PAUSE`.
@@ -348,14 +345,39 @@ impl Store {
 
     /// Whether an event with this id from this channel is already in the log.
     pub fn contains_event(&self, channel: &ChannelId, id: &EventId) -> Result<bool, StoreError> {
+        let key = codec::event_id_key(channel, id);
+        // Queued first: the applier forgets an id only once sled has it.
+        if self.applier.pending_seq(&key).is_some() {
+            return Ok(true);
+        }
         self.ids
-            .contains_key(codec::event_id_key(channel, id))
+            .contains_key(key)
             .map_err(self.backend("looking up an event id"))
     }
 
     /// The seq of the last event in the log (0 for an empty log).
     pub fn last_seq(&self) -> Result<u64, StoreError> {
-        self.meta_counter(META_LAST_SEQ)
+        Ok(self.logged_counters()?.last_seq)
+    }
+
+    /// Meta's counters as of the last logged commit (sled may not have it yet).
+    fn logged_counters(&self) -> Result<Counters, StoreError> {
+        match self.applier.counters() {
+            Some(counters) => Ok(counters),
+            None => Ok(Counters {
+                last_seq: self.meta_counter(META_LAST_SEQ)?,
+                last_outbox_id: self.meta_counter(META_LAST_OUTBOX_ID)?,
+                commit_no: self.meta_counter(META_COMMIT_NO)?,
+            }),
+        }
+    }
+
+    /// Waits until sled has every commit logged before this call: before reading or
+    /// writing, outside a commit, a tree that commits write (see `applier`).
+    fn applied(&self, action: &str) -> Result<(), StoreError> {
+        self.applier
+            .wait_applied()
+            .map_err(|reason| self.refused(action, &reason))
     }
 
     /// The last seq the checkpointed states include: the log after it must be replayed onto
@@ -382,6 +404,9 @@ impl Store {
         states: &[(&Sku, &SkuState)],
         through_seq: u64,
     ) -> Result<(), StoreError> {
+        // sled must hold the log the states summarize before they are written: it keeps a
+        // prefix of its writes in a crash, so states never survive without their events.
+        self.applied("writing a checkpoint of the states")?;
         self.check_checkpoint_range(through_seq)?;
         self.write_checkpoint_states(states, through_seq)?;
         self.record_checkpoint_seq(through_seq)
@@ -454,9 +479,9 @@ impl Store {
     /// Every check is made before anything is written, so a refused commit writes nothing.
     ///
     /// Atomic through the log, not through sled: the record is appended first, then its
-    /// writes go into sled one by one, without a sled transaction. Each of those (and each
-    /// `apply_batch`) made sled seal and write one of its IO buffers twice, with a
-    /// `sync_file_range` each, on the acknowledgement path. A crash that leaves sled with
+    /// writes go into sled one by one, on the applier's thread (see `applier`), without a
+    /// sled transaction. Each of those (and each `apply_batch`) made sled seal and write
+    /// one of its IO buffers twice, with a `sync_file_range` each. A crash that leaves sled with
     /// part of a commit is repaired on open: by the record if it reached the log, else by
     /// removing the part (see `recover`); meta's counters are written
     /// last, so sled's prefix of a commit never moves them. A sled write that fails midway
@@ -496,18 +521,22 @@ impl Store {
         // from meta) go one at a time, and into the log in the order they are made.
         let mut wal = self.wal.lock();
         self.refuse_if_interrupted()?;
+        let counters = self.logged_counters()?;
         let mut writes = Writes::default();
-        let mut seq = self.last_seq()?;
+        let mut seq = counters.last_seq;
         let mut seqs = Vec::with_capacity(log_values.len());
         let mut in_commit = HashMap::with_capacity(log_values.len());
         for (index, (id_key, value)) in log_values.iter().enumerate() {
             let logged = match in_commit.get(id_key) {
                 Some(&seq) => Some(seq),
-                None => self
-                    .ids
-                    .get(id_key)
-                    .map_err(self.backend("looking up an event id"))?
-                    .map(|existing| codec::decode_u64(&existing).unwrap_or(0)),
+                None => match self.applier.pending_seq(id_key) {
+                    Some(seq) => Some(seq),
+                    None => self
+                        .ids
+                        .get(id_key)
+                        .map_err(self.backend("looking up an event id"))?
+                        .map(|existing| codec::decode_u64(&existing).unwrap_or(0)),
+                },
             };
             if let Some(seq) = logged {
                 return Err(self.duplicate(events, index, seq));
@@ -519,7 +548,7 @@ impl Store {
             in_commit.insert(id_key, seq);
             seqs.push(seq);
         }
-        let mut outbox_id = self.meta_counter(META_LAST_OUTBOX_ID)?;
+        let mut outbox_id = counters.last_outbox_id;
         for (channel, value) in &outbox_values {
             outbox_id = self.next(outbox_id, "committing events")?;
             writes.put(
@@ -531,7 +560,7 @@ impl Store {
         for (key, value) in &published_values {
             writes.put(WalTree::Published, key, value);
         }
-        let commit_no = self.next(self.meta_counter(META_COMMIT_NO)?, "committing events")?;
+        let commit_no = self.next(counters.commit_no, "committing events")?;
         if !outbox_values.is_empty() {
             writes.put(
                 WalTree::Meta,
@@ -540,62 +569,70 @@ impl Store {
             );
         }
         writes.put(WalTree::Meta, META_LAST_SEQ, &codec::encode_u64(seq));
-        self.log_and_apply(&mut wal, commit_no, writes, fail_after, "committing events")?;
+        let ids = log_values
+            .into_iter()
+            .zip(&seqs)
+            .map(|((id_key, _), &seq)| (id_key, seq))
+            .collect();
+        let after = Counters {
+            last_seq: seq,
+            last_outbox_id: outbox_id,
+            commit_no,
+        };
+        self.log_and_queue(
+            &mut wal,
+            after,
+            writes,
+            ids,
+            fail_after,
+            "committing events",
+        )?;
         Ok(seqs)
     }
 
-    /// The end of every commit, with the log held: numbers it `commit_no` (meta's counter,
-    /// written last), appends it to the log, then writes it into sled. A sled write failing
-    /// midway leaves sled with part of the commit: commits are refused until a reopen
-    /// completes it from the log. `fail_after`: see `commit_inner`.
-    fn log_and_apply(
+    /// The end of every commit, with the log held: numbers it `after.commit_no` (meta's
+    /// counter, written last), appends it to the log, then hands it to the applier, with
+    /// `ids` (its events' keys in the `ids` tree, and seqs) and the counters it leaves
+    /// (`after`). With `fail_after` (tests), waits for the applier, which fails midway.
+    fn log_and_queue(
         &self,
         wal: &mut Appender,
-        commit_no: u64,
+        after: Counters,
         mut writes: Writes,
+        ids: Vec<(Vec<u8>, u64)>,
         fail_after: Option<usize>,
         action: &str,
     ) -> Result<(), StoreError> {
-        writes.put(WalTree::Meta, META_COMMIT_NO, &codec::encode_u64(commit_no));
-        wal.append(commit_no, &writes);
-        let trees = self.commit_trees();
-        let applied = match fail_after {
-            None => apply_writes(trees, writes.iter()),
-            Some(n) => apply_writes(trees, writes.iter().take(n))
-                .and_then(|()| Err(sled::Error::ReportableBug("injected fault".to_owned()))),
-        };
-        if let Err(e) = applied {
-            let reason = format!("commit {commit_no} failed after part of it was written: {e}");
-            tracing::error!(%reason, "The store refuses commits until it is reopened; restart omnistock.");
-            let _ = self.interrupted.set(reason);
-            return Err(self.backend(action)(e));
+        writes.put(
+            WalTree::Meta,
+            META_COMMIT_NO,
+            &codec::encode_u64(after.commit_no),
+        );
+        wal.append(after.commit_no, &writes);
+        self.applier.queue(after, writes, ids, fail_after);
+        if fail_after.is_some() {
+            self.applied(action)?;
         }
         Ok(())
     }
 
-    /// The trees commits write to, in [`WalTree`] order.
-    fn commit_trees(&self) -> [&sled::Tree; 5] {
-        [
-            &self.log,
-            &self.ids,
-            &self.meta,
-            &self.outbox,
-            &self.published,
-        ]
-    }
-
     /// After a commit failed midway, sled holds part of it: only a reopen repairs that.
     fn refuse_if_interrupted(&self) -> Result<(), StoreError> {
-        match self.interrupted.get() {
+        match self.applier.failure() {
             None => Ok(()),
-            Some(reason) => Err(StoreError::Backend {
-                path: self.path.clone(),
-                action: "committing events".to_owned(),
-                detail: format!(
-                    "the store refuses commits until omnistock restarts, which completes or \
-                     removes the unfinished commit: {reason}"
-                ),
-            }),
+            Some(reason) => Err(self.refused("committing events", &reason)),
+        }
+    }
+
+    /// The error for `action` once the applier stopped on a failed write (`reason`).
+    fn refused(&self, action: &str, reason: &str) -> StoreError {
+        StoreError::Backend {
+            path: self.path.clone(),
+            action: action.to_owned(),
+            detail: format!(
+                "the store refuses commits until omnistock restarts, which completes or \
+                 removes the unfinished commit: {reason}"
+            ),
         }
     }
 
@@ -658,8 +695,9 @@ impl Store {
             // Rare (a failed write to the log): done in place, commits wait for it anyway.
             return self.restart_wal();
         }
-        // Read before the flush starts: everything up to here is covered by it.
-        let covered = self.last_seq()?;
+        // What sled has, read before the flush starts: everything up to here is covered by it.
+        self.applied("flushing")?;
+        let covered = self.meta_counter(META_LAST_SEQ)?;
         let covered_commit = self.meta_counter(META_COMMIT_NO)?;
         let started = Instant::now();
         self.db
@@ -693,7 +731,8 @@ impl Store {
     fn restart_wal(&self) -> Result<SyncStats, StoreError> {
         let started = Instant::now();
         let mut wal = self.wal.lock();
-        let covered = self.last_seq()?;
+        self.applied("flushing")?;
+        let covered = self.meta_counter(META_LAST_SEQ)?;
         self.db.flush().map_err(self.backend("flushing"))?;
         self.durability.sync_files()?;
         self.durability.write_marker(covered, true)?;
@@ -706,7 +745,8 @@ impl Store {
 
     /// `sync` for callers outside async code: flush, fsync, and an fsynced marker.
     pub fn sync_blocking(&self) -> Result<(), StoreError> {
-        let covered = self.last_seq()?;
+        self.applied("flushing")?;
+        let covered = self.meta_counter(META_LAST_SEQ)?;
         let covered_commit = self.meta_counter(META_COMMIT_NO)?;
         self.db.flush().map_err(self.backend("flushing"))?;
         self.durability.sync_files()?;
@@ -720,11 +760,18 @@ impl Store {
         &self,
         from_seq: u64,
     ) -> impl Iterator<Item = Result<LoggedEvent, StoreError>> + '_ {
-        self.log.range(codec::seq_key(from_seq)..).map(|item| {
-            let (key, value) = item.map_err(self.backend("reading the log"))?;
-            let seq = codec::seq_from_key(&key).map_err(|d| self.bad("log", &key, d))?;
-            codec::decode_log(seq, &value).map_err(|d| self.bad("log", &key, d))
-        })
+        let waited = self.applied("reading the log").err();
+        let log = waited
+            .is_none()
+            .then(|| self.log.range(codec::seq_key(from_seq)..));
+        waited
+            .map(Err)
+            .into_iter()
+            .chain(log.into_iter().flatten().map(|item| {
+                let (key, value) = item.map_err(self.backend("reading the log"))?;
+                let seq = codec::seq_from_key(&key).map_err(|d| self.bad("log", &key, d))?;
+                codec::decode_log(seq, &value).map_err(|d| self.bad("log", &key, d))
+            }))
     }
 
     /// The quantity we last made `channel` show for `sku`, if any.
@@ -735,6 +782,7 @@ impl Store {
         channel: &ChannelId,
         sku: &Sku,
     ) -> Result<Option<Published>, StoreError> {
+        self.applied("reading a published value")?;
         let key = codec::published_key(channel, sku);
         let value = self
             .published
@@ -756,6 +804,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         let key = codec::published_key(channel, sku);
         let bytes = codec::encode_published(value).map_err(|d| self.bad("published", &key, d))?;
+        let _commits = self.wal.lock();
+        self.applied("writing a published value")?;
         self.published
             .insert(key, bytes)
             .map_err(self.backend("writing a published value"))?;
@@ -764,6 +814,7 @@ impl Store {
 
     /// Every published value, by channel then SKU (for the engine's start).
     pub fn all_published(&self) -> Result<Vec<(ChannelId, Sku, Published)>, StoreError> {
+        self.applied("reading the published values")?;
         let mut all = self
             .published
             .iter()

@@ -13,6 +13,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::Arc;
 
+use super::applier::Applier;
 use super::durable::{self, Durability, MARKER_NAME, Marker};
 use super::wal::Wal;
 use super::{
@@ -62,6 +63,21 @@ pub(super) fn open(dir: &Path) -> Result<Store, StoreError> {
         Ok(())
     })?;
     opened.check_log()?;
+    let applier = Applier::start(
+        [
+            log.clone(),
+            ids.clone(),
+            meta.clone(),
+            outbox.clone(),
+            published.clone(),
+        ],
+        opened.meta_seq(META_COMMIT_NO, "commit number")?,
+    )
+    .map_err(|source| StoreError::Io {
+        path: dir.to_path_buf(),
+        action: "starting the thread that writes commits into sled".to_owned(),
+        source,
+    })?;
     Ok(Store {
         path: dir.to_path_buf(),
         db,
@@ -75,7 +91,7 @@ pub(super) fn open(dir: &Path) -> Result<Store, StoreError> {
         meta,
         durability,
         wal: Arc::new(wal),
-        interrupted: std::sync::OnceLock::new(),
+        applier,
     })
 }
 

@@ -14,8 +14,8 @@ use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 
 use super::wal::{WalTree, Writes};
 use super::{
-    Abort, Attempt, DeadLetter, LostPush, META_COMMIT_NO, OutboxEntry, Published, Store,
-    StoreError, TxResult, codec, tx_enqueue,
+    Abort, Attempt, Counters, DeadLetter, LostPush, OutboxEntry, Published, Store, StoreError,
+    TxResult, codec, tx_enqueue,
 };
 
 /// A record that failed to decode inside a transaction.
@@ -57,6 +57,7 @@ impl Store {
         let values = self.encode_outbox(entries)?;
         // Commits take outbox ids outside a transaction, under this lock.
         let _commits = self.wal.lock();
+        self.applied("enqueueing pushes")?;
         (&self.outbox, &self.meta)
             .transaction(|(outbox, meta)| tx_enqueue(outbox, meta, &values))
             .map_err(|e| self.tx_error("enqueueing pushes", e))
@@ -84,6 +85,7 @@ impl Store {
         channel: &ChannelId,
         limit: usize,
     ) -> Result<Vec<(u64, OutboxEntry)>, StoreError> {
+        self.applied("reading the outbox")?;
         self.outbox
             .scan_prefix(codec::channel_prefix(channel))
             .take(limit)
@@ -99,6 +101,7 @@ impl Store {
 
     /// Every pending push of every channel, by channel then id (for the engine's start).
     pub fn all_pending(&self) -> Result<Vec<(u64, OutboxEntry)>, StoreError> {
+        self.applied("reading the outbox")?;
         let mut all = self
             .outbox
             .iter()
@@ -129,8 +132,9 @@ impl Store {
         channel: &ChannelId,
         attempts: &[(u64, Attempt)],
     ) -> Result<(), StoreError> {
+        let action = "recording push attempts";
         let mut wal = self.wal.lock();
-        self.refuse_if_interrupted()?;
+        self.applied(action)?;
         let mut writes = Writes::default();
         for (id, attempt) in attempts {
             let key = codec::outbox_key(channel, *id);
@@ -148,9 +152,12 @@ impl Store {
         if writes.is_empty() {
             return Ok(());
         }
-        let action = "recording push attempts";
-        let commit_no = self.next(self.meta_counter(META_COMMIT_NO)?, action)?;
-        self.log_and_apply(&mut wal, commit_no, writes, None, action)
+        let counters = self.logged_counters()?;
+        let after = Counters {
+            commit_no: self.next(counters.commit_no, action)?,
+            ..counters
+        };
+        self.log_and_queue(&mut wal, after, writes, Vec::new(), None, action)
     }
 
     /// Removes pushes the channel confirmed and records what it now shows, in one atomic
@@ -171,6 +178,9 @@ impl Store {
                 Ok((key, bytes))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
+        // After every commit logged so far, before any logged later (see `applier`).
+        let _commits = self.wal.lock();
+        self.applied("confirming pushes")?;
         (&self.outbox, &self.published)
             .transaction(|(outbox, published)| {
                 for &id in ids {
@@ -186,6 +196,7 @@ impl Store {
 
     /// How many pushes are pending for `channel` (counts them: O(pending)).
     pub fn outbox_len(&self, channel: &ChannelId) -> Result<usize, StoreError> {
+        self.applied("reading the outbox")?;
         self.count(&self.outbox, channel, "reading the outbox")
     }
 
@@ -201,6 +212,8 @@ impl Store {
         at: Timestamp,
         lost: Option<&LostPush>,
     ) -> Result<(), StoreError> {
+        let _commits = self.wal.lock();
+        self.applied("moving pushes to the dead letters")?;
         (&self.outbox, &self.dead)
             .transaction(|(outbox, dead)| {
                 for &id in ids {
@@ -237,6 +250,7 @@ impl Store {
         let key = codec::outbox_key(channel, id);
         // Commits take outbox ids outside a transaction, under this lock.
         let _commits = self.wal.lock();
+        self.applied("retrying a dead letter")?;
         (&self.dead, &self.outbox, &self.meta)
             .transaction(|(dead, outbox, meta)| {
                 let Some(letter) = dead.get(&key)? else {

@@ -15,8 +15,9 @@
 
 use std::path::Path;
 
+use super::applier::apply;
 use super::wal::Record;
-use super::{META_LAST_OUTBOX_ID, META_LAST_SEQ, StoreError, apply_writes, codec};
+use super::{META_LAST_OUTBOX_ID, META_LAST_SEQ, StoreError, codec};
 
 /// Replays `records` (the commits sled lost, in order) into `trees` (in `WalTree` order),
 /// then removes what sled has of an unfinished commit. Whether anything was written: if so
@@ -27,7 +28,7 @@ pub(super) fn recover(
     trees: [&sled::Tree; 5],
 ) -> Result<bool, StoreError> {
     for record in records {
-        apply_writes(trees, record.writes.iter()).map_err(|e| StoreError::Backend {
+        apply(trees, &record.writes, None).map_err(|e| StoreError::Backend {
             path: dir.to_path_buf(),
             action: format!(
                 "applying commit {} from the write-ahead log",

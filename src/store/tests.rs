@@ -43,13 +43,17 @@ pub(super) fn push(chan: &str, sku_name: &str, target: i64) -> OutboxEntry {
 }
 
 /// Commits `events` alone (no outbox, no published values); their seqs.
+/// Commits `events` and waits until sled has them: tests then read and write sled's trees
+/// directly, which the store itself never does before the applier caught up.
 pub(super) fn commit_events(store: &Store, events: &[NewEvent]) -> Vec<u64> {
-    store
+    let seqs = store
         .commit(&Commit {
             events,
             ..Commit::default()
         })
-        .expect("commits")
+        .expect("commits");
+    store.applied("test").expect("applied");
+    seqs
 }
 
 pub(super) fn open(dir: &Path) -> Store {
