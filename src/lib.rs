@@ -15,6 +15,7 @@
 //! - [`ingest`]: events in: verify → normalize → dedup → durable append (group commit) → merge.
 //! - [`feed`]: changes out: each committed group broadcast live (SSE, the dashboard).
 //! - [`metrics`]: the Prometheus registry.
+//! - [`background`]: lower CPU priority for threads whose work nobody waits for.
 //! - [`sync`]: the sync engine: outbox planning, pushers, rule 6.
 //! - [`api`]: the axum routers: generic events, read API, admin, health and metrics.
 //! - [`dashboard`]: the operations page served at `/`, and the series behind its charts.
@@ -25,6 +26,7 @@
 
 pub mod allocation;
 pub mod api;
+pub mod background;
 pub mod client;
 pub mod clock;
 pub mod config;

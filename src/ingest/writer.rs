@@ -245,15 +245,15 @@ impl Writer {
         }
         let task = tokio::task::spawn_blocking(move || {
             let started = Instant::now();
-            let states: Vec<(&Sku, &SkuState)> = snapshot.iter().map(|(k, v)| (k, &**v)).collect();
-            store.checkpoint(&states, through)?;
+            let states = snapshot.len();
+            write_checkpoint(&store, snapshot, through)?;
             let written = started.elapsed();
             if full_sync {
                 // All of sled, so that the write-ahead log can drop the commits it holds.
                 store.sync_blocking()?;
             }
             tracing::debug!(
-                states = states.len(),
+                states,
                 through_seq = through,
                 written_ms = written.as_millis(),
                 full_sync_ms = full_sync.then(|| (started.elapsed() - written).as_millis()),
@@ -880,4 +880,30 @@ fn outcome_index(outcome: &Outcome) -> usize {
         Outcome::Unchanged => 2,
         Outcome::Ignored { .. } => 3,
     }
+}
+
+/// Writes a checkpoint on a thread of its own at background priority
+/// ([`crate::background`]), and waits for it. Not on the blocking pool's thread that calls
+/// this: its priority could not be raised again for the fdatasyncs that also run there.
+fn write_checkpoint(
+    store: &Arc<Store>,
+    snapshot: Vec<(Sku, Arc<SkuState>)>,
+    through: u64,
+) -> Result<(), StoreError> {
+    let writer = Arc::clone(store);
+    let thread = std::thread::Builder::new()
+        .name("store-checkpoint".to_owned())
+        .spawn(move || {
+            crate::background::lower_this_thread();
+            let states: Vec<(&Sku, &SkuState)> = snapshot.iter().map(|(k, v)| (k, &**v)).collect();
+            writer.checkpoint(&states, through)
+        })
+        .map_err(|source| StoreError::Io {
+            path: store.path().to_path_buf(),
+            action: "starting the thread that writes a checkpoint".to_owned(),
+            source,
+        })?;
+    thread
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }

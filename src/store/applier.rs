@@ -19,12 +19,22 @@
 //!   commits wrote sled themselves.
 //! - A failed write stops the applier: the store then refuses commits, and reads of those
 //!   trees, until it is reopened, which completes the commit from the log (see `recover`).
+//!
+//! # Pace
+//! The thread runs at background priority ([`crate::background`]): acknowledgements do not
+//! wait for it. So that it cannot fall behind without end (a slow disk, a saturated CPU),
+//! at most [`MAX_QUEUED`] commits wait for it; the next commit waits for room, holding
+//! the log, which slows ingest down to sled's pace.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
 use super::wal::Writes;
+
+/// How many logged commits may wait for sled. About a second of commits at 5,000
+/// single-event requests a second, a few MB at most.
+pub(super) const MAX_QUEUED: usize = 2048;
 
 /// What meta's counters hold once every queued commit is applied.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -65,6 +75,8 @@ struct Inner {
     work: Condvar,
     /// Signalled when a commit is applied or the applier failed.
     progress: Condvar,
+    /// Commits that may be queued at once.
+    max_queued: usize,
 }
 
 impl Inner {
@@ -80,8 +92,13 @@ pub(super) struct Applier {
 }
 
 impl Applier {
-    /// Starts the thread; `trees` in `WalTree` order; `applied`: the last commit sled has.
-    pub fn start(trees: [sled::Tree; 5], applied: u64) -> std::io::Result<Applier> {
+    /// Starts the thread; `trees` in `WalTree` order; `applied`: the last commit sled has;
+    /// `max_queued`: how many commits may wait for it ([`MAX_QUEUED`] but in tests).
+    pub fn start(
+        trees: [sled::Tree; 5],
+        applied: u64,
+        max_queued: usize,
+    ) -> std::io::Result<Applier> {
         let inner = Arc::new(Inner {
             shared: Mutex::new(Shared {
                 applied,
@@ -89,6 +106,7 @@ impl Applier {
             }),
             work: Condvar::new(),
             progress: Condvar::new(),
+            max_queued: max_queued.max(1),
         });
         let thread = std::thread::Builder::new()
             .name("store-applier".to_owned())
@@ -103,7 +121,8 @@ impl Applier {
     }
 
     /// Hands over a logged commit: `ids` are its events' keys in the `ids` tree with their
-    /// seqs, `counters` what it leaves in meta.
+    /// seqs, `counters` what it leaves in meta. Waits while the queue is full, unless the
+    /// applier has stopped (the commit is then queued to be refused with the rest).
     pub fn queue(
         &self,
         counters: Counters,
@@ -112,6 +131,16 @@ impl Applier {
         fail_after: Option<usize>,
     ) {
         let mut shared = self.inner.lock();
+        while shared.queue.len() >= self.inner.max_queued
+            && shared.failed.is_none()
+            && !shared.closed
+        {
+            shared = self
+                .inner
+                .progress
+                .wait(shared)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
         let mut keys = Vec::with_capacity(ids.len());
         for (key, seq) in ids {
             shared.pending_ids.insert(key.clone(), seq);
@@ -190,6 +219,7 @@ impl Applier {
 
 /// The applier's loop: the oldest queued commit into sled, until closed and drained.
 fn run(inner: &Inner, trees: &[sled::Tree; 5]) {
+    crate::background::lower_this_thread();
     loop {
         let (commit_no, writes, fail_after) = {
             let mut shared = inner.lock();

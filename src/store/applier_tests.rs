@@ -125,3 +125,37 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn a_full_queue_makes_the_next_commit_wait_for_sled() {
+    let db = sled::Config::new()
+        .temporary(true)
+        .open()
+        .expect("temporary sled");
+    let trees =
+        ["log", "ids", "meta", "outbox", "published"].map(|name| db.open_tree(name).expect("tree"));
+    let applier = applier::Applier::start(trees, 0, 2).expect("starts");
+    applier.hold(true);
+    let counters = |commit_no| applier::Counters {
+        commit_no,
+        ..applier::Counters::default()
+    };
+    for commit_no in 1..=2 {
+        applier.queue(counters(commit_no), Writes::default(), Vec::new(), None);
+    }
+    std::thread::scope(|scope| {
+        let third = scope.spawn(|| {
+            applier.queue(counters(3), Writes::default(), Vec::new(), None);
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(
+            !third.is_finished(),
+            "two commits wait already: the third waits for room"
+        );
+        applier.hold(false);
+        third.join().expect("joins");
+    });
+    applier.wait_applied().expect("all three applied");
+    assert_eq!(applier.counters(), None, "nothing left queued");
+    applier.stop();
+}

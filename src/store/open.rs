@@ -13,7 +13,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 use std::sync::Arc;
 
-use super::applier::Applier;
+use super::applier::{self, Applier};
 use super::durable::{self, Durability, MARKER_NAME, Marker};
 use super::wal::Wal;
 use super::{
@@ -72,6 +72,7 @@ pub(super) fn open(dir: &Path) -> Result<Store, StoreError> {
             published.clone(),
         ],
         opened.meta_seq(META_COMMIT_NO, "commit number")?,
+        applier::MAX_QUEUED,
     )
     .map_err(|source| StoreError::Io {
         path: dir.to_path_buf(),
