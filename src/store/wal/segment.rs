@@ -52,6 +52,19 @@ pub(super) struct Segment {
 }
 
 impl Segment {
+    /// A segment whose file holds its header, durably, and no record yet.
+    fn empty(number: u64, file: File, path: PathBuf, capacity: u64) -> Segment {
+        Segment {
+            number,
+            file: Arc::new(file),
+            path,
+            used: HEADER_BYTES,
+            capacity,
+            last_commit: 0,
+            synced: HEADER_BYTES,
+        }
+    }
+
     /// How this segment's records are checksummed.
     pub fn checksum(&self) -> Checksum {
         Checksum::Salted(self.number)
@@ -145,15 +158,7 @@ fn reuse_spare(
     file.sync_data()
         .map_err(io_err(dir, action("fdatasync of")))?;
     sync_dir(dir)?;
-    Ok(Some(Segment {
-        number,
-        file: Arc::new(file),
-        path,
-        used: HEADER_BYTES,
-        capacity,
-        last_commit: 0,
-        synced: HEADER_BYTES,
-    }))
+    Ok(Some(Segment::empty(number, file, path, capacity)))
 }
 
 fn write_header(file: &File, number: u64) -> std::io::Result<()> {
@@ -194,15 +199,7 @@ fn create_segment(dir: &Path, number: u64, needed: u64, fill: Fill) -> Result<Se
     write_header(&file, number).map_err(io_err(dir, action("writing the header of")))?;
     file.sync_all().map_err(io_err(dir, action("fsync of")))?;
     sync_dir(dir)?;
-    Ok(Segment {
-        number,
-        file: Arc::new(file),
-        path,
-        used: HEADER_BYTES,
-        capacity,
-        last_commit: 0,
-        synced: HEADER_BYTES,
-    })
+    Ok(Segment::empty(number, file, path, capacity))
 }
 
 /// Makes segment `number`'s file (at `path`) a spare, or deletes it if `keep` is false.
