@@ -6,6 +6,7 @@ use std::time::Duration;
 use omnistock_sdk::{EventId, Timestamp};
 
 use super::tests::{channel, event, open, sku, store_dir};
+use super::wal::Writes;
 use super::*;
 
 fn commit(

@@ -18,7 +18,11 @@
 //! - `codec`: keys and versioned values, the only place that knows what bytes are on disk.
 //! - `open`: opening, creating and checking a store; refuses rather than resets.
 //! - `durable`: fsync beyond sled's flush, and the marker file that detects lost data.
+//! - `commit`: a group's events, outbox entries and published values as one record of the
+//!   log, with dedup and the counters checked before anything is written.
 //! - `wal`: the write-ahead log of commits.
+//! - `applier`: sled's copy of the commits, written on a thread of its own, in log order.
+//! - `checkpoint`: the SKU states written down, paced, so a start replays less of the log.
 //! - `recover`: after a crash, the commits sled lost replayed from the log, and the part of
 //!   an unacknowledged one it kept removed.
 //! - `outbox`: the pushes' life after `commit`: attempts, confirmation, dead letters, and
@@ -35,7 +39,9 @@
 mod applier;
 #[cfg(test)]
 mod applier_tests;
+mod checkpoint;
 mod codec;
+mod commit;
 mod cursors;
 mod durable;
 mod error;
@@ -50,7 +56,6 @@ mod wal;
 #[cfg(test)]
 mod wal_tests;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -60,10 +65,9 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 pub use error::StoreError;
 
-use crate::state::SkuState;
 use applier::{Applier, Counters};
 use durable::Durability;
-use wal::{Appender, Synced, Wal, WalTree, Writes};
+use wal::{Synced, Wal};
 
 /// An event to append to the ingest log.
 #[derive(Clone, Debug, PartialEq)]
@@ -262,25 +266,6 @@ fn tx_enqueue(
     Ok(ids)
 }
 
-/// How long a checkpoint writes before it pauses for `CHECKPOINT_PAUSE`.
-const CHECKPOINT_SLICE: Duration = Duration::from_millis(1);
-/// A checkpoint takes a seventh of a core at most (see `write_checkpoint_states`): written
-/// at full speed, the ~100 ms of CPU and ~10 MB of sled writes that 1,000 states of a busy
-/// store cost raised the acknowledgements' p99 on this 2-core machine. Paced, 1,000 states
-/// take about half a second, which nobody waits for.
-const CHECKPOINT_PAUSE: Duration = Duration::from_millis(6);
-
-/// Why a checkpoint through `through` may not follow one through `previous` with the log
-/// ending at `last`; `None` if it may.
-fn checkpoint_out_of_range(through: u64, previous: u64, last: u64) -> Option<String> {
-    (through > last || through < previous).then(|| {
-        format!(
-            "a checkpoint through seq {through} is outside the range from the last \
-             checkpoint's seq to the log's end, {previous}..={last}"
-        )
-    })
-}
-
 impl Store {
     /// Opens (or creates) the store in `dir`. A store that is corrupt, of an unknown format
     /// version, or in use by another process is an error naming the path; never reset.
@@ -309,38 +294,6 @@ impl Store {
             .map_err(|e| self.tx_error("starting a new term", e))?;
         self.sync_blocking()?;
         Ok(term)
-    }
-
-    /// Every SKU's state as of the last checkpoint (see [`Store::checkpoint_seq`]), each
-    /// record checked as it is decoded. The log after `checkpoint_seq` is not in them.
-    pub fn load_states(&self) -> Result<Vec<(Sku, SkuState)>, StoreError> {
-        Ok(self
-            .load_checkpoint()?
-            .into_iter()
-            .map(|(sku, state, _)| (sku, state))
-            .collect())
-    }
-
-    /// Every SKU's checkpointed state with the last seq it includes: at least
-    /// [`Store::checkpoint_seq`], more for a state written by a checkpoint that a crash
-    /// interrupted. A replay applies to each state only the log entries after its own seq.
-    pub fn load_checkpoint(&self) -> Result<Vec<(Sku, SkuState, u64)>, StoreError> {
-        let checkpoint_seq = self.checkpoint_seq()?;
-        self.states
-            .iter()
-            .map(|item| {
-                let (key, value) = item.map_err(self.backend("reading the states"))?;
-                let sku = codec::sku_from_key(&key).map_err(|d| self.bad("states", &key, d))?;
-                let (seq, state) =
-                    codec::decode_state(&value).map_err(|d| self.bad("states", &key, d))?;
-                // A record without its own seq is format 1's, unchanged since the upgrade.
-                Ok((
-                    sku,
-                    state,
-                    seq.unwrap_or(checkpoint_seq).max(checkpoint_seq),
-                ))
-            })
-            .collect()
     }
 
     /// Whether an event with this id from this channel is already in the log.
@@ -380,242 +333,6 @@ impl Store {
             .map_err(|reason| self.refused(action, &reason))
     }
 
-    /// The last seq the checkpointed states include: the log after it must be replayed onto
-    /// [`Store::load_states`] to get the current states.
-    pub fn checkpoint_seq(&self) -> Result<u64, StoreError> {
-        self.meta_counter(META_CHECKPOINT_SEQ)
-    }
-
-    /// Writes `states`, each tagged with `through_seq`, then records `through_seq` as the
-    /// checkpoint seq.
-    ///
-    /// The caller promises that the given states include exactly the log up to `through_seq`
-    /// and that every SKU left out changed in no event after the previous checkpoint. It
-    /// may not go back (`through_seq` below the current checkpoint) nor ahead of the log.
-    ///
-    /// Not one atomic write: the states go one by one, paced, so that the commits made
-    /// meanwhile keep their share of the CPU. That is safe because
-    /// each record carries its own seq (a crash midway leaves some states newer than the
-    /// checkpoint seq, and the replay skips what they hold), and the checkpoint seq moves
-    /// only after every state is written. Durable only after the next `sync`, and needs
-    /// none: the log rebuilds it until then.
-    pub fn checkpoint(
-        &self,
-        states: &[(&Sku, &SkuState)],
-        through_seq: u64,
-    ) -> Result<(), StoreError> {
-        // sled must hold the log the states summarize before they are written: it keeps a
-        // prefix of its writes in a crash, so states never survive without their events.
-        self.applied("writing a checkpoint of the states")?;
-        self.check_checkpoint_range(through_seq)?;
-        self.write_checkpoint_states(states, through_seq)?;
-        self.record_checkpoint_seq(through_seq)
-    }
-
-    /// A checkpoint's states, each tagged `through_seq`, written in slices of
-    /// `CHECKPOINT_SLICE` with a `CHECKPOINT_PAUSE` after each.
-    fn write_checkpoint_states(
-        &self,
-        states: &[(&Sku, &SkuState)],
-        through_seq: u64,
-    ) -> Result<(), StoreError> {
-        let mut slice = Instant::now();
-        for (sku, state) in states {
-            // Plain inserts: each record stands alone (it carries its seq), and a batch would
-            // make sled write two IO buffers with a `sync_file_range` each (see `commit`).
-            self.states
-                .insert(codec::sku_key(sku), codec::encode_state(state, through_seq))
-                .map_err(self.backend("writing a checkpoint of the states"))?;
-            if slice.elapsed() >= CHECKPOINT_SLICE {
-                std::thread::sleep(CHECKPOINT_PAUSE);
-                slice = Instant::now();
-            }
-        }
-        Ok(())
-    }
-
-    /// A checkpoint that a crash interrupts after its states: they are written, the
-    /// checkpoint seq is not (tests).
-    #[cfg(test)]
-    pub(crate) fn checkpoint_interrupted(
-        &self,
-        states: &[(&Sku, &SkuState)],
-        through_seq: u64,
-    ) -> Result<(), StoreError> {
-        self.write_checkpoint_states(states, through_seq)
-    }
-
-    /// Recording the checkpoint seq, the last step of a checkpoint. A plain insert, not a
-    /// sled transaction: a transaction takes sled's global write lock and writes two IO
-    /// buffers under it, which held every commit up by tens of milliseconds at the end of
-    /// each checkpoint (measured). Nothing can move the range meanwhile: the log's end only
-    /// grows, and only the one running checkpoint writes the checkpoint seq.
-    fn record_checkpoint_seq(&self, through_seq: u64) -> Result<(), StoreError> {
-        self.check_checkpoint_range(through_seq)?;
-        self.meta
-            .insert(META_CHECKPOINT_SEQ, &codec::encode_u64(through_seq))
-            .map_err(self.backend("recording the checkpoint seq"))?;
-        Ok(())
-    }
-
-    fn check_checkpoint_range(&self, through_seq: u64) -> Result<(), StoreError> {
-        let (previous, last) = (self.checkpoint_seq()?, self.last_seq()?);
-        match checkpoint_out_of_range(through_seq, previous, last) {
-            None => Ok(()),
-            Some(detail) => Err(StoreError::Backend {
-                path: self.path.clone(),
-                action: "writing a checkpoint of the states".to_owned(),
-                detail,
-            }),
-        }
-    }
-
-    /// Appends `events` to the log (returning their sequence numbers), records their ids for
-    /// dedup, adds the `outbox` entries (under new ids) and overwrites the `published` values,
-    /// as one record of the write-ahead log. Durable after the next `sync_commits`.
-    ///
-    /// An event whose id is already recorded (in the log or earlier in `events`) fails the
-    /// whole commit with [`StoreError::DuplicateEvent`]: writing it would apply it twice.
-    /// Every check is made before anything is written, so a refused commit writes nothing.
-    ///
-    /// Atomic through the log, not through sled: the record is appended first, then its
-    /// writes go into sled one by one, on the applier's thread (see `applier`), without a
-    /// sled transaction. Each of those (and each `apply_batch`) made sled seal and write
-    /// one of its IO buffers twice, with a `sync_file_range` each. A crash that leaves sled with
-    /// part of a commit is repaired on open: by the record if it reached the log, else by
-    /// removing the part (see `recover`); meta's counters are written
-    /// last, so sled's prefix of a commit never moves them. A sled write that fails midway
-    /// leaves the store refusing commits until it is reopened, which completes the commit
-    /// from the log.
-    pub fn commit(&self, commit: &Commit<'_>) -> Result<Vec<u64>, StoreError> {
-        self.commit_inner(commit, None)
-    }
-
-    /// `commit`, with sled failing after `fail_after` of its writes if given (tests only;
-    /// always `None` otherwise).
-    fn commit_inner(
-        &self,
-        commit: &Commit<'_>,
-        fail_after: Option<usize>,
-    ) -> Result<Vec<u64>, StoreError> {
-        let events = commit.events;
-        let mut log_values = Vec::with_capacity(events.len());
-        for event in events {
-            let id_key = codec::event_id_key(&event.channel, &event.event.id);
-            let value = codec::encode_log(event).map_err(|d| self.bad("log", &id_key, d))?;
-            log_values.push((id_key, value));
-        }
-        let outbox_values = self.encode_outbox(commit.outbox)?;
-        let published_values = commit
-            .published
-            .iter()
-            .map(|(channel, sku, value)| {
-                let key = codec::published_key(channel, sku);
-                let bytes =
-                    codec::encode_published(value).map_err(|d| self.bad("published", &key, d))?;
-                Ok((key, bytes))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-
-        // Held until sled has every write: commits (and anything else that takes a counter
-        // from meta) go one at a time, and into the log in the order they are made.
-        let mut wal = self.wal.lock();
-        self.refuse_if_interrupted()?;
-        let counters = self.logged_counters()?;
-        let mut writes = Writes::default();
-        let mut seq = counters.last_seq;
-        let mut seqs = Vec::with_capacity(log_values.len());
-        let mut in_commit = HashMap::with_capacity(log_values.len());
-        for (index, (id_key, value)) in log_values.iter().enumerate() {
-            let logged = match in_commit.get(id_key) {
-                Some(&seq) => Some(seq),
-                None => match self.applier.pending_seq(id_key) {
-                    Some(seq) => Some(seq),
-                    None => self
-                        .ids
-                        .get(id_key)
-                        .map_err(self.backend("looking up an event id"))?
-                        .map(|existing| codec::decode_u64(&existing).unwrap_or(0)),
-                },
-            };
-            if let Some(seq) = logged {
-                return Err(self.duplicate(events, index, seq));
-            }
-            seq = self.next(seq, "committing events")?;
-            let (seq_key, seq_value) = (codec::seq_key(seq), codec::encode_u64(seq));
-            writes.put(WalTree::Log, &seq_key, value);
-            writes.put(WalTree::Ids, id_key, &seq_value);
-            in_commit.insert(id_key, seq);
-            seqs.push(seq);
-        }
-        let mut outbox_id = counters.last_outbox_id;
-        for (channel, value) in &outbox_values {
-            outbox_id = self.next(outbox_id, "committing events")?;
-            writes.put(
-                WalTree::Outbox,
-                &codec::outbox_key(channel, outbox_id),
-                value,
-            );
-        }
-        for (key, value) in &published_values {
-            writes.put(WalTree::Published, key, value);
-        }
-        let commit_no = self.next(counters.commit_no, "committing events")?;
-        if !outbox_values.is_empty() {
-            writes.put(
-                WalTree::Meta,
-                META_LAST_OUTBOX_ID,
-                &codec::encode_u64(outbox_id),
-            );
-        }
-        writes.put(WalTree::Meta, META_LAST_SEQ, &codec::encode_u64(seq));
-        let ids = log_values
-            .into_iter()
-            .zip(&seqs)
-            .map(|((id_key, _), &seq)| (id_key, seq))
-            .collect();
-        let after = Counters {
-            last_seq: seq,
-            last_outbox_id: outbox_id,
-            commit_no,
-        };
-        self.log_and_queue(
-            &mut wal,
-            after,
-            writes,
-            ids,
-            fail_after,
-            "committing events",
-        )?;
-        Ok(seqs)
-    }
-
-    /// The end of every commit, with the log held: numbers it `after.commit_no` (meta's
-    /// counter, written last), appends it to the log, then hands it to the applier, with
-    /// `ids` (its events' keys in the `ids` tree, and seqs) and the counters it leaves
-    /// (`after`). With `fail_after` (tests), waits for the applier, which fails midway.
-    fn log_and_queue(
-        &self,
-        wal: &mut Appender,
-        after: Counters,
-        mut writes: Writes,
-        ids: Vec<(Vec<u8>, u64)>,
-        fail_after: Option<usize>,
-        action: &str,
-    ) -> Result<(), StoreError> {
-        writes.put(
-            WalTree::Meta,
-            META_COMMIT_NO,
-            &codec::encode_u64(after.commit_no),
-        );
-        wal.append(after.commit_no, &writes);
-        self.applier.queue(after, writes, ids, fail_after);
-        if fail_after.is_some() {
-            self.applied(action)?;
-        }
-        Ok(())
-    }
-
     /// After a commit failed midway, sled holds part of it: only a reopen repairs that.
     fn refuse_if_interrupted(&self) -> Result<(), StoreError> {
         match self.applier.failure() {
@@ -633,28 +350,6 @@ impl Store {
                 "the store refuses commits until omnistock restarts, which completes or \
                  removes the unfinished commit: {reason}"
             ),
-        }
-    }
-
-    /// `counter` + 1, or the error that says which counter would overflow.
-    fn next(&self, counter: u64, action: &str) -> Result<u64, StoreError> {
-        counter.checked_add(1).ok_or_else(|| StoreError::Corrupt {
-            path: self.path.clone(),
-            detail: format!("{action}: a counter in meta would overflow u64"),
-        })
-    }
-
-    /// The error for `events[index]`, already logged as `seq`.
-    fn duplicate(&self, events: &[NewEvent], index: usize, seq: u64) -> StoreError {
-        let (channel, id) = events
-            .get(index)
-            .map(|e| (e.channel.to_string(), e.event.id.to_string()))
-            .unwrap_or_default();
-        StoreError::DuplicateEvent {
-            path: self.path.clone(),
-            channel,
-            id,
-            seq,
         }
     }
 

@@ -5,6 +5,7 @@ use std::path::Path;
 use omnistock_sdk::{ChannelId, EventId, LocationId, Sku, StockChange, StockEvent, Timestamp};
 
 use super::*;
+use crate::state::SkuState;
 
 pub(super) fn channel(name: &str) -> ChannelId {
     ChannelId::new(name).expect("valid channel")
