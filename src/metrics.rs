@@ -48,6 +48,8 @@ pub struct Metrics {
     pub flush_seconds: Histogram,
     pub fsync_seconds: Histogram,
     pub store_errors: Counter,
+    /// Set when scraped, from the store.
+    pub applier_queued: Gauge,
     pub skus: Gauge,
     pub ready: Gauge,
     pub pushes: Family<ChannelLabels, Counter>,
@@ -112,6 +114,12 @@ impl Metrics {
             "Group commits that failed to write or sync",
             store_errors.clone(),
         );
+        let applier_queued = Gauge::default();
+        registry.register(
+            "store_applier_queued",
+            "Logged commits waiting to be written into sled; at its limit, ingest waits for sled",
+            applier_queued.clone(),
+        );
         let skus = Gauge::default();
         registry.register("skus", "SKUs with stock state", skus.clone());
         let ready = Gauge::default();
@@ -168,6 +176,7 @@ impl Metrics {
             ack_seconds,
             flush_seconds,
             fsync_seconds,
+            applier_queued,
             store_errors,
             skus,
             ready,

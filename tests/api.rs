@@ -502,6 +502,7 @@ async fn health_readiness_metrics_and_unknown_routes() {
         "omnistock_store_fsync_seconds_count",
         // One acknowledged submission, timed inside the daemon.
         "omnistock_ingest_ack_seconds_count 1",
+        "omnistock_store_applier_queued ",
     ] {
         assert!(metrics.contains(line), "missing {line:?} in:\n{metrics}");
     }

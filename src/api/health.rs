@@ -45,6 +45,9 @@ pub async fn readyz(State(app): State<AppState>) -> Result<Json<Value>, ApiError
 
 /// Prometheus text exposition.
 pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
+    app.metrics
+        .applier_queued
+        .set(i64::try_from(app.store.applier_queued()).unwrap_or(i64::MAX));
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         app.metrics.render(),

@@ -188,6 +188,11 @@ impl Applier {
         }
     }
 
+    /// How many logged commits wait for sled.
+    pub fn queued(&self) -> usize {
+        self.inner.lock().queue.len()
+    }
+
     /// Why the applier stopped, if it did.
     pub fn failure(&self) -> Option<String> {
         self.inner.lock().failed.clone()

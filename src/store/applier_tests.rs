@@ -54,6 +54,7 @@ fn a_queued_commit_counts_for_dedup_and_for_the_next_seq() {
         [2]
     );
     assert_eq!(store.last_seq().expect("last seq"), 2);
+    assert_eq!(store.applier_queued(), 2);
     store.applier.hold(false);
     let logged: Vec<String> = store
         .log_from(1)
@@ -61,6 +62,7 @@ fn a_queued_commit_counts_for_dedup_and_for_the_next_seq() {
         .collect();
     assert_eq!(logged, ["e1", "e2"]);
     assert_eq!(store.applier.counters(), None, "nothing left queued");
+    assert_eq!(store.applier_queued(), 0);
 }
 
 #[test]

@@ -273,6 +273,12 @@ impl Store {
         open::open(dir)
     }
 
+    /// How many logged commits wait for the applier to write them into sled: near
+    /// `applier::MAX_QUEUED`, sled is what ingest waits for.
+    pub fn applier_queued(&self) -> usize {
+        self.applier.queued()
+    }
+
     /// The store's directory.
     pub fn path(&self) -> &Path {
         &self.path
