@@ -13,6 +13,7 @@
 
 /// The nice value background threads take: a tenth of a normal thread's CPU share when
 /// both want the core.
+#[cfg(target_os = "linux")]
 const BACKGROUND_NICE: i32 = 10;
 
 /// Lowers the calling thread's CPU priority, for good: an unprivileged thread cannot raise

@@ -17,8 +17,10 @@
 //!   them also holds the log's lock meanwhile, so that no commit comes in between. So each
 //!   commit takes effect, for everyone but this thread, when it is logged, as when
 //!   commits wrote sled themselves.
-//! - A failed write stops the applier: the store then refuses commits, and reads of those
-//!   trees, until it is reopened, which completes the commit from the log (see `recover`).
+//! - A failed write, or a panic in sled, stops the applier: the store then refuses commits,
+//!   and reads of those trees, until it is reopened, which completes the commit from the log
+//!   (see `recover`). Never a silent stop: commits waiting for room and readers waiting for
+//!   the applier would wait for ever.
 //!
 //! # Pace
 //! The thread runs at background priority ([`crate::background`]): acknowledgements do not
@@ -27,9 +29,11 @@
 //! the log, which slows ingest down to sled's pace.
 
 use std::collections::{HashMap, VecDeque};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 
+use super::error::panic_message;
 use super::wal::Writes;
 
 /// How many logged commits may wait for sled. About a second of commits at 5,000
@@ -67,6 +71,9 @@ struct Shared {
     /// Applies nothing while set (tests: commits stay queued).
     #[cfg(test)]
     held: bool,
+    /// Panics while applying the next commit (tests).
+    #[cfg(test)]
+    panic_next: bool,
 }
 
 struct Inner {
@@ -205,6 +212,12 @@ impl Applier {
         self.inner.work.notify_all();
     }
 
+    /// Makes the next commit's writes panic, as sled may (tests).
+    #[cfg(test)]
+    pub fn panic_next(&self) {
+        self.inner.lock().panic_next = true;
+    }
+
     /// Applies what is queued, then stops the thread.
     pub fn stop(&self) {
         self.inner.lock().closed = true;
@@ -248,7 +261,19 @@ fn run(inner: &Inner, trees: &[sled::Tree; 5]) {
                     .unwrap_or_else(PoisonError::into_inner);
             }
         };
-        let applied = apply(trees.each_ref(), &writes, fail_after);
+        let applied = catch_unwind(AssertUnwindSafe(|| {
+            #[cfg(test)]
+            if std::mem::take(&mut inner.lock().panic_next) {
+                panic!("injected panic");
+            }
+            apply(trees.each_ref(), &writes, fail_after)
+        }))
+        .unwrap_or_else(|panic| {
+            Err(sled::Error::ReportableBug(format!(
+                "sled panicked: {}",
+                panic_message(&*panic)
+            )))
+        });
         let mut shared = inner.lock();
         match applied {
             Ok(()) => {

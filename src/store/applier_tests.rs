@@ -21,6 +21,14 @@ fn commit(
     })
 }
 
+/// The ids of the events in the log, in order.
+fn logged_ids(store: &Store) -> Vec<String> {
+    store
+        .log_from(1)
+        .map(|e| e.expect("reads").event.id.to_string())
+        .collect()
+}
+
 fn at(quantity: i64) -> Published {
     Published {
         quantity,
@@ -56,10 +64,7 @@ fn a_queued_commit_counts_for_dedup_and_for_the_next_seq() {
     assert_eq!(store.last_seq().expect("last seq"), 2);
     assert_eq!(store.applier_queued(), 2);
     store.applier.hold(false);
-    let logged: Vec<String> = store
-        .log_from(1)
-        .map(|e| e.expect("reads").event.id.to_string())
-        .collect();
+    let logged = logged_ids(&store);
     assert_eq!(logged, ["e1", "e2"]);
     assert_eq!(store.applier.counters(), None, "nothing left queued");
     assert_eq!(store.applier_queued(), 0);
@@ -109,10 +114,7 @@ fn a_commit_still_queued_at_a_crash_comes_back_from_the_log() {
         store.applier.hold(false);
     }
     let store = open(&crashed);
-    let logged: Vec<String> = store
-        .log_from(1)
-        .map(|e| e.expect("reads").event.id.to_string())
-        .collect();
+    let logged = logged_ids(&store);
     assert_eq!(logged, ["e1"]);
 }
 
@@ -161,4 +163,22 @@ fn a_full_queue_makes_the_next_commit_wait_for_sled() {
     applier.wait_applied().expect("all three applied");
     assert_eq!(applier.counters(), None, "nothing left queued");
     applier.stop();
+}
+
+#[test]
+fn a_panic_in_sled_stops_the_store_with_a_reason_and_the_log_completes_the_commit() {
+    let (_tmp, dir) = store_dir();
+    {
+        let store = open(&dir);
+        store.applier.panic_next();
+        commit(&store, &[event("pos", "e1", "MUG", -1)], &[]).expect("logged");
+        let read = store.log_from(1).next().expect("an answer");
+        let refused = read.expect_err("the applier stopped");
+        assert!(refused.to_string().contains("sled panicked"), "{refused}");
+        let again = commit(&store, &[event("pos", "e2", "MUG", -1)], &[]);
+        assert!(again.is_err(), "{again:?}");
+    }
+    let store = open(&dir);
+    let logged = logged_ids(&store);
+    assert_eq!(logged, ["e1"]);
 }

@@ -65,3 +65,12 @@ pub enum StoreError {
         detail: String,
     },
 }
+
+/// What a caught panic said: sled panics rather than fail on some damage and bugs.
+pub(super) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_owned())
+}

@@ -18,7 +18,7 @@ use super::durable::{self, Durability, MARKER_NAME, Marker};
 use super::wal::Wal;
 use super::{
     META_CHECKPOINT_SEQ, META_COMMIT_NO, META_FORMAT, META_LAST_SEQ, Store, StoreError, codec,
-    recover,
+    error, recover,
 };
 
 /// What to tell an operator after sled reopened a damaged file.
@@ -180,17 +180,13 @@ fn open_sled_once(dir: &Path) -> Result<sled::Db, StoreError> {
     match catch_unwind(AssertUnwindSafe(|| config.open())) {
         Ok(Ok(db)) => Ok(db),
         Ok(Err(e)) => Err(classify_open_error(dir, e)),
-        Err(panic) => {
-            let detail = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "no message".to_owned());
-            Err(StoreError::Corrupt {
-                path: dir.to_path_buf(),
-                detail: format!("sled panicked while opening it: {detail}"),
-            })
-        }
+        Err(panic) => Err(StoreError::Corrupt {
+            path: dir.to_path_buf(),
+            detail: format!(
+                "sled panicked while opening it: {}",
+                error::panic_message(&*panic)
+            ),
+        }),
     }
 }
 
