@@ -157,6 +157,11 @@ fn a_full_queue_makes_the_next_commit_wait_for_sled() {
             !third.is_finished(),
             "two commits wait already: the third waits for room"
         );
+        assert_eq!(
+            applier.queued(),
+            2,
+            "the third is not queued while it waits"
+        );
         applier.hold(false);
         third.join().expect("joins");
     });
