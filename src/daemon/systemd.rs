@@ -2,11 +2,13 @@
 //!
 //! Outside systemd (`$NOTIFY_SOCKET` unset) every call is a no-op.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sd_notify::NotifyState;
 
 use crate::ingest::Ingest;
+use crate::store::Store;
 
 fn notify(states: &[NotifyState<'_>]) {
     if let Err(error) = sd_notify::notify(states) {
@@ -29,10 +31,13 @@ pub fn stopping() {
     notify(&[NotifyState::Stopping, NotifyState::Status("draining")]);
 }
 
-/// Pings the watchdog at half its interval, but only while the ingest writer answers: a
-/// daemon whose writer is stuck (a hung disk) is restarted by systemd rather than left
-/// accepting connections it can never acknowledge.
-pub async fn watchdog(ingest: Ingest) {
+/// Pings the watchdog at half its interval, but only while the daemon can take events: a
+/// daemon whose writer is stuck (a hung disk), or whose store refuses commits until it
+/// restarts (a full disk, see [`Store::refusing_commits`]), is restarted by systemd rather
+/// than left accepting connections it can never acknowledge. The restart completes the
+/// unfinished commit from the log; if the disk is still full, the next one refuses again,
+/// and a later restart heals it once there is room.
+pub async fn watchdog(ingest: Ingest, store: Arc<Store>) {
     let Some(interval) = sd_notify::watchdog_enabled() else {
         return;
     };
@@ -43,7 +48,9 @@ pub async fn watchdog(ingest: Ingest) {
     );
     loop {
         tokio::time::sleep(period).await;
-        if ingest.ping(period.min(Duration::from_secs(5))).await {
+        if let Some(reason) = store.refusing_commits() {
+            tracing::error!(%reason, "The store refuses commits; withholding the watchdog ping so that systemd restarts omnistock.");
+        } else if ingest.ping(period.min(Duration::from_secs(5))).await {
             notify(&[NotifyState::Watchdog]);
         } else {
             tracing::error!("Ingest writer did not answer; withholding the watchdog ping.");

@@ -180,6 +180,8 @@ fn a_panic_in_sled_stops_the_store_with_a_reason_and_the_log_completes_the_commi
         let read = store.log_from(1).next().expect("an answer");
         let refused = read.expect_err("the applier stopped");
         assert!(refused.to_string().contains("sled panicked"), "{refused}");
+        let reason = store.refusing_commits().expect("says why it refuses");
+        assert!(reason.contains("sled panicked"), "{reason}");
         let again = commit(&store, &[event("pos", "e2", "MUG", -1)], &[]);
         assert!(again.is_err(), "{again:?}");
     }

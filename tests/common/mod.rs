@@ -139,10 +139,12 @@ impl Daemon {
     pub fn start(config: &Path, env: &[(&str, &str)]) -> Daemon {
         let mut command = Command::new(binary());
         command.arg("run").arg("--config").arg(config);
+        // After the defaults, so that a test may set what they remove (`NOTIFY_SOCKET`).
+        secrets_env(&mut command);
         for (name, value) in env {
             command.env(name, value);
         }
-        let mut child = secrets_env(&mut command)
+        let mut child = command
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
