@@ -386,9 +386,50 @@ fn with_runtime(work: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
     match runtime.block_on(work) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("omnistock: {e:#}");
-            tracing::error!("{e:#}");
+            let message = describe(&e);
+            eprintln!("omnistock: {message}");
+            tracing::error!("{message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The error and its causes, leaving out a cause the text before already says: many of our
+/// errors name their source in their own message, and `{:#}` printed it twice ("…: No space
+/// left on device (os error 28): No space left on device (os error 28)").
+fn describe(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+
+    fn full_disk() -> std::io::Error {
+        std::io::Error::from(std::io::ErrorKind::StorageFull)
+    }
+
+    #[test]
+    fn a_cause_the_message_already_names_is_said_once() {
+        let named = format!(
+            "store /var/lib/omnistock: opening the sled database: {}",
+            full_disk()
+        );
+        let error = anyhow::Error::new(full_disk()).context(named.clone());
+        assert_eq!(describe(&error), named);
+    }
+
+    #[test]
+    fn a_cause_the_message_does_not_name_follows_it() {
+        let error = anyhow::Error::new(full_disk()).context("serving HTTP");
+        assert_eq!(describe(&error), format!("serving HTTP: {}", full_disk()));
     }
 }
