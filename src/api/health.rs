@@ -23,15 +23,8 @@ pub async fn readyz(State(app): State<AppState>) -> Result<Json<Value>, ApiError
             "not accepting events (starting or shutting down)",
         ));
     }
-    if let Some(reason) = app.store.refusing_commits() {
-        return Err(ApiError::unavailable(format!(
-            "the store refuses commits until omnistock restarts: {reason}"
-        )));
-    }
-    if !app.ingest.ping(Duration::from_secs(2)).await {
-        return Err(ApiError::unavailable(
-            "the ingest writer does not answer (store stalled?)",
-        ));
+    if let Some(fault) = app.ingest.fault(Duration::from_secs(2)).await {
+        return Err(ApiError::unavailable(fault));
     }
     // A failing channel does not make the daemon unready (webhooks must keep landing), but
     // it is named here so a probe's log shows it.

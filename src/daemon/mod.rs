@@ -168,7 +168,7 @@ pub async fn run_until(
     tracing::info!(addr = %local, "omnistock is listening on {local}");
     systemd::ready("running");
 
-    let watchdog = tokio::spawn(systemd::watchdog(ingest.clone(), store.clone()));
+    let watchdog = tokio::spawn(systemd::watchdog(ingest.clone()));
     let replans = crate::sync::escrow::forward_replans(engine.published.escrow(), ingest.clone());
     drop(ingest);
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -2,13 +2,11 @@
 //!
 //! Outside systemd (`$NOTIFY_SOCKET` unset) every call is a no-op.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use sd_notify::NotifyState;
 
 use crate::ingest::Ingest;
-use crate::store::Store;
 
 fn notify(states: &[NotifyState<'_>]) {
     if let Err(error) = sd_notify::notify(states) {
@@ -31,13 +29,11 @@ pub fn stopping() {
     notify(&[NotifyState::Stopping, NotifyState::Status("draining")]);
 }
 
-/// Pings the watchdog at half its interval, but only while the daemon can take events: a
-/// daemon whose writer is stuck (a hung disk), or whose store refuses commits until it
-/// restarts (a full disk, see [`Store::refusing_commits`]), is restarted by systemd rather
-/// than left accepting connections it can never acknowledge. The restart completes the
-/// unfinished commit from the log; if the disk is still full, the next one refuses again,
-/// and a later restart heals it once there is room.
-pub async fn watchdog(ingest: Ingest, store: Arc<Store>) {
+/// Pings the watchdog at half its interval, but only while the daemon can take events (see
+/// [`Ingest::fault`]): one whose writer is stuck (a hung disk), or whose store refuses
+/// commits until it restarts (a full disk), is restarted by systemd rather than left
+/// accepting connections it can never acknowledge.
+pub async fn watchdog(ingest: Ingest) {
     let Some(interval) = sd_notify::watchdog_enabled() else {
         return;
     };
@@ -48,12 +44,11 @@ pub async fn watchdog(ingest: Ingest, store: Arc<Store>) {
     );
     loop {
         tokio::time::sleep(period).await;
-        if let Some(reason) = store.refusing_commits() {
-            tracing::error!(%reason, "The store refuses commits; withholding the watchdog ping so that systemd restarts omnistock.");
-        } else if ingest.ping(period.min(Duration::from_secs(5))).await {
-            notify(&[NotifyState::Watchdog]);
-        } else {
-            tracing::error!("Ingest writer did not answer; withholding the watchdog ping.");
+        match ingest.fault(period.min(Duration::from_secs(5))).await {
+            None => notify(&[NotifyState::Watchdog]),
+            Some(fault) => {
+                tracing::error!(%fault, "Withholding the watchdog ping, so that systemd restarts omnistock.")
+            }
         }
     }
 }

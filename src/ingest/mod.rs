@@ -175,6 +175,8 @@ pub struct Ingest {
     jobs: mpsc::Sender<Job>,
     view: StockView,
     ack_seconds: Histogram,
+    /// Asked whether it takes commits (see [`Ingest::fault`]).
+    store: Arc<Store>,
 }
 
 impl Ingest {
@@ -196,6 +198,7 @@ impl Ingest {
                 .set(i64::try_from(states.len()).unwrap_or(i64::MAX));
         }
         let ack_seconds = setup.metrics.ack_seconds.clone();
+        let store = Arc::clone(&setup.store);
         let writer = Writer::new(setup, view.clone());
         let task = tokio::spawn(writer.run(queue));
         (
@@ -203,6 +206,7 @@ impl Ingest {
                 jobs,
                 view,
                 ack_seconds,
+                store,
             },
             task,
         )
@@ -233,7 +237,24 @@ impl Ingest {
         outcome.await.map_err(|_| IngestError::Closed)?
     }
 
-    /// Whether the writer answers within `timeout`: the watchdog's and `/readyz`'s probe.
+    /// Why events cannot be taken now, if they cannot: the store refuses commits until
+    /// omnistock restarts (a write into sled failed midway, e.g. on a full disk), or the
+    /// writer does not answer within `timeout` (a hung disk). `/readyz` answers 503 with it,
+    /// and the watchdog withholds its ping, so that systemd restarts the daemon: the restart
+    /// completes the unfinished commit from the log.
+    pub async fn fault(&self, timeout: Duration) -> Option<String> {
+        if let Some(reason) = self.store.refusing_commits() {
+            return Some(format!(
+                "the store refuses commits until omnistock restarts: {reason}"
+            ));
+        }
+        if !self.ping(timeout).await {
+            return Some("the ingest writer does not answer (store stalled?)".to_owned());
+        }
+        None
+    }
+
+    /// Whether the writer answers within `timeout`.
     pub async fn ping(&self, timeout: Duration) -> bool {
         let (answer, pong) = oneshot::channel();
         if self.jobs.send(Job::Ping(answer)).await.is_err() {

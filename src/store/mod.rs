@@ -341,15 +341,14 @@ impl Store {
 
     /// Why the store refuses commits until omnistock restarts, if it does: a write into
     /// sled failed midway (a full disk, an I/O error), and only a reopen completes that
-    /// commit from the log. `/readyz` reports it, and the watchdog withholds its ping so that
-    /// systemd restarts the daemon.
+    /// commit from the log (see `Ingest::fault`, which makes systemd restart the daemon).
     pub fn refusing_commits(&self) -> Option<String> {
         self.applier.failure()
     }
 
     /// After a commit failed midway, sled holds part of it: only a reopen repairs that.
     fn refuse_if_interrupted(&self) -> Result<(), StoreError> {
-        match self.applier.failure() {
+        match self.refusing_commits() {
             None => Ok(()),
             Some(reason) => Err(self.refused("committing events", &reason)),
         }
